@@ -1,0 +1,41 @@
+"""Key numba's on-disk cache on a hash of the package sources.
+
+Numba's ``cache=True`` index checks only the timestamp of the file that defines a
+kernel, so an edit to an inlined callee in another file would silently run stale
+machine code.  We therefore point ``NUMBA_CACHE_DIR`` at a directory named after a
+hash of every ``.py`` file of ``pel_hpc`` and ``postprocess``: any edit selects a
+fresh cache, and compile time is paid once per source version, not once per run.
+An explicit ``NUMBA_CACHE_DIR`` in the environment is respected.
+"""
+import hashlib
+import os
+import sys
+from pathlib import Path
+
+_PACKAGES = ("pel_hpc", "postprocess")
+
+
+def source_hash(root: Path) -> str:
+    """SHA-1 (first 16 hex digits) over the paths and bytes of all package sources."""
+    digest = hashlib.sha1()
+    for pkg in _PACKAGES:
+        for path in sorted((root / pkg).rglob("*.py")):
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def configure_numba_cache() -> None:
+    """Set ``NUMBA_CACHE_DIR`` to ``<repo>/.numba_cache/<source hash>`` unless already set."""
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return
+    root = Path(__file__).resolve().parent.parent
+    base = root / ".numba_cache"
+    if not os.access(root, os.W_OK):
+        base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pel_hpc" / "numba"
+    os.environ["NUMBA_CACHE_DIR"] = str(base / source_hash(root))
+    os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+    if "numba" in sys.modules:  # numba read its config already: make it see the new directory
+        from numba.core import config
+
+        config.reload_config()

@@ -1,0 +1,38 @@
+"""Tests in this folder run under ``mpirun -n 2/4 --oversubscribe python -m pytest -m mpi tests/mpi``.
+
+Every test here is marked ``mpi``.  A failure on any rank calls ``MPI_Abort`` so that the
+other ranks do not hang in a collective; only rank 0 reports to the terminal.
+"""
+import sys
+
+import pytest
+from mpi4py import MPI
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        item.add_marker(pytest.mark.mpi)
+
+
+def pytest_configure(config):
+    if MPI.COMM_WORLD.rank != 0:
+        config.option.verbose = -2
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            config.pluginmanager.unregister(reporter)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and MPI.COMM_WORLD.size > 1:
+        sys.stderr.write(f"[rank {MPI.COMM_WORLD.rank}] {item.nodeid} failed:\n{report.longreprtext}\n")
+        sys.stderr.flush()
+        MPI.COMM_WORLD.Abort(1)
+
+
+@pytest.fixture
+def world():
+    """The raw world communicator (tests may import mpi4py; the package only in pel_hpc/parallel)."""
+    return MPI.COMM_WORLD
