@@ -1,0 +1,47 @@
+"""Typed errors of pel_hpc.
+
+Each becomes a one-line message and a distinct non-zero exit code in :mod:`pel_hpc.cli`.
+Raise them with a message that names the problem (a deck key path, a file, a grid).
+"""
+
+
+class PelError(Exception):
+    """Base class: a user-facing error with a one-line message."""
+
+    exit_code = 1
+
+
+class DeckError(PelError):
+    """An invalid input deck: unknown key, wrong type, out-of-range value, inconsistent combination."""
+
+    exit_code = 2
+
+
+class InputFileError(PelError):
+    """A missing or unreadable input file (start configuration, checkpoint)."""
+
+    exit_code = 3
+
+
+class CorruptFileError(PelError):
+    """An HDF5 file that exists but is not a valid pel_hpc / H5MD file (or is truncated)."""
+
+    exit_code = 4
+
+
+class DecompositionError(PelError):
+    """An impossible domain decomposition (sub-boxes thinner than the halo, bad rank count)."""
+
+    exit_code = 5
+
+
+class LaunchError(PelError):
+    """A run started with the wrong number of MPI ranks for its allocation (e.g. SLURM_NTASKS mismatch)."""
+
+    exit_code = 6
+
+
+class CheckpointExit(PelError):
+    """Raised after a checkpoint was written on SIGTERM/SIGUSR1: a clean, requeue-able exit."""
+
+    exit_code = 75  # EX_TEMPFAIL: the job script may requeue and restart with --restart
