@@ -1,0 +1,100 @@
+"""Communicator wrappers: the only import of mpi4py in pel_hpc.
+
+Code outside :mod:`pel_hpc.parallel` receives a :class:`SerialComm` or an :class:`MPIComm`
+and calls the same small interface on either; the communicator is always passed in,
+never taken from a module-level ``COMM_WORLD``, so replica groups work unchanged.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+class SerialComm:
+    """Null communicator of one rank: every collective is the identity."""
+
+    rank = 0
+    size = 1
+    raw = None  # what h5py's ``driver="mpio"`` would need; serial runs open files without it
+
+    def allreduce_sum(self, value):
+        """Global sum of a scalar or a numpy array (a copy for arrays)."""
+        return np.array(value, copy=True) if isinstance(value, np.ndarray) else value
+
+    def allreduce_max(self, value):
+        """Global maximum of a scalar or a numpy array."""
+        return self.allreduce_sum(value)
+
+    def allreduce_min(self, value):
+        """Global minimum of a scalar or a numpy array."""
+        return self.allreduce_sum(value)
+
+    def allgather(self, obj):
+        """List of every rank's object (here: a one-element list)."""
+        return [obj]
+
+    def bcast(self, obj, root: int = 0):
+        """The root rank's object on every rank."""
+        return obj
+
+    def barrier(self) -> None:
+        """Synchronise all ranks (nothing to do here)."""
+
+    def split(self, color: int, key: int = 0) -> "SerialComm":
+        """Sub-communicator of the ranks with the same color (here: this one)."""
+        return self
+
+
+class MPIComm:
+    """Thin wrapper of an ``mpi4py.MPI.Comm`` with the :class:`SerialComm` interface.
+
+    Array reductions use the uppercase buffer interface on contiguous numpy arrays.
+    """
+
+    def __init__(self, comm=None):
+        from mpi4py import MPI
+
+        self._MPI = MPI
+        self.raw = MPI.COMM_WORLD if comm is None else comm
+        self.rank = self.raw.Get_rank()
+        self.size = self.raw.Get_size()
+
+    def _reduce(self, value, op):
+        if isinstance(value, np.ndarray):
+            send = np.ascontiguousarray(value)
+            recv = np.empty_like(send)
+            self.raw.Allreduce(send, recv, op=op)
+            return recv
+        return self.raw.allreduce(value, op=op)
+
+    def allreduce_sum(self, value):
+        """Global sum of a scalar or a numpy array."""
+        return self._reduce(value, self._MPI.SUM)
+
+    def allreduce_max(self, value):
+        """Global maximum of a scalar or a numpy array."""
+        return self._reduce(value, self._MPI.MAX)
+
+    def allreduce_min(self, value):
+        """Global minimum of a scalar or a numpy array."""
+        return self._reduce(value, self._MPI.MIN)
+
+    def allgather(self, obj):
+        """List of every rank's (picklable) object, in rank order."""
+        return self.raw.allgather(obj)
+
+    def bcast(self, obj, root: int = 0):
+        """The root rank's (picklable) object on every rank."""
+        return self.raw.bcast(obj, root=root)
+
+    def barrier(self) -> None:
+        """Synchronise all ranks."""
+        self.raw.Barrier()
+
+    def split(self, color: int, key: int = 0) -> "MPIComm":
+        """Sub-communicator of the ranks with the same color, ordered by key."""
+        return MPIComm(self.raw.Split(color, key))
+
+
+def world() -> SerialComm | MPIComm:
+    """The world communicator: an :class:`MPIComm` (one rank under plain ``python`` is fine)."""
+    return MPIComm()
