@@ -1,0 +1,1 @@
+"""The MD engine: neighbour lists, the one force kernel, integrators, minimiser, domains."""
