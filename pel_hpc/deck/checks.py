@@ -1,0 +1,136 @@
+"""Cross-checks of a deck: derived values, paths, and combinations of keys that must agree.
+
+Called by :func:`pel_hpc.deck.validate.validate_deck` after every key has been type- and
+range-checked, so each function here sees well-typed values.  Geometry checks use the
+largest KA diameter (σ_AA = 1, Kob & Andersen 1995), so ``r_c·σ_AA`` is the largest cut-off.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from pathlib import Path
+
+from pel_hpc.deck.schema import DERIVED
+from pel_hpc.errors import DeckError, InputFileError, LaunchError
+
+SIGMA_MAX = 1.0  # σ_AA, the largest of σ_AA = 1, σ_AB = 0.8, σ_BB = 0.88 [sigma]
+
+
+def resolve_paths(sections: dict, base_dir: Path) -> dict:
+    """Fill the derived file names and make every path absolute (relative to the deck folder)."""
+    out = sections["output"]
+    out_file = f"{sections['run'].name}.h5" if out.file is DERIVED else out.file
+    out_path = (base_dir / out_file).resolve()
+    if not out_path.parent.is_dir():
+        raise DeckError(f"output.file: folder '{out_path.parent}' does not exist")
+    chk = sections["checkpoint"]
+    if chk.file is DERIVED:
+        chk_path = out_path.with_name(out_path.name.removesuffix(".h5") + ".chk.h5")
+    else:
+        chk_path = None if chk.file is None else (base_dir / chk.file).resolve()
+    init = sections["system"].init
+    init_path = None if init.file is None else str((base_dir / init.file).resolve())
+    system = replace(sections["system"], init=replace(init, file=init_path))
+    return {**sections, "system": system, "output": replace(out, file=str(out_path)),
+            "checkpoint": replace(chk, file=None if chk_path is None else str(chk_path))}
+
+
+def cross_check(cfg):
+    """Derive ``system.n`` (and density for file starts), then check combinations."""
+    cfg = replace(cfg, system=_derive_system(cfg.system))
+    _check_files(cfg)
+    _check_geometry(cfg)
+    _check_cadences(cfg)
+    _check_ensemble(cfg)
+    return cfg
+
+
+def _derive_system(system):
+    init = system.init
+    if init.kind == "random":
+        if init.file is not None:
+            raise DeckError("system.init.file: given, but system.init.kind is 'random' (use kind: file)")
+        if system.n is DERIVED:
+            raise DeckError("system.n: required key is missing when system.init.kind is 'random'")
+        return system
+    if init.file is None:
+        raise DeckError(f"system.init.file: required when system.init.kind is '{init.kind}'")
+    if init.kind == "file" and init.replicate != (1, 1, 1):
+        raise DeckError("system.init.replicate: only used with system.init.kind 'replicate'")
+    if not Path(init.file).is_file():
+        raise InputFileError(f"system.init.file: no such file '{init.file}'")
+    from pel_hpc.io.reader import frame_info  # h5py only when a start file is used
+
+    n_file, n_frames, box = frame_info(init.file, init.source, init.replica)
+    if not -n_frames <= init.frame < n_frames:
+        raise DeckError(f"system.init.frame: {init.frame} is out of range for {n_frames} frames "
+                        f"of '{init.source}' in '{init.file}'")
+    copies = math.prod(init.replicate)
+    n = n_file * copies
+    if system.n is not DERIVED and system.n != n:
+        raise DeckError(f"system.n: {system.n} disagrees with the start file ({n_file} particles x {copies})")
+    return replace(system, n=n, density=n / (math.prod(box) * copies))
+
+
+def _check_files(cfg) -> None:
+    out, chk, start = cfg.output.file, cfg.checkpoint.file, cfg.system.init.file
+    if start is not None and start == out:
+        raise DeckError("output.file: is the start file system.init.file; it would be overwritten")
+    if chk is not None and chk == out:
+        raise DeckError("checkpoint.file: must differ from output.file")
+    if cfg.checkpoint.every > 0 and chk is None:
+        raise DeckError("checkpoint.file: is null but checkpoint.every > 0")
+
+
+def box_edge(cfg) -> float:
+    """Edge L of the cubic box: L = (N/ρ)^(1/3) [sigma]."""
+    return (cfg.system.n / cfg.system.density) ** (1.0 / 3.0)
+
+
+def _check_geometry(cfg) -> None:
+    system = cfg.system
+    n_a = round(system.fraction_a * system.n)
+    if n_a < 1:
+        raise DeckError(f"system.fraction_a: {system.fraction_a} of N={system.n} leaves no A particle")
+    edge = box_edge(cfg)
+    r_cut = system.cutoff * SIGMA_MAX
+    if r_cut >= edge / 2:
+        raise DeckError(f"system.cutoff: r_c = {r_cut:g} sigma is not below half the box edge "
+                        f"L/2 = {edge / 2:.4g} sigma (N={system.n}, density {system.density:g})")
+    grid = cfg.decomposition.grid
+    if grid == "auto":
+        return
+    if math.prod(grid) != cfg.ensemble.ranks_per_replica:
+        raise DeckError(f"decomposition.grid: {grid[0]}x{grid[1]}x{grid[2]} = {math.prod(grid)} ranks, "
+                        f"but ensemble.ranks_per_replica is {cfg.ensemble.ranks_per_replica}")
+    width = edge / max(grid)
+    if width < r_cut + system.skin:
+        raise DeckError(f"decomposition.grid: sub-box width {width:.4g} sigma is below the halo width "
+                        f"r_c + skin = {r_cut + system.skin:g} sigma")
+
+
+def _check_cadences(cfg) -> None:
+    every, is_pos = cfg.quench.every, cfg.output.is_positions
+    if is_pos > 0 and every == 0:
+        raise DeckError("output.is_positions: needs quenches, but quench.every is 0")
+    if is_pos > 0 and is_pos % every != 0:
+        raise DeckError(f"output.is_positions: {is_pos} is not a multiple of quench.every = {every}")
+
+
+def _check_ensemble(cfg) -> None:
+    ens = cfg.ensemble
+    if ens.mode == "iso_configurational" and ens.replicas < 2:
+        raise DeckError("ensemble.mode: iso_configurational needs ensemble.replicas >= 2")
+
+
+def check_world_size(cfg, size: int) -> None:
+    """Refuse a launch whose rank count differs from replicas × ranks_per_replica.
+
+    Raises
+    ------
+    LaunchError
+        One line naming both numbers.
+    """
+    if size != cfg.n_ranks:
+        raise LaunchError(f"the deck needs ensemble.replicas x ensemble.ranks_per_replica = {cfg.n_ranks} "
+                          f"MPI ranks, but the run has {size}")

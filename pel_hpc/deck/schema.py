@@ -1,0 +1,179 @@
+"""The input-deck schema as data: every key with its type, default, range and documentation.
+
+One table feeds both the validator (:mod:`pel_hpc.deck.validate`), the frozen configuration
+dataclasses (:mod:`pel_hpc.deck.config`) and the generated deck reference of the README
+(``python -m pel_hpc.deck.schema`` prints it as Markdown).  All values are in Lennard-Jones
+units of the A particles (:mod:`pel_hpc.units`); cadences are counted in MD steps.
+
+A section is a tuple of :class:`Key`; a key of kind ``"section"`` nests another section
+(``system.init``), a key of kind ``"list"`` holds a list of sections (``stages``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+REQUIRED = object()  # sentinel: the key has no default and must be given
+DERIVED = "<derived>"  # default computed from other keys during validation
+
+
+@dataclass(frozen=True)
+class Key:
+    """One deck key.
+
+    Parameters
+    ----------
+    name : str
+        The YAML key (and the dataclass field name).
+    kind : str
+        ``int``, ``float``, ``bool``, ``str``, ``path``, ``choice``, ``int3``, ``grid``,
+        ``section`` (nested mapping) or ``list`` (list of mappings).
+    default : object
+        Default value, :data:`REQUIRED`, or :data:`DERIVED` (filled in by the validator).
+    low, high : float or None
+        Inclusive bounds unless ``low_open``/``high_open``.
+    choices : tuple of str
+        Allowed values of a ``choice`` key.
+    nullable : bool
+        Whether ``null`` is accepted.
+    section : str or None
+        Name of the nested section for kinds ``section`` and ``list``.
+    doc : str
+        One-line documentation (units in brackets).
+    """
+
+    name: str
+    kind: str
+    default: object = REQUIRED
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    choices: tuple = ()
+    nullable: bool = False
+    section: str | None = None
+    doc: str = ""
+
+
+SECTIONS: dict[str, tuple[Key, ...]] = {
+    "run": (
+        Key("name", "str", "run", doc="run name; the default output file is <name>.h5"),
+        Key("seed", "int", 12345, low=0, doc="master seed of velocities and random placement"),
+        Key("threads", "int", 1, low=1, doc="numba threads per MPI rank"),
+    ),
+    "system": (
+        Key("n", "int", DERIVED, low=2,
+            doc="number of particles N (required for init.kind=random; derived from the file otherwise)"),
+        Key("density", "float", 1.2, low=0, low_open=True, doc="number density N/V [sigma^-3]"),
+        Key("fraction_a", "float", 0.8, low=0, high=1, low_open=True,
+            doc="fraction of A particles: N_A = round(fraction_a*N), N_B = N - N_A"),
+        Key("cutoff", "float", 2.5, low=0, low_open=True,
+            doc="cut-off r_c in units of sigma_ab (pair cut-off r_c*sigma_ab) [1]"),
+        Key("truncation", "choice", "shift", choices=("shift", "force_shift"),
+            doc="energy-shifted (LAMMPS pair_modify shift yes) or force-shifted LJ"),
+        Key("skin", "float", 0.3, low=0, doc="Verlet-list skin [sigma]"),
+        Key("init", "section", None, section="system.init", doc="initial configuration"),
+    ),
+    "system.init": (
+        Key("kind", "choice", "random", choices=("random", "file", "replicate"),
+            doc="random placement, a frame of an H5MD file, or a frame replicated nx*ny*nz times"),
+        Key("file", "path", None, nullable=True, doc="H5MD file of the start frame (kind file/replicate)"),
+        Key("frame", "int", -1, doc="frame index in that file (negative counts from the end)"),
+        Key("source", "choice", "position", choices=("position", "inherent_structure"),
+            doc="read MD positions or inherent-structure positions"),
+        Key("replica", "int", 0, low=0, doc="replica (particles group) to read"),
+        Key("replicate", "int3", (1, 1, 1), low=1, doc="copies along x, y, z (kind replicate)"),
+    ),
+    "integrator": (
+        Key("dt", "float", 0.005, low=0, low_open=True, doc="time step [tau]"),
+        Key("ensemble", "choice", "nvt", choices=("nvt", "nve"), doc="thermostatted or microcanonical"),
+        Key("temperature", "float", REQUIRED, low=0, low_open=True,
+            doc="Nose-Hoover target and initial Maxwell-Boltzmann temperature [epsilon/k_B]"),
+        Key("tau_t", "float", 0.5, low=0, low_open=True, doc="Nose-Hoover time constant [tau]"),
+        Key("chain", "int", 3, low=1, doc="Nose-Hoover chain length"),
+    ),
+    "stages": (
+        Key("stages", "list", REQUIRED, section="stage", doc="stages run in order"),
+    ),
+    "stage": (
+        Key("name", "str", REQUIRED, doc="stage name (unique)"),
+        Key("steps", "int", REQUIRED, low=0, doc="number of MD steps"),
+        Key("output", "bool", True, doc="whether output operations fire (false for equilibration)"),
+    ),
+    "quench": (
+        Key("every", "int", 0, low=0, doc="quench to the inherent structure every this many steps (0 = never)"),
+        Key("tolerance", "float", 1e-8, low=0, low_open=True,
+            doc="stop when the 2-norm of the total force vector is below this (LAMMPS ftol) [epsilon/sigma]"),
+        Key("method", "choice", "fire", choices=("fire", "cg"), doc="minimiser"),
+        Key("max_iter", "int", 100000, low=1, doc="maximum minimiser iterations"),
+    ),
+    "output": (
+        Key("file", "path", DERIVED, doc="H5MD output file (default <run.name>.h5)"),
+        Key("thermo", "int", 100, low=0, doc="cadence of observables and the thermo table (0 = never)"),
+        Key("positions", "int", 1000, low=0, doc="cadence of positions and images (0 = never)"),
+        Key("velocities", "int", 0, low=0, doc="cadence of velocities (0 = never)"),
+        Key("is_positions", "int", 0, low=0,
+            doc="cadence of inherent-structure positions, a multiple of quench.every (0 = never)"),
+    ),
+    "checkpoint": (
+        Key("every", "int", 0, low=0, doc="checkpoint cadence (0 = only on SIGTERM/SIGUSR1 and at the end)"),
+        Key("file", "path", DERIVED, nullable=True,
+            doc="checkpoint file (default <output stem>.chk.h5; null disables checkpoints)"),
+    ),
+    "ensemble": (
+        Key("replicas", "int", 1, low=1, doc="number of replicas in one run"),
+        Key("ranks_per_replica", "int", 1, low=1, doc="MPI ranks per replica"),
+        Key("mode", "choice", "independent", choices=("independent", "iso_configurational"),
+            doc="independent starts, or one configuration with per-replica velocities"),
+    ),
+    "decomposition": (
+        Key("grid", "grid", "auto", doc='rank grid [nx, ny, nz] or "auto"'),
+        Key("reproducible", "bool", False, doc="rank-count-independent force sums (full sorted list)"),
+    ),
+}
+
+#: Top-level sections in deck order; ``stages`` is a list, all others are mappings.
+TOP_LEVEL = ("run", "system", "integrator", "stages", "quench", "output", "checkpoint", "ensemble",
+             "decomposition")
+
+
+def keys_of(section: str) -> dict[str, Key]:
+    """The keys of one section by name."""
+    return {key.name: key for key in SECTIONS[section]}
+
+
+def _range_text(key: Key) -> str:
+    if key.choices:
+        return " \\| ".join(key.choices)
+    parts = []
+    if key.low is not None:
+        parts.append(f"{'>' if key.low_open else '>='} {key.low:g}")
+    if key.high is not None:
+        parts.append(f"{'<' if key.high_open else '<='} {key.high:g}")
+    return ", ".join(parts)
+
+
+def _default_text(key: Key) -> str:
+    if key.default is REQUIRED:
+        return "**required**"
+    if key.kind == "section":
+        return ""
+    return "null" if key.default is None else f"`{key.default}`"
+
+
+def reference_markdown() -> str:
+    """The deck reference as a Markdown table (generated from :data:`SECTIONS`)."""
+    lines = ["| key | type | default | range | meaning |", "|---|---|---|---|---|"]
+    order = ["run", "system", "system.init", "integrator", "stages", "stage", "quench", "output",
+             "checkpoint", "ensemble", "decomposition"]
+    for section in order:
+        prefix = "stages[i]" if section == "stage" else section
+        for key in SECTIONS[section]:
+            if key.kind == "section":
+                continue
+            path = key.name if section == "stages" else f"{prefix}.{key.name}"
+            lines.append(f"| `{path}` | {key.kind} | {_default_text(key)} | {_range_text(key)} | {key.doc} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(reference_markdown(), end="")
