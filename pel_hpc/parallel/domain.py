@@ -1,0 +1,169 @@
+"""Decomposed domain: the :class:`~pel_hpc.md.domain.SerialDomain` interface over a rank grid.
+
+Each rank of the (replica group) communicator owns the particles of one sub-box; ghosts
+within :math:`r_h = r_c + r_{skin}` of its faces arrive through the six-swap
+:class:`~pel_hpc.parallel.halo.Halo` at pre-shifted coordinates, so the one force kernel
+(:mod:`pel_hpc.md.forces`) runs unchanged with the zero image shift. At a rebuild
+(displacement :math:`\\max|\\Delta x| > r_{skin}/2`, globally reduced) particles are wrapped,
+migrated to their owners, sorted by cell, the ghost plan is rebuilt and the full list built
+from a non-periodic cell grid covering sub-box plus halo; between rebuilds only ghost
+positions travel (forward communication).
+
+Reproducible mode (``decomposition.reproducible``): every neighbour row is sorted by the
+partner's global tag, and ghost coordinates come from the same one-addition shift on every
+grid, so each particle's force sum is bitwise identical for any rank count; global sums of
+per-particle quantities use the exact reduction of :mod:`pel_hpc.parallel.reduction`.
+
+Lengths in [sigma].
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from pel_hpc.md import neighbors as nb
+from pel_hpc.md.box import check_cutoff, wrap
+from pel_hpc.parallel.grid import make_grid, owner_ranks
+from pel_hpc.parallel.halo import Halo, exchange
+from pel_hpc.parallel.halo_kernels import sort_rows_by_tag
+from pel_hpc.parallel.reduction import exact_sum
+from pel_hpc.state import PER_PARTICLE
+
+
+class DecomposedDomain:
+    """Spatial decomposition over ``comm`` (see the module docstring).
+
+    Parameters
+    ----------
+    rc_max : largest pair cut-off [sigma]
+    skin : Verlet skin [sigma]
+    comm : MPIComm or SerialComm of the replica group (a 1×1×1 grid on one rank)
+    grid : ``"auto"`` or ``[nx, ny, nz]`` (deck ``decomposition.grid``)
+    reproducible : bool (deck ``decomposition.reproducible``)
+    capacity : initial neighbours per particle (grown on overflow)
+    """
+
+    def __init__(self, rc_max: float, skin: float, comm, grid="auto", reproducible: bool = False,
+                 capacity: int = 64):
+        self.rc_max, self.skin = float(rc_max), float(skin)
+        self.rlist = self.rc_max + self.skin
+        self.comm, self.requested_grid = comm, grid
+        self.reproducible, self.capacity = bool(reproducible), int(capacity)
+        self.n_rebuilds = 0
+        self.nlist = np.zeros((0, self.capacity), np.int32)
+        self.count = np.zeros(0, np.int32)
+        self.shifts = np.zeros((27, 3))  # ghosts sit at shifted coordinates: every shift is zero
+        self.x_build = np.zeros((0, 3))
+        self.grid = self.halo = None
+
+    def copy(self) -> "DecomposedDomain":
+        """A fresh domain with the same settings and communicator, not yet set up."""
+        return DecomposedDomain(self.rc_max, self.skin, self.comm, self.requested_grid,
+                                self.reproducible, self.capacity)
+
+    def setup(self, state) -> None:
+        """Make the grid, keep or migrate the owned particles, build ghosts and lists.
+
+        A state holding all particles on every rank (a replicated start) keeps the owned
+        ones; otherwise particles migrate to their owners.
+        """
+        check_cutoff(self.rc_max, state.box, self.skin)
+        self.grid = make_grid(self.comm.rank, self.comm.size, state.box, self.rlist, self.requested_grid)
+        self.halo = Halo(self.comm, self.grid, self.rlist)
+        state.n_ghost = 0
+        replicated = self.comm.size > 1 and self.comm.allreduce_sum(state.n_local) == self.comm.size * state.n_global
+        if replicated:
+            n = state.n_local
+            wrap(state.x, state.image, state.box, n)
+            keep = np.flatnonzero(owner_ranks(state.x[:n], state.box, self.grid.dims) == self.comm.rank)
+            self._store(state, {k: getattr(state, k)[keep] for k in PER_PARTICLE}, keep.size)
+        self.rebuild(state)
+
+    def refresh(self, state) -> bool:
+        """Rebuild if some particle moved more than skin/2 since the build, else forward ghosts."""
+        d2 = nb.max_displacement2(state.x, self.x_build, state.n_local)
+        if self.comm.allreduce_max(d2) <= 0.25 * self.skin**2:
+            self.halo.forward(state.x)
+            return False
+        self.rebuild(state)
+        return True
+
+    def rebuild(self, state) -> None:
+        """Wrap, migrate, sort by cell, rebuild the ghost plan and the neighbour list."""
+        n = state.n_local
+        wrap(state.x, state.image, state.box, n)
+        arrays, n = exchange(self.comm, self.grid, {k: getattr(state, k)[:n] for k in PER_PARTICLE}, n)
+        self._store(state, arrays, n)
+        cells = self._cell_grid()
+        self._sort_by_cell(state, cells)
+        state.x, state.typ, state.tag, state.n_ghost = self.halo.borders(
+            state.x, state.typ, state.tag, n, lambda need: self._grow(state, need))
+        self._build_list(state, cells)
+        self.x_build = state.x[:n].copy()
+        self.n_rebuilds += 1
+
+    def _store(self, state, arrays: dict, n: int) -> None:
+        """Replace the state's owned particles by ``arrays`` (n rows), keeping spare capacity."""
+        cap = max(len(state.x), int(1.3 * n) + 16)
+        for name in PER_PARTICLE:
+            a = arrays[name]
+            new = np.zeros((cap,) + a.shape[1:], dtype=a.dtype)
+            new[:n] = a
+            setattr(state, name, new)
+        state.n_local, state.n_ghost = n, 0
+
+    def _grow(self, state, need: int):
+        """Halo callback: enlarge every per-particle array to hold ``need`` rows."""
+        state.resize(int(1.3 * need) + 16)
+        return state.x, state.typ, state.tag
+
+    def _cell_grid(self):
+        """(lo, cell size, nc, m) of a non-periodic cell grid over sub-box plus halo."""
+        lo = self.grid.lo - self.rlist
+        extent = (self.grid.hi - self.grid.lo) + 2.0 * self.rlist
+        nc, m = nb.cell_grid(extent, self.rlist, periodic=False)
+        return lo, extent / nc, nc, m
+
+    def _sort_by_cell(self, state, cells) -> None:
+        """Reorder the owned particles by cell for memory locality."""
+        lo, size, nc, _ = cells
+        n = state.n_local
+        cell_of = nb.bin_particles(state.x, n, lo, size, nc, np.empty(n, np.int64))
+        state.permute_local(np.argsort(cell_of, kind="stable"))
+
+    def _build_list(self, state, cells) -> None:
+        """Full list over ``[local | ghost]`` with zero shifts, grown on overflow; tag-sorted if reproducible."""
+        lo, size, nc, m = cells
+        n, n_tot, ncell = state.n_local, state.n_total, int(np.prod(nc))
+        cell_of = nb.bin_particles(state.x, n_tot, lo, size, nc, np.empty(n_tot, np.int64))
+        start, atoms = np.empty(ncell + 1, np.int64), np.empty(n_tot, np.int64)
+        nb.counting_sort(cell_of, n_tot, ncell, start, atoms)
+        while True:
+            if len(self.nlist) < n or self.nlist.shape[1] < self.capacity:
+                self.nlist = np.zeros((max(n, 1), self.capacity), np.int32)
+                self.count = np.zeros(max(n, 1), np.int32)
+            worst = nb.build_cells(state.x, state.typ, n, cell_of, start, atoms, nc, m, state.box, False,
+                                   self.rlist, self.nlist, self.count)
+            if worst <= self.capacity:
+                break
+            self.capacity = int(worst * 1.2) + 8
+        if self.reproducible:
+            sort_rows_by_tag(self.nlist, self.count, state.tag, state.x, n, nb.J_SHIFT)
+
+    def reverse_forces(self, state) -> None:
+        """Nothing to send back: full lists compute each pair on both owners."""
+
+    def sum_per_particle(self, values: np.ndarray):
+        """Global sum of per-particle values (n_local, ...) -> scalar or (k,); exact if reproducible."""
+        v = np.asarray(values, dtype=np.float64)
+        if self.reproducible:
+            return exact_sum(v, self.comm)
+        return self.comm.allreduce_sum(v.sum(axis=0))
+
+    def gather_by_tag(self, state, array: np.ndarray) -> np.ndarray:
+        """Owned rows of ``array`` from all ranks ordered by tag, on every rank."""
+        n = state.n_local
+        parts = self.comm.allgather((state.tag[:n].copy(), np.ascontiguousarray(array[:n])))
+        out = np.empty((state.n_global,) + array.shape[1:], dtype=array.dtype)
+        for tags, rows in parts:
+            out[tags] = rows
+        return out

@@ -1,0 +1,213 @@
+"""Six-swap halo: migration, borders (plan), forward and reverse communication.
+
+The communication cycle of a spatially decomposed MD step (Plimpton 1995):
+
+* **exchange** (at a neighbour-list rebuild): particles that left the sub-box move to the
+  owner, one hop per dimension and round, repeated until no particle is misplaced, so a
+  particle may cross several sub-boxes between rebuilds;
+* **borders** (at a rebuild): six swaps x−, x+, y−, y+, z−, z+ send the particles within the
+  halo width :math:`r_h = r_c + r_{skin}` of a face; each swap also forwards ghosts received
+  in earlier dimensions, so edge and corner ghosts arrive in two or three stages. A swap that
+  crosses the global box adds ±L to that component (sender side); on a grid dimension of 1 the
+  swap is a copy to oneself. The send lists and receive ranges are the *plan*;
+* **forward** (every step): replays the plan on positions only;
+* **reverse** (half lists, every step): sends ghost forces back along the plan, reversed.
+
+All MPI calls are uppercase mpi4py calls on contiguous numpy buffers.
+
+References
+----------
+S. Plimpton, J. Comp. Phys. 117, 1 (1995); LAMMPS ``CommBrick`` (design only).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from pel_hpc.parallel import halo_kernels as hk
+from pel_hpc.parallel.grid import owner_ranks
+
+_N_BORDER_COLS = 5  # x, y, z, typ, tag
+
+
+def sendrecv(comm, send, dest, source, recv, tag) -> None:
+    """Send ``send`` to ``dest`` and receive ``recv`` from ``source`` (a copy when both are self)."""
+    if dest == comm.rank and source == comm.rank:
+        recv[...] = send
+        return
+    comm.raw.Sendrecv(send, dest=dest, sendtag=tag, recvbuf=recv, source=source, recvtag=tag)
+
+
+def sendrecv_count(comm, n_send: int, dest, source, tag) -> int:
+    """Exchange a count with the partners of a swap."""
+    out = np.zeros(1, np.int64)
+    sendrecv(comm, np.array([n_send], np.int64), dest, source, out, tag)
+    return int(out[0])
+
+
+def _swaps(grid):
+    """(dimension, direction, send-to rank, receive-from rank, shift) of the six swaps."""
+    out = []
+    for d in range(3):
+        minus, plus = grid.neighbors[d]
+        last = grid.dims[d] - 1
+        shift_minus = grid.box[d] if grid.coords[d] == 0 else 0.0
+        shift_plus = -grid.box[d] if grid.coords[d] == last else 0.0
+        out.append((d, -1, minus, plus, shift_minus))
+        out.append((d, +1, plus, minus, shift_plus))
+    return out
+
+
+class Halo:
+    """Plan-once, replay-every-step halo of one rank (see the module docstring).
+
+    Parameters
+    ----------
+    comm : MPIComm or SerialComm
+        The replica group's communicator (its ``raw`` mpi4py communicator is used).
+    grid : RankGrid
+        This rank's place in the grid (:mod:`pel_hpc.parallel.grid`).
+    r_halo : float
+        Halo width :math:`r_c + r_{skin}` [sigma].
+    """
+
+    def __init__(self, comm, grid, r_halo: float):
+        self.comm, self.grid, self.r_halo = comm, grid, float(r_halo)
+        self.swaps = _swaps(grid)
+        self.send_idx = [np.zeros(0, np.int64) for _ in self.swaps]
+        self.recv_first = [0] * 6
+        self.recv_n = [0] * 6
+        self.n_ghost = 0
+        self.comm_time = 0.0  # seconds spent in forward/reverse communication (benchmarks)
+        self._idx_buf = np.zeros(1024, np.int64)
+
+    def _sendrecv(self, send, dest, source, recv, tag):
+        sendrecv(self.comm, send, dest, source, recv, tag)
+
+    # ---- borders: build the plan ---------------------------------------------------------
+    def _select(self, x, n_last, d, bound, below):
+        """Indices of the particles in a face slab (grows the index buffer on overflow)."""
+        while True:
+            c = hk.select_slab(x, n_last, d, bound, below, self._idx_buf)
+            if c <= self._idx_buf.shape[0]:
+                return self._idx_buf[:c].copy()
+            self._idx_buf = np.zeros(2 * c, np.int64)
+
+    def borders(self, x, typ, tag, n_local, grow):
+        """Build the ghost layer and the swap plan after an exchange.
+
+        Parameters
+        ----------
+        x, typ, tag : arrays of capacity rows holding ``[local | ghost]``
+        n_local : int
+        grow : callable(n_needed) -> (x, typ, tag)
+            Enlarges the caller's arrays (and any per-particle arrays it keeps) to at least
+            ``n_needed`` rows and returns the new position, species and tag arrays.
+
+        Returns
+        -------
+        (x, typ, tag, n_ghost)
+        """
+        n = n_local
+        lo, hi, rh = self.grid.lo, self.grid.hi, self.r_halo
+        n_last = n
+        for s, (d, direction, dest, source, shift) in enumerate(self.swaps):
+            if direction < 0:
+                n_last = n  # both swaps of a dimension see locals + ghosts of earlier dimensions
+            below = direction < 0
+            bound = lo[d] + rh if below else hi[d] - rh
+            idx = self._select(x, n_last, d, bound, below)
+            send = np.empty((idx.size, _N_BORDER_COLS))
+            hk.pack_ghost_rows(x, typ, tag, idx, idx.size, d, shift, send)
+            n_recv = sendrecv_count(self.comm, idx.size, dest, source, 100 + s)
+            recv = np.empty((n_recv, _N_BORDER_COLS))
+            self._sendrecv(send, dest, source, recv, 200 + s)
+            if n + n_recv > x.shape[0]:
+                x, typ, tag = grow(n + n_recv)
+            hk.unpack_ghost_rows(recv, n_recv, n, x, typ, tag)
+            self.send_idx[s], self.recv_first[s], self.recv_n[s] = idx, n, n_recv
+            n += n_recv
+        self.n_ghost = n - n_local
+        self._fwd_send = [np.empty((i.size, 3)) for i in self.send_idx]
+        return x, typ, tag, self.n_ghost
+
+    # ---- every step ----------------------------------------------------------------------
+    def forward(self, x) -> None:
+        """Refresh the ghost positions in place by replaying the plan (every MD step)."""
+        for s, (d, _, dest, source, shift) in enumerate(self.swaps):
+            idx, buf = self.send_idx[s], self._fwd_send[s]
+            hk.pack_positions(x, idx, idx.size, d, shift, buf)
+            first, n = self.recv_first[s], self.recv_n[s]
+            self._sendrecv(buf, dest, source, x[first:first + n], 300 + s)
+
+    def reverse(self, f) -> None:
+        """Add the forces tallied on ghosts into their owners' rows (half lists), in place."""
+        for s in range(5, -1, -1):
+            _, _, dest, source, _ = self.swaps[s]
+            idx, back = self.send_idx[s], self._fwd_send[s]
+            first, n = self.recv_first[s], self.recv_n[s]
+            self._sendrecv(np.ascontiguousarray(f[first:first + n]), source, dest, back, 400 + s)
+            hk.accumulate_rows(f, idx, idx.size, back)
+
+
+# ---- exchange: migration of particles to their owners (at a rebuild) --------------------------
+def _to_matrix(arrays: dict, rows: np.ndarray) -> np.ndarray:
+    """Selected rows of every per-particle array side by side as float64 (ints are exact < 2**53)."""
+    cols = [np.asarray(a[rows], dtype=np.float64).reshape(rows.size, -1) for a in arrays.values()]
+    return np.hstack(cols) if cols else np.zeros((rows.size, 0))
+
+
+def _from_matrix(arrays: dict, mat: np.ndarray) -> dict:
+    """Inverse of :func:`_to_matrix`, restoring each array's dtype and trailing shape."""
+    out, c = {}, 0
+    for name, a in arrays.items():
+        width = int(np.prod(a.shape[1:], dtype=np.int64))
+        out[name] = np.ascontiguousarray(mat[:, c:c + width].reshape((mat.shape[0],) + a.shape[1:]).astype(a.dtype))
+        c += width
+    return out
+
+
+def _hop_dimension(comm, grid, mat, d, xcol):
+    """One hop along ``d``: rows whose owner lies that way go to the minus/plus neighbour."""
+    hop = np.empty(mat.shape[0], np.int64)
+    x = np.ascontiguousarray(mat[:, xcol:xcol + 3])
+    hk.migration_hops(x, x.shape[0], d, grid.box[d], grid.dims[d], grid.coords[d], hop)
+    minus, plus = grid.neighbors[d]
+    parts = [mat[hop == 0]]
+    for k, (dest, source, sel) in enumerate(((minus, plus, hop < 0), (plus, minus, hop > 0))):
+        send = np.ascontiguousarray(mat[sel])
+        n_recv = sendrecv_count(comm, send.shape[0], dest, source, 500 + 2 * d + k)
+        recv = np.empty((n_recv, mat.shape[1]))
+        sendrecv(comm, send, dest, source, recv, 600 + 2 * d + k)
+        parts.append(recv)
+    return np.vstack(parts)
+
+
+def exchange(comm, grid, arrays: dict, n_local: int, x_name: str = "x"):
+    """Move every particle to the rank owning its (wrapped) position.
+
+    Parameters
+    ----------
+    comm : MPIComm or SerialComm
+    grid : RankGrid
+    arrays : dict of name -> ndarray
+        Per-particle arrays (positions ``x_name`` wrapped into the box, velocities, images,
+        species, tags and any per-particle state); the first ``n_local`` rows are used.
+    n_local : int
+
+    Returns
+    -------
+    (dict of compact arrays, new n_local)
+        Hops repeat until no particle anywhere is misplaced, so any displacement is handled.
+    """
+    names = list(arrays)
+    xcol = sum(int(np.prod(arrays[k].shape[1:], dtype=np.int64)) for k in names[:names.index(x_name)])
+    mat = _to_matrix(arrays, np.arange(n_local))
+    while grid.size > 1:
+        for d in range(3):
+            if grid.dims[d] > 1:
+                mat = _hop_dimension(comm, grid, mat, d, xcol)
+        x = mat[:, xcol:xcol + 3]
+        misplaced = int(np.count_nonzero(owner_ranks(x, grid.box, grid.dims) != grid.rank))
+        if comm.allreduce_max(misplaced) == 0:
+            break
+    return _from_matrix(arrays, mat), mat.shape[0]

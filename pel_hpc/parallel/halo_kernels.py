@@ -1,0 +1,117 @@
+"""Numba pack/unpack kernels of the halo: slab selection, shifted packing, row accumulation.
+
+They never allocate: each writes into a caller-owned buffer of fixed capacity and returns
+the count it needed, so Python grows the buffer and calls again on overflow (the
+``did_buffer_overflow`` pattern of JAX-MD). Lengths in [sigma].
+"""
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def select_slab(x, n_last, d, bound, below, out_idx):
+    """Indices ``i < n_last`` with ``x[i, d] < bound`` (``below``) or ``x[i, d] >= bound``.
+
+    Returns the number of matches; only the first ``len(out_idx)`` are stored (overflow
+    when the return value exceeds the capacity).
+    """
+    cap = out_idx.shape[0]
+    c = 0
+    for i in range(n_last):
+        hit = x[i, d] < bound if below else x[i, d] >= bound
+        if hit:
+            if c < cap:
+                out_idx[c] = i
+            c += 1
+    return c
+
+
+@njit(cache=True)
+def pack_positions(x, idx, n, d, shift, buf):
+    """``buf[k] = x[idx[k]]`` with ``shift`` added to component ``d`` (a periodic crossing).
+
+    The shift is one addition per component, the same arithmetic on any grid, so ghost
+    coordinates are bitwise identical across decompositions.
+    """
+    for k in range(n):
+        i = idx[k]
+        buf[k, 0] = x[i, 0]
+        buf[k, 1] = x[i, 1]
+        buf[k, 2] = x[i, 2]
+        if shift != 0.0:
+            buf[k, d] = x[i, d] + shift
+
+
+@njit(cache=True)
+def pack_ghost_rows(x, typ, tag, idx, n, d, shift, buf):
+    """Border rows ``(x, y, z, typ, tag)`` of the selected particles, shifted as in :func:`pack_positions`."""
+    pack_positions(x, idx, n, d, shift, buf)
+    for k in range(n):
+        buf[k, 3] = typ[idx[k]]
+        buf[k, 4] = tag[idx[k]]
+
+
+@njit(cache=True)
+def unpack_ghost_rows(buf, n, first, x, typ, tag):
+    """Store ``n`` border rows as particles ``first … first+n-1`` of ``[local | ghost]``."""
+    for k in range(n):
+        x[first + k, 0] = buf[k, 0]
+        x[first + k, 1] = buf[k, 1]
+        x[first + k, 2] = buf[k, 2]
+        typ[first + k] = np.int32(buf[k, 3])
+        tag[first + k] = np.int64(buf[k, 4])
+
+
+@njit(cache=True)
+def accumulate_rows(f, idx, n, buf):
+    """Reverse communication: ``f[idx[k]] += buf[k]`` (ghost forces back to their owners)."""
+    for k in range(n):
+        i = idx[k]
+        f[i, 0] += buf[k, 0]
+        f[i, 1] += buf[k, 1]
+        f[i, 2] += buf[k, 2]
+
+
+@njit(cache=True)
+def migration_hops(x, n, d, box_d, dims_d, coord_d, hop):
+    """Per particle, the hop (−1, 0, +1) towards its owner along ``d`` by the shorter periodic way."""
+    for i in range(n):
+        c = int(np.floor(x[i, d] * (dims_d / box_d)))
+        c = min(max(c, 0), dims_d - 1)
+        delta = (c - coord_d) % dims_d
+        if delta == 0:
+            hop[i] = 0
+        elif delta <= dims_d // 2:
+            hop[i] = 1
+        else:
+            hop[i] = -1
+
+
+@njit(cache=True)
+def sort_rows_by_tag(nlist, count, tag, x, n_local, j_shift):
+    """Sort each neighbour row by the partner's global tag (ties: by its coordinates).
+
+    With a full list this fixes the order of every particle's force sum independently of the
+    decomposition (reproducible mode). ``j_shift`` is the bit offset of ``j`` in an entry.
+    """
+    for i in range(n_local):
+        m = count[i]
+        for a in range(1, m):  # insertion sort: rows are short (≈ 50–80 entries)
+            e = nlist[i, a]
+            j = e >> j_shift
+            b = a - 1
+            while b >= 0 and _after(nlist[i, b] >> j_shift, j, tag, x):
+                nlist[i, b + 1] = nlist[i, b]
+                b -= 1
+            nlist[i, b + 1] = e
+
+
+@njit(inline="always", cache=True)
+def _after(j1, j2, tag, x):
+    """True when partner ``j1`` sorts after ``j2``: by tag, then by x, y, z."""
+    if tag[j1] != tag[j2]:
+        return tag[j1] > tag[j2]
+    for d in range(3):
+        if x[j1, d] != x[j2, d]:
+            return x[j1, d] > x[j2, d]
+    return False
