@@ -49,6 +49,9 @@ The paper prints s = +1 in eq. (1).  We use **s = −1** (``ENTROPIC_SIGN``), fo
    the N = 65 system decide between the readings (they differ by orders of magnitude); see the report.
 
 Choose the other reading with ``PELParameters(entropic_sign=+1)``; every function honours it.
+Note that a fit of Γ(e) to MD data determines only the product sκ (``pel_fit`` with s = −1 returning
+κ < 0 would mean the data prefer the printed s = +1 with |κ|): the data's verdict is the sign of the
+fitted entropic coefficient, i.e. whether d ln Γ/de at fixed β is below (s = −1) or above λβ.
 
 **V0.**  Table I gives no V0: we absorb e^{−βV0} into Γ0 and set ``v0 = 0`` for Table I.
 ``pel_fit`` can fit V0 when several temperatures are combined (then Γ0 is the β→0 rate).

@@ -1,0 +1,101 @@
+r"""Fit of the PEL parameters of Table I (σ, e0, e_cut, λ, e_c, κ, Γ0, V0, σ_γ) from MB trajectories.
+
+Steps (Sect. II of the paper; conventions, including the sign s of the entropic term, in
+:mod:`postprocess.landscape`):
+
+1. G(e): truncated-Gaussian likelihood of the time-weighted MB energies at all temperatures
+   (:func:`postprocess.mb_stats.fit_dos`) → e0, σ, e_cut.
+2. Γ(e) ≡ 1/⟨τ(e)⟩ in energy bins at every temperature, fitted by weighted least squares to eq. (1):
+
+   .. math:: \ln\Gamma(e,\beta) = \ln\Gamma_0 - \beta V_0 + \lambda(\beta + s\kappa k_{entro})\min(e-e_c, 0),
+             \qquad k_{entro} = (e_0-e_c)/\sigma^2
+
+   with e0, σ from step 1.  λ and κ are separable only with ≥ 2 temperatures; V0 only with ≥ 2
+   temperatures *and* ``fit_v0=True`` — otherwise V0 = 0 is absorbed into Γ0 (the Table I choice).
+3. σ_γ from eq. (3), pooled (:func:`postprocess.mb_stats.sigma_gamma`), averaged over temperatures.
+
+Errors are 1-σ from the least-squares Jacobian, scaled by √(χ²/dof) when that exceeds 1.
+
+Command: ``python -m postprocess.pel_fit MB.h5 [MB.h5 ...] --out DIR`` (files written by
+``postprocess.metabasins``) → ``DIR/table1.csv`` and ``DIR/pel_fit.h5``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import optimize
+
+from pel_hpc.errors import DeckError
+from postprocess.landscape import ENTROPIC_SIGN, PELParameters
+from postprocess.mb_stats import BinnedWaitingTimes, bin_waiting_times, fit_dos, sigma_gamma
+
+TABLE_COLUMNS = ("sigma", "lam", "e_c", "kappa", "gamma0", "e_cut", "sigma_gamma", "e0", "v0")
+
+
+@dataclass(frozen=True)
+class PELFit:
+    """Fitted PEL parameters with 1-σ errors (``errors`` maps a field name to its error)."""
+
+    params: PELParameters
+    errors: dict = field(default_factory=dict)
+    chi2_dof: float = float("nan")
+    n_points: int = 0
+
+    def table_rows(self):
+        """[(name, value, error)] in Table I order (σ, λ, e_c, κ, Γ0, e_cut, σ_γ, then e0, V0)."""
+        return [(c, getattr(self.params, c), self.errors.get(c, float("nan"))) for c in TABLE_COLUMNS]
+
+
+def _log_rate_model(theta, e, beta, e0, sigma, sign, fit_v0):
+    log_g0, lam, e_c, kappa = theta[:4]
+    v0 = theta[4] if fit_v0 else 0.0
+    k = (e0 - e_c) / sigma**2
+    return log_g0 - beta * v0 + lam * (beta + sign * kappa * k) * np.minimum(e - e_c, 0.0)
+
+
+def fit_escape_rate(binned: list[BinnedWaitingTimes], e0: float, sigma: float,
+                    sign: int = ENTROPIC_SIGN, fit_v0: bool = False, guess=(1.5, 0.5, -12.0, 0.5, 0.0)):
+    """Weighted least-squares fit of ln(1/⟨τ(e)⟩) to eq. (1) over all temperatures.
+
+    Returns (theta, errors, chi2_dof) with theta = (ln Γ0, λ, e_c, κ[, V0]).
+    """
+    if len(binned) < 2:
+        raise DeckError("the Γ(e) fit needs MB data at two or more temperatures (λ and κ are degenerate at one)")
+    e = np.concatenate([b.mean_energy for b in binned])
+    beta = np.concatenate([np.full(b.centre.size, b.beta) for b in binned])
+    y = -np.log(np.concatenate([b.mean_tau for b in binned]))
+    err = np.concatenate([b.log_tau_err for b in binned])
+    x0 = np.asarray(guess[: 5 if fit_v0 else 4], float)
+
+    def resid(theta):
+        return (_log_rate_model(theta, e, beta, e0, sigma, sign, fit_v0) - y) / err
+
+    res = optimize.least_squares(resid, x0, method="lm", x_scale="jac")
+    dof = max(y.size - x0.size, 1)
+    chi2_dof = float(np.sum(res.fun**2) / dof)
+    cov = np.linalg.pinv(res.jac.T @ res.jac) * max(chi2_dof, 1.0)
+    return res.x, np.sqrt(np.diag(cov)), chi2_dof
+
+
+def fit_pel(sets, edges, sign: int = ENTROPIC_SIGN, fit_v0: bool = False, e_cut=None,
+            min_count: int = 20) -> PELFit:
+    """Table I from completed MBs at several temperatures.
+
+    ``sets`` is a list of (beta, energy, tau): 1/T, MB energies [ε] and waiting times [τ].
+    """
+    betas = [float(b) for b, _, _ in sets]
+    dos = fit_dos([e for _, e, _ in sets], [t for _, _, t in sets], betas, e_cut)
+    binned = [bin_waiting_times(e, t, b, edges, min_count) for b, e, t in sets]
+    theta, theta_err, chi2 = fit_escape_rate(binned, dos.e0, dos.sigma, sign, fit_v0)
+    sg = [sigma_gamma(e, t, b, edges, min_count) for b, e, t in sets]
+    sg_val = float(np.mean([v for v, _ in sg]))
+    sg_err = float(np.std([v for v, _ in sg]) / np.sqrt(len(sg)) + np.mean([s for _, s in sg]))
+    params = PELParameters(sigma=dos.sigma, lam=theta[1], e_c=theta[2], kappa=theta[3], gamma0=np.exp(theta[0]),
+                           e_cut=dos.e_cut, sigma_gamma=sg_val, e0=dos.e0,
+                           v0=theta[4] if fit_v0 else 0.0, entropic_sign=sign)
+    errors = {"sigma": dos.sigma_err, "e0": dos.e0_err, "lam": theta_err[1], "e_c": theta_err[2],
+              "kappa": theta_err[3], "gamma0": params.gamma0 * theta_err[0], "sigma_gamma": sg_err}
+    if fit_v0:
+        errors["v0"] = theta_err[4]
+    return PELFit(params=params, errors=errors, chi2_dof=chi2, n_points=int(sum(b.centre.size for b in binned)))
