@@ -123,18 +123,25 @@ def radial_distribution(positions, box, types, pair=(0, 0), r_max=None, n_bins=1
 
 
 def first_minimum(rdf: RadialDistribution, smooth: int = 3) -> float:
-    """Position [σ] of the first minimum of g(r) after its main (highest) peak.
+    """Position [σ] of the first minimum of g(r) after its first peak.
 
     ``g`` is smoothed with a running mean of ``smooth`` bins first, so that statistical noise
-    does not create spurious minima.  This is the first-shell radius of Sect. III B.
+    does not create spurious minima.  The first peak is the first local maximum after g first
+    exceeds 1; a flat minimum (g = 0 between the shells of a crystal) gives its midpoint.
+    This is the first-shell radius of Sect. III B.
     """
     kernel = np.ones(int(smooth)) / int(smooth)
     g = np.convolve(rdf.g, kernel, mode="same")
-    peak = int(np.argmax(g))
-    rising = np.flatnonzero(np.diff(g[peak:]) > 0.0)
+    above = np.flatnonzero(g > 1.0)
+    if above.size == 0:
+        raise DeckError("g(r) never exceeds 1 within r_max: no first coordination shell")
+    falling = above[0] + np.flatnonzero(np.diff(g[above[0]:]) < 0.0)
+    rising = falling[0] + np.flatnonzero(np.diff(g[falling[0]:]) > 0.0) if falling.size else falling
     if rising.size == 0:
         raise DeckError("g(r) has no minimum after its first peak within r_max")
-    return float(rdf.r[peak + rising[0]])
+    stop = rising[0]
+    flat = np.flatnonzero(g[falling[0]:stop + 1] <= g[stop] + 1e-12 * max(1.0, g[stop])) + falling[0]
+    return float(0.5 * (rdf.r[flat[0]] + rdf.r[flat[-1]]))
 
 
 def expected_pair_fraction(rdf: RadialDistribution, d_edges, volume: float) -> np.ndarray:

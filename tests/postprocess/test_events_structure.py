@@ -55,3 +55,12 @@ def test_expected_pair_fraction_of_the_ideal_gas_is_the_shell_volume_over_v():
 def test_r_max_beyond_half_box_is_refused():
     with pytest.raises(DeckError, match="r_max"):
         radial_distribution(np.zeros((2, 3)), np.full(3, 4.0), np.zeros(2, dtype=np.int32), r_max=2.5)
+
+
+def test_first_minimum_of_a_liquid_like_g_is_its_analytic_minimum():
+    edges = np.linspace(0.0, 4.0, 401)
+    r = 0.5 * (edges[1:] + edges[:-1])
+    g = np.where(r > 0.8, 1.0 + 1.5 * np.exp(-1.2 * (r - 1.0)) * np.cos(2.0 * np.pi * (r - 1.05)), 0.0)
+    # d/dr [e^{-1.2 u} cos 2π(u − 0.05)] = 0  ⇒  tan 2π(u − 0.05) = −1.2/2π, in the first trough
+    exact = 1.0 + 0.05 + (np.pi + np.arctan(-1.2 / (2.0 * np.pi))) / (2.0 * np.pi)
+    assert first_minimum(RadialDistribution(edges, g, g, g, 1)) == pytest.approx(exact, abs=0.021)

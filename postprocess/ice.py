@@ -1,0 +1,149 @@
+"""Structural-event analysis of an iso-configurational ensemble (ICE), Sect. III B and App. C of the paper.
+
+Orchestrates :mod:`postprocess.events` and :mod:`postprocess.structure` over the replicas of one run:
+g_AA(r) from frames sampled across the replicas (first-shell radius = its first minimum, and N_av(d)),
+structural events replica by replica, the first two structural events of each replica, and the
+distance statistics of Fig. 4 and Fig. 11.  Parameters are given in LJ time [τ] and converted to frames
+with the position cadence of the file.
+
+Command: ``python -m postprocess.ice FILE.h5 --out DIR`` writes ``DIR/<stem>_events.csv``; the figures
+``postprocess.figures.fig04`` / ``fig11`` run the same analysis (same options) and plot it.
+"""
+import argparse
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from pel_hpc.errors import DeckError
+from postprocess.events import EventRule, detect_events, distance_statistics, first_event_pairs
+from postprocess.structure import first_minimum, radial_distribution
+
+
+@dataclass(frozen=True)
+class IceOptions:
+    """Analysis options in LJ units: averaging ``window`` [τ], local ``jump`` [σ], ``lag`` Δt ≈ τα [τ],
+    ``msd_threshold`` [σ²], ``r_shell`` [σ] (None: first minimum of g_AA), ``merge_time`` [τ],
+    distance bins of width ``d_bin`` up to ``d_max`` [σ] (None: L/2), ``rdf_frames`` sampled for g(r)."""
+
+    window: float = 2.0
+    jump: float = 0.4
+    lag: float = 100.0
+    msd_threshold: float = 2.0
+    r_shell: float | None = None
+    merge_time: float = 0.0
+    d_bin: float = 0.25
+    d_max: float | None = None
+    rdf_frames: int = 40
+
+    def rule(self, frame_dt: float, r_shell: float) -> EventRule:
+        """The frame-based :class:`EventRule` for positions written every ``frame_dt`` [τ]."""
+        window = max(1, int(round(self.window / frame_dt)))
+        lag = max(window, int(round(self.lag / frame_dt)))
+        return EventRule(window=window, jump=self.jump, lag=lag, msd_threshold=self.msd_threshold,
+                         r_shell=r_shell)
+
+
+@dataclass(frozen=True)
+class Ensemble:
+    """An ICE on disk or in memory: ``types`` (N,), ``box`` (3,) [σ], ``n_replicas`` and ``read(r)`` →
+    (times (F,) [τ], unwrapped positions (F, N, 3) [σ]) of replica r."""
+
+    types: np.ndarray
+    box: np.ndarray
+    n_replicas: int
+    read: object
+
+
+@dataclass(frozen=True)
+class IceResult:
+    """Everything of one analysis: the options, the frame rule, g_AA, per-replica event tables,
+    the first-pair arrays and the distance statistics."""
+
+    options: IceOptions
+    rule: EventRule
+    rdf: object
+    tables: list
+    pairs: object
+    stats: object
+
+
+def sampled_frames(ensemble: Ensemble, n_frames: int, n_replicas: int = 4) -> np.ndarray:
+    """About ``n_frames`` positions (S, N, 3) spread evenly over the trajectories of the first replicas."""
+    used = min(ensemble.n_replicas, int(n_replicas))
+    per_replica = max(1, -(-int(n_frames) // used))
+    picks = [ensemble.read(r)[1] for r in range(used)]
+    return np.concatenate([x[np.linspace(0, len(x) - 1, per_replica).astype(int)] for x in picks])
+
+
+def analyse(ensemble: Ensemble, options: IceOptions) -> IceResult:
+    """Run the whole ICE analysis (module docstring) and return an :class:`IceResult`."""
+    box = np.asarray(ensemble.box, dtype=float)
+    rdf = radial_distribution(sampled_frames(ensemble, options.rdf_frames), box, ensemble.types,
+                              pair=(0, 0), n_bins=200)
+    r_shell = first_minimum(rdf) if options.r_shell is None else float(options.r_shell)
+    tables, rule, t_start = [], None, None
+    for r in range(ensemble.n_replicas):
+        times, positions = ensemble.read(r)
+        if rule is None:
+            t_start, rule = float(times[0]), options.rule(float(times[1] - times[0]), r_shell)
+        tables.append(detect_events(positions, ensemble.types, box, times, rule))
+    d_max = 0.5 * box.min() if options.d_max is None else min(options.d_max, 0.5 * box.min())
+    edges = np.arange(0.0, d_max + 1e-9, options.d_bin)
+    pairs = first_event_pairs(tables, box, t_start=t_start, merge_time=options.merge_time)
+    stats = distance_statistics(pairs, rdf, edges, float(np.prod(box)))
+    return IceResult(options, rule, rdf, tables, pairs, stats)
+
+
+def write_csv(result: IceResult, path: Path, source: str) -> Path:
+    """Write the Fig. 4 / Fig. 11 table with a header naming the source, the rule and τ01."""
+    s = result.stats
+    header = [f"source: {source}", f"rule (frames, sigma): {asdict(result.rule)}",
+              f"options (tau, sigma): {asdict(result.options)}",
+              f"replicas: {len(result.tables)}  pairs: {s.n_pairs}  tau01: {s.tau01:.6g} +- {s.tau01_err:.6g}",
+              "d_lo,d_hi,N,N_av,ratio,ratio_err,tau12,tau12_err"]
+    table = np.column_stack([s.edges[:-1], s.edges[1:], s.n, s.n_av, s.ratio, s.ratio_err, s.tau12, s.tau12_err])
+    np.savetxt(path, table, delimiter=",", fmt="%.6g", header="\n".join(header))
+    return path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The command-line options shared by ``postprocess.ice`` and the Fig. 4 / Fig. 11 scripts."""
+    parser.add_argument("file", type=Path, help="pel_hpc H5MD file of an iso-configurational ensemble")
+    parser.add_argument("--out", type=Path, default=Path("."), help="output directory")
+    defaults = IceOptions()
+    for name, value in asdict(defaults).items():
+        kind = int if name == "rdf_frames" else float
+        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=value,
+                            help=f"see IceOptions (default {value})")
+
+
+def options_from(args: argparse.Namespace) -> IceOptions:
+    """IceOptions from parsed arguments; non-positive values are refused with a DeckError."""
+    values = {name: getattr(args, name) for name in asdict(IceOptions())}
+    bad = [k for k, v in values.items() if v is not None and v <= 0 and k != "merge_time"]
+    if bad or values["merge_time"] < 0:
+        raise DeckError(f"ICE options must be positive: {', '.join(bad) or 'merge_time'}")
+    return replace(IceOptions(), **values)
+
+
+def open_ensemble(path: Path) -> Ensemble:
+    """The replicas of a pel_hpc H5MD file (reader in :mod:`postprocess.ice_io`)."""
+    from postprocess.ice_io import read_ensemble  # the reader needs h5py and the layout names
+
+    return read_ensemble(path)
+
+
+def main(argv=None) -> int:
+    """``python -m postprocess.ice FILE.h5 --out DIR``: write ``<stem>_events.csv``."""
+    parser = argparse.ArgumentParser(prog="python -m postprocess.ice", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    result = analyse(open_ensemble(args.file), options_from(args))
+    args.out.mkdir(parents=True, exist_ok=True)
+    print(write_csv(result, args.out / f"{args.file.stem}_events.csv", str(args.file)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
