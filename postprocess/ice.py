@@ -11,11 +11,14 @@ Command: ``python -m postprocess.ice FILE.h5 --out DIR`` writes ``DIR/<stem>_eve
 """
 import argparse
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 
+import h5py
 import numpy as np
 
-from pel_hpc.errors import DeckError
+from pel_hpc.errors import CorruptFileError, DeckError, InputFileError
+from pel_hpc.io import layout
 from postprocess.events import EventRule, detect_events, distance_statistics, first_event_pairs
 from postprocess.structure import first_minimum, radial_distribution
 
@@ -127,21 +130,44 @@ def options_from(args: argparse.Namespace) -> IceOptions:
     return replace(IceOptions(), **values)
 
 
+def _read_replica(path: Path, replica: int):
+    """(times [τ], unwrapped positions [σ]) of one replica of a pel_hpc H5MD file."""
+    with h5py.File(path, "r") as f:
+        position = f[layout.element_path(replica, layout.POSITION)]
+        image = f[layout.element_path(replica, layout.IMAGE)][layout.VALUE][()]
+        edges = f[f"{layout.box_path(replica)}/{layout.EDGES}"][()]
+        return position[layout.TIME][()], position[layout.VALUE][()] + image * edges
+
+
 def open_ensemble(path: Path) -> Ensemble:
-    """The replicas of a pel_hpc H5MD file (reader in :mod:`postprocess.ice_io`)."""
-    from postprocess.ice_io import read_ensemble  # the reader needs h5py and the layout names
+    """The replicas of a pel_hpc H5MD file (names from :mod:`pel_hpc.io.layout`), read lazily."""
+    if not Path(path).is_file():
+        raise InputFileError(f"no such H5MD file: {path}")
+    try:
+        with h5py.File(path, "r") as f:
+            n = 0
+            while layout.particles_path(n) in f:
+                n += 1
+            types = f[f"{layout.particles_path(0)}/{layout.SPECIES}"][()]
+            box = f[f"{layout.box_path(0)}/{layout.EDGES}"][()]
+    except (OSError, KeyError) as err:
+        raise CorruptFileError(f"{path}: not a pel_hpc H5MD ensemble file ({err})") from None
+    return Ensemble(np.asarray(types), np.asarray(box, dtype=float), n, partial(_read_replica, Path(path)))
 
-    return read_ensemble(path)
 
-
-def main(argv=None) -> int:
-    """``python -m postprocess.ice FILE.h5 --out DIR``: write ``<stem>_events.csv``."""
-    parser = argparse.ArgumentParser(prog="python -m postprocess.ice", description=__doc__.splitlines()[0])
+def run_cli(argv, prog: str, description: str):
+    """Parse the shared options, analyse the file and write its CSV: (args, result, csv path)."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     add_arguments(parser)
     args = parser.parse_args(argv)
     result = analyse(open_ensemble(args.file), options_from(args))
     args.out.mkdir(parents=True, exist_ok=True)
-    print(write_csv(result, args.out / f"{args.file.stem}_events.csv", str(args.file)))
+    return args, result, write_csv(result, args.out / f"{args.file.stem}_events.csv", str(args.file))
+
+
+def main(argv=None) -> int:
+    """``python -m postprocess.ice FILE.h5 --out DIR``: write ``<stem>_events.csv``."""
+    print(run_cli(argv, "python -m postprocess.ice", __doc__.splitlines()[0])[2])
     return 0
 
 

@@ -1,0 +1,61 @@
+"""Fig. 4 / Fig. 11 commands on a synthetic ensemble written in our H5MD layout (wrapped positions + images)."""
+import h5py
+import numpy as np
+import pytest
+
+from pel_hpc.errors import CorruptFileError, InputFileError
+from pel_hpc.io import layout
+from postprocess.figures import fig04, fig11
+from postprocess.ice import Ensemble, analyse, open_ensemble
+from test_events_ice import ENSEMBLE, OPTIONS
+
+REPLICAS = 3
+ARGS = ["--window", "1.0", "--jump", "0.4", "--lag", "4.0", "--d-bin", "0.5", "--rdf-frames", "8"]
+
+
+def write_h5md(path):
+    """The synthetic replicas as wrapped positions and images, names from pel_hpc.io.layout."""
+    with h5py.File(path, "w") as f:
+        for r in range(REPLICAS):
+            times, x = ENSEMBLE.read(r)
+            image = np.floor(x / ENSEMBLE.box).astype(np.int32)
+            f[f"{layout.box_path(r)}/{layout.EDGES}"] = ENSEMBLE.box
+            f[f"{layout.particles_path(r)}/{layout.SPECIES}"] = ENSEMBLE.types
+            for element, value in [(layout.POSITION, x - image * ENSEMBLE.box), (layout.IMAGE, image)]:
+                f[f"{layout.element_path(r, element)}/{layout.VALUE}"] = value
+                f[f"{layout.element_path(r, element)}/{layout.TIME}"] = times
+    return path
+
+
+@pytest.fixture(scope="module")
+def h5file(tmp_path_factory):
+    return write_h5md(tmp_path_factory.mktemp("ice") / "ice_synthetic.h5")
+
+
+def test_reader_unwraps_the_replicas(h5file):
+    ensemble = open_ensemble(h5file)
+    assert ensemble.n_replicas == REPLICAS
+    times, x = ensemble.read(1)
+    np.testing.assert_allclose(x, ENSEMBLE.read(1)[1], atol=1e-12)
+    np.testing.assert_array_equal(times, ENSEMBLE.read(1)[0])
+
+
+def test_figures_are_written_and_match_the_in_memory_analysis(h5file, tmp_path):
+    assert fig04.main([str(h5file), "--out", str(tmp_path), *ARGS]) == 0
+    assert fig11.main([str(h5file), "--out", str(tmp_path), *ARGS]) == 0
+    for name in ["fig04_ice_synthetic.png", "fig11_ice_synthetic.png"]:
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    table = np.loadtxt(tmp_path / "ice_synthetic_events.csv", delimiter=",")
+    assert f"source: {h5file}" in (tmp_path / "ice_synthetic_events.csv").read_text()
+    expected = analyse(Ensemble(ENSEMBLE.types, ENSEMBLE.box, REPLICAS, ENSEMBLE.read), OPTIONS).stats
+    np.testing.assert_allclose(table[:, 2], expected.n)
+    np.testing.assert_allclose(table[:, 6], expected.tau12, rtol=1e-5, equal_nan=True)
+
+
+def test_missing_and_foreign_files_are_refused(tmp_path):
+    with pytest.raises(InputFileError, match="no such"):
+        open_ensemble(tmp_path / "absent.h5")
+    with h5py.File(tmp_path / "foreign.h5", "w") as f:
+        f["x"] = 1
+    with pytest.raises(CorruptFileError, match="foreign.h5"):
+        open_ensemble(tmp_path / "foreign.h5")
