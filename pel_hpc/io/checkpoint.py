@@ -1,0 +1,102 @@
+"""Checkpoints: the complete :class:`~pel_hpc.state.State` of every rank, written then renamed.
+
+A checkpoint holds every field of every rank's ``State`` as it is in memory — per-particle
+arrays (positions, velocities, forces, images, tags, species) in each rank's local order,
+and each rank's box, Nosé–Hoover chain, step, seed and replica — plus the driver's scalars
+(stage index, ...).  The velocities are counter-based (:mod:`pel_hpc.md.velocities`), so
+no random-generator state exists beyond the seed.  Restoring on the same rank count gives
+every rank exactly its arrays back, so a restarted run continues bitwise.
+
+The file is written collectively to ``<path>.tmp``, closed, then renamed over ``<path>``
+by rank 0 (``os.replace`` is atomic on POSIX): a checkpoint is never half-written, and the
+previous one survives a kill during the write.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import fields
+
+import numpy as np
+
+from pel_hpc.errors import CorruptFileError, InputFileError
+from pel_hpc.io.h5md import _dxpl, open_h5, write_rows
+from pel_hpc.state import PER_PARTICLE, State
+
+PARTICLES = "particles"
+RANKS = "ranks"
+ATTR_COMPLETE = "complete"
+ATTR_N_RANKS = "n_ranks"
+FORMAT = "pel_hpc checkpoint 1"
+
+
+def _rank_fields(state: State) -> list[str]:
+    return [f.name for f in fields(state) if f.name not in PER_PARTICLE]
+
+
+def write_checkpoint(path, state: State, comm, extra: dict | None = None) -> None:
+    """Collectively write every rank's ``state`` (owned particles only) and ``extra`` scalars."""
+    tmp = f"{path}.tmp"
+    counts = np.array(comm.allgather(int(state.n_local)), dtype=np.int64)
+    offset, total = int(counts[: comm.rank].sum()), int(counts.sum())
+    rows = np.arange(offset, offset + state.n_local)
+    dxpl = _dxpl(comm)
+    with open_h5(tmp, "w", comm) as f:
+        f.attrs["format"] = FORMAT
+        f.attrs[ATTR_N_RANKS] = comm.size
+        for key, value in (extra or {}).items():
+            f.attrs[key] = value
+        for name in PER_PARTICLE:
+            arr = getattr(state, name)[: state.n_local]
+            dset = f.create_dataset(f"{PARTICLES}/{name}", shape=(total,) + arr.shape[1:], dtype=arr.dtype)
+            write_rows(dset, None, rows, arr, dxpl)
+        for name in _rank_fields(state):
+            value = np.asarray(0 if name == "n_ghost" else getattr(state, name))
+            dset = f.create_dataset(f"{RANKS}/{name}", shape=(comm.size,) + value.shape, dtype=value.dtype)
+            write_rows(dset, None, np.array([comm.rank]), value[None], dxpl)
+        f.create_dataset(f"{RANKS}/offset", data=np.concatenate([[0], np.cumsum(counts)]))
+        f.attrs[ATTR_COMPLETE] = True
+    comm.barrier()
+    if comm.rank == 0:
+        os.replace(tmp, path)
+    comm.barrier()
+
+
+def read_checkpoint(path, comm) -> tuple[State, dict]:
+    """This rank's :class:`State` and the ``extra`` scalars from a checkpoint of the same rank count.
+
+    Raises
+    ------
+    InputFileError
+        No checkpoint at ``path``, or one written by a different number of ranks.
+    CorruptFileError
+        Unreadable, truncated or incomplete file.
+    """
+    if not os.path.isfile(path):
+        raise InputFileError(f"no checkpoint '{path}' to restart from")
+    with open_h5(path, "r") as f:
+        if f.attrs.get("format") != FORMAT or not f.attrs.get(ATTR_COMPLETE, False):
+            raise CorruptFileError(f"'{path}' is not a complete pel_hpc checkpoint")
+        if int(f.attrs[ATTR_N_RANKS]) != comm.size:
+            raise InputFileError(f"checkpoint '{path}' was written by {int(f.attrs[ATTR_N_RANKS])} ranks; "
+                                 f"restart it on the same number (this run has {comm.size})")
+        lo, hi = f[f"{RANKS}/offset"][comm.rank: comm.rank + 2]
+        kw = {name: f[f"{PARTICLES}/{name}"][lo:hi] for name in PER_PARTICLE}
+        for name in f[RANKS]:
+            if name != "offset":
+                value = f[f"{RANKS}/{name}"][comm.rank]
+                kw[name] = value if np.ndim(value) else value.item()
+        extra = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in f.attrs.items()
+                 if k not in ("format", ATTR_N_RANKS, ATTR_COMPLETE)}
+    known = {f.name for f in fields(State)}
+    return State(**{k: v for k, v in kw.items() if k in known}), extra
+
+
+def checkpoint_step(path) -> int | None:
+    """The step of a complete checkpoint at ``path``, or None if there is none (for job scripts)."""
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open_h5(path, "r") as f:
+            return int(f[f"{RANKS}/step"][0]) if f.attrs.get(ATTR_COMPLETE, False) else None
+    except (CorruptFileError, KeyError, OSError):
+        return None

@@ -1,0 +1,144 @@
+"""Collective H5MD 1.1 writer: every rank writes its own rows, nothing is gathered to rank 0.
+
+The file is opened by all ranks of the run's communicator with ``driver="mpio"`` (serial runs
+open it plainly).  Every call here is collective: all ranks call it in the same order with
+the same step; a rank contributes the rows of the particles it owns (by global tag) for its
+own replica and an empty selection for the others.  Time series are chunked datasets
+(one frame per chunk) grown by one frame per write; ``step``/``time`` are shared by hard
+links among elements of the same cadence.  Names come from :mod:`pel_hpc.io.layout`.
+"""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from pel_hpc import __version__, units
+from pel_hpc.errors import CorruptFileError
+from pel_hpc.io import layout as L
+
+ELEMENT_UNITS = {L.POSITION: units.LENGTH, L.IMAGE: units.DIMENSIONLESS, L.VELOCITY: units.VELOCITY,
+                 L.INHERENT_STRUCTURE: units.LENGTH}
+OBSERVABLE_UNITS = {L.POTENTIAL_ENERGY: units.ENERGY, L.KINETIC_ENERGY: units.ENERGY,
+                    L.CONSERVED_ENERGY: units.ENERGY, L.TEMPERATURE: units.TEMPERATURE,
+                    L.PRESSURE: units.PRESSURE, L.IS_ENERGY: units.ENERGY}
+PER_PARTICLE = (L.POTENTIAL_ENERGY, L.KINETIC_ENERGY, L.CONSERVED_ENERGY, L.IS_ENERGY)
+
+
+def open_h5(path, mode: str, comm=None) -> h5py.File:
+    """Open an HDF5 file on all ranks of ``comm`` (mpio when it has more than one rank).
+
+    Raises
+    ------
+    CorruptFileError
+        The file exists but is not readable HDF5 (e.g. truncated).
+    """
+    try:
+        if comm is not None and comm.size > 1:
+            return h5py.File(path, mode, driver="mpio", comm=comm.raw)
+        return h5py.File(path, mode)
+    except OSError as exc:
+        if Path(path).exists() and mode != "w":
+            raise CorruptFileError(f"'{path}' is not a readable HDF5 file ({exc.__class__.__name__}: "
+                                   f"{str(exc).splitlines()[0][:120]})") from None
+        raise
+
+
+def _dxpl(comm):
+    if comm is None or comm.size == 1:
+        return None
+    dxpl = h5py.h5p.create(h5py.h5p.DATASET_XFER)
+    dxpl.set_dxpl_mpio(h5py.h5fd.MPIO_COLLECTIVE)
+    return dxpl
+
+
+def write_rows(dset, frame, rows, values, dxpl=None) -> None:
+    """Collectively write ``values[k]`` into row ``rows[k]`` of ``dset[frame]`` (or ``dset`` if frame is None).
+
+    ``rows`` must be sorted and unique; runs of consecutive rows become one hyperslab each.
+    A rank with no rows takes part with an empty selection (required by collective I/O).
+    """
+    fspace = dset.id.get_space()
+    tail = dset.shape[2:] if frame is not None else dset.shape[1:]
+    lead = () if frame is None else (frame,)
+    if len(rows) == 0 or np.size(values) == 0:
+        fspace.select_none()
+        mspace = h5py.h5s.create_simple((1,))
+        mspace.select_none()
+        dset.id.write(mspace, fspace, np.zeros(1, dset.dtype), dxpl=dxpl)
+        return
+    breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+    op = h5py.h5s.SELECT_SET
+    for run in np.split(rows, breaks):
+        start = lead + (int(run[0]),) + (0,) * len(tail)
+        count = (1,) * len(lead) + (len(run),) + tuple(tail)
+        fspace.select_hyperslab(start, count, op=op)
+        op = h5py.h5s.SELECT_OR
+    data = np.ascontiguousarray(values, dtype=dset.dtype)
+    mspace = h5py.h5s.create_simple(data.shape)
+    dset.id.write(mspace, fspace, data, dxpl=dxpl)
+
+
+def git_commit() -> str:
+    """The git commit of the package sources ("unknown" outside a work tree)."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                             text=True, timeout=10)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def write_header(f: h5py.File, deck_text: str, n_ranks: int, replicas: int, commit: str) -> None:
+    """The ``h5md`` group (version, author, creator) and the provenance ``parameters`` group."""
+    h5md = f.require_group(L.H5MD)
+    h5md.attrs[L.ATTR_VERSION] = np.array(L.H5MD_VERSION, dtype=np.int32)
+    f.require_group(L.AUTHOR).attrs[L.ATTR_NAME] = "pel_hpc user"
+    creator = f.require_group(L.CREATOR_GROUP)
+    creator.attrs[L.ATTR_NAME] = L.CREATOR
+    creator.attrs[L.ATTR_VERSION] = __version__
+    params = f.require_group(L.PARAMETERS)
+    raw = deck_text.encode("utf-8")  # fixed-length: parallel HDF5 cannot write variable-length data
+    params.create_dataset(L.DECK, data=np.array(raw, dtype=h5py.string_dtype("utf-8", max(1, len(raw)))))
+    params.attrs[L.ATTR_PACKAGE_VERSION] = __version__
+    params.attrs[L.ATTR_GIT_COMMIT] = commit
+    params.attrs[L.ATTR_N_RANKS] = n_ranks
+    params.attrs[L.ATTR_REPLICAS] = replicas
+
+
+def write_box(f: h5py.File, replica: int, edges) -> None:
+    """``particles/<group>/box`` with dimension, boundary and a fixed (3,) ``edges`` dataset."""
+    box = f.require_group(L.box_path(replica))
+    box.attrs[L.ATTR_DIMENSION] = np.int32(3)
+    box.attrs[L.ATTR_BOUNDARY] = np.array([L.PERIODIC] * 3, dtype=h5py.string_dtype())
+    box.create_dataset(L.EDGES, data=np.asarray(edges, dtype=np.float64).reshape(3))
+    box[L.EDGES].attrs[L.ATTR_UNIT] = units.LENGTH
+
+
+def create_clock(group: h5py.Group) -> None:
+    """Empty growable ``step`` (int64) and ``time`` (float64, [tau]) datasets in ``group``."""
+    group.create_dataset(L.STEP, shape=(0,), maxshape=(None,), chunks=(1024,), dtype=np.int64)
+    group.create_dataset(L.TIME, shape=(0,), maxshape=(None,), chunks=(1024,), dtype=np.float64)
+    group[L.TIME].attrs[L.ATTR_UNIT] = units.TIME
+
+
+def link_clock(group: h5py.Group, source: h5py.Group) -> None:
+    """Hard-link ``source``'s ``step`` and ``time`` into ``group`` (a shared cadence)."""
+    group[L.STEP] = source[L.STEP]
+    group[L.TIME] = source[L.TIME]
+
+
+def create_series(f: h5py.File, path: str, inner: tuple, dtype, unit: str, clock_of: str | None):
+    """A time-dependent element ``path`` with a growable ``value`` of shape (frames, *inner)."""
+    group = f.require_group(path)
+    chunks = (1,) + inner if inner else (1024,)
+    group.create_dataset(L.VALUE, shape=(0,) + inner, maxshape=(None,) + inner, chunks=chunks, dtype=dtype)
+    if unit:
+        group[L.VALUE].attrs[L.ATTR_UNIT] = unit
+    if clock_of is None:
+        create_clock(group)
+    else:
+        link_clock(group, f[clock_of])
+    return group

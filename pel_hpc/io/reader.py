@@ -1,0 +1,122 @@
+"""Serial readers of pel_hpc H5MD files: one frame for a start configuration, file summaries.
+
+Used by deck validation (:func:`frame_info`), the engine's initial configuration
+(:func:`read_frame`) and ``pel-hpc info`` (:func:`describe`).  Names come from
+:mod:`pel_hpc.io.layout`; a missing group or a truncated file is a
+:class:`~pel_hpc.errors.CorruptFileError` with a one-line message.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import h5py
+import numpy as np
+
+from pel_hpc.errors import CorruptFileError
+from pel_hpc.io import layout as L
+from pel_hpc.io.h5md import open_h5
+
+SOURCES = {"position": L.POSITION, "inherent_structure": L.INHERENT_STRUCTURE}
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One configuration in tag order.
+
+    Attributes
+    ----------
+    x : (N, 3) float64 positions [sigma] (wrapped; inherent structures as stored)
+    image : (N, 3) int32 image counters (zeros for inherent structures)
+    species : (N,) int32, 0 = A, 1 = B
+    box : (3,) float64 edges [sigma]
+    step : int MD step of the frame
+    v : (N, 3) float64 velocities [sigma/tau] if stored at the same step, else None
+    """
+
+    x: np.ndarray
+    image: np.ndarray
+    species: np.ndarray
+    box: np.ndarray
+    step: int
+    v: np.ndarray | None
+
+
+def _get(f: h5py.File, path: str):
+    try:
+        return f[path]
+    except KeyError:
+        raise CorruptFileError(f"'{f.filename}' has no '{path}' (not a pel_hpc H5MD file?)") from None
+
+
+def _element(f, source: str, replica: int):
+    n_replicas = len(_get(f, L.PARTICLES))
+    if not 0 <= replica < n_replicas:
+        raise CorruptFileError(f"'{f.filename}' has {n_replicas} replica groups, no replica {replica}")
+    return _get(f, L.element_path(replica, SOURCES[source]))
+
+
+def frame_info(path, source: str = "position", replica: int = 0) -> tuple[int, int, np.ndarray]:
+    """(N, number of frames of ``source``, box edges) of one replica of a file."""
+    with open_h5(path, "r") as f:
+        group = _element(f, source, replica)
+        n_frames, n = group[L.VALUE].shape[:2]
+        box = _get(f, f"{L.box_path(replica)}/{L.EDGES}")[...]
+    return int(n), int(n_frames), np.asarray(box, dtype=np.float64)
+
+
+def read_frame(path, frame: int = -1, source: str = "position", replica: int = 0) -> Frame:
+    """One frame (negative indices count from the end) of a replica, in tag order."""
+    with open_h5(path, "r") as f:
+        group = _element(f, source, replica)
+        n_frames = group[L.VALUE].shape[0]
+        if not -n_frames <= frame < n_frames:
+            raise CorruptFileError(f"'{path}' has {n_frames} frames of {source}, no frame {frame}")
+        frame %= n_frames
+        step = int(group[L.STEP][frame])
+        x = group[L.VALUE][frame]
+        n = x.shape[0]
+        image = np.zeros((n, 3), np.int32)
+        if source == "position" and L.IMAGE in f[L.particles_path(replica)]:
+            image = f[L.element_path(replica, L.IMAGE)][L.VALUE][frame]
+        species = _get(f, f"{L.particles_path(replica)}/{L.SPECIES}")[...]
+        box = _get(f, f"{L.box_path(replica)}/{L.EDGES}")[...]
+        return Frame(x, image, species, box, step, _velocity_at(f, replica, step))
+
+
+def _velocity_at(f, replica: int, step: int):
+    path = L.element_path(replica, L.VELOCITY)
+    if path not in f:
+        return None
+    hits = np.flatnonzero(f[path][L.STEP][...] == step)
+    return f[path][L.VALUE][int(hits[0])] if len(hits) else None
+
+
+def describe(path) -> str:
+    """A human-readable summary of a file: replicas, elements, frames, steps, provenance."""
+    lines = [f"{path}"]
+    with open_h5(path, "r") as f:
+        version = _get(f, L.H5MD).attrs.get(L.ATTR_VERSION)
+        lines.append(f"  H5MD version {list(version) if version is not None else '?'}")
+        if L.PARAMETERS in f:
+            attrs = f[L.PARAMETERS].attrs
+            lines.append(f"  pel_hpc {attrs.get(L.ATTR_PACKAGE_VERSION)}, commit {attrs.get(L.ATTR_GIT_COMMIT)}, "
+                         f"{attrs.get(L.ATTR_N_RANKS)} ranks")
+        for top in (L.PARTICLES, L.OBSERVABLES):
+            for name, group in _get(f, top).items():
+                lines.append(f"  {top}/{name}")
+                lines.extend(_describe_group(group))
+    return "\n".join(lines)
+
+
+def _describe_group(group) -> list[str]:
+    lines = []
+    for name, item in group.items():
+        if isinstance(item, h5py.Group) and L.VALUE in item:
+            steps = item[L.STEP][...]
+            span = f"steps {steps[0]}…{steps[-1]}" if len(steps) else "empty"
+            lines.append(f"    {name:28s} {str(item[L.VALUE].shape):18s} {len(steps)} frames, {span}")
+        elif isinstance(item, h5py.Dataset):
+            lines.append(f"    {name:28s} {str(item.shape):18s} {item.dtype}")
+        elif name == L.BOX:
+            lines.append(f"    box edges {list(np.round(item[L.EDGES][...], 6))}")
+    return lines
