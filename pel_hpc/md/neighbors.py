@@ -14,6 +14,8 @@ displacement since the build exceeds skin/2.
 import numpy as np
 from numba import njit
 
+from pel_hpc.md.box import wrap
+
 J_SHIFT = 7
 S_MASK = 31
 PT_MASK = 3
@@ -170,3 +172,21 @@ def cell_grid(extent: np.ndarray, rlist: float, periodic: bool):
         if not periodic or np.all(nc >= 2 * m + 1):
             return np.maximum(nc, 1), m
     return None
+
+
+@njit(cache=True)
+def refresh_all_pairs(x, image, x_build, typ, box, rlist, skin, nlist, count, force):
+    """Compiled refresh for tiny serial boxes: rebuild the all-pairs list if needed.
+
+    Returns 0 (list still valid), 1 (rebuilt) or −worst on overflow (grow ``nlist`` to at
+    least ``worst`` columns and call again with ``force=True``).
+    """
+    n = x.shape[0]
+    if not force and max_displacement2(x, x_build, n) <= 0.25 * skin * skin:
+        return 0
+    wrap(x, image, box, n)
+    worst = build_all_pairs(x, typ, n, n, box, rlist, nlist, count)
+    x_build[:, :] = x
+    if worst > nlist.shape[1]:
+        return -worst
+    return 1

@@ -1,0 +1,65 @@
+"""Operations: things done every so many steps, each a ``trigger`` plus ``act(sim, step)``.
+
+Here: :class:`QuenchOp` (inherent structures) and :class:`ThermoOp` (thermo table).  The
+H5MD writer and checkpoint operations live in :mod:`pel_hpc.io`.  An operation with
+``is_output = True`` is skipped in stages run with ``output: false`` (equilibration).
+"""
+from __future__ import annotations
+
+import sys
+
+from pel_hpc.md.minimize import QuenchResult, quench
+from pel_hpc.trigger import Periodic
+
+THERMO_COLUMNS = ("step", "time", "T", "E_pot", "E_kin", "H", "P")
+
+
+class QuenchOp:
+    """Quench a copy of the configuration to its inherent structure (FIRE; Sect. II of the paper).
+
+    After each act, ``last`` holds ``(step, QuenchResult)`` with e_IS per particle
+    [epsilon] and IS positions by tag [sigma]; ``e_is`` accumulates (step, e_IS) pairs
+    until a consumer (the H5MD writer) clears it.
+
+    Parameters
+    ----------
+    every : quench period in MD steps (0 = never)
+    tolerance : 2-norm of the total force vector at convergence [epsilon/sigma]
+    """
+
+    is_output = True
+
+    def __init__(self, every: int, tolerance: float = 1e-8, method: str = "fire", max_iter: int = 100000):
+        self.trigger = Periodic(every)
+        self.tolerance, self.method, self.max_iter = tolerance, method, max_iter
+        self.last: tuple[int, QuenchResult] | None = None
+        self.e_is: list[tuple[int, float]] = []
+
+    def act(self, sim, step: int) -> None:
+        res = quench(sim.state, sim.domain, sim.table, self.tolerance, self.max_iter, self.method)
+        self.last = (step, res)
+        self.e_is.append((step, res.e_is))
+
+
+class ThermoOp:
+    """Print a thermo table row (rank 0) and keep every row in ``rows``.
+
+    Columns: step, time [tau], T [epsilon/k_B], E_pot, E_kin, H (conserved quantity) per
+    particle [epsilon], P [epsilon/sigma³].
+    """
+
+    is_output = False
+
+    def __init__(self, every: int, stream=None):
+        self.trigger = Periodic(every)
+        self.stream = sys.stdout if stream is None else stream
+        self.rows: list[dict] = []
+
+    def act(self, sim, step: int) -> None:
+        row = sim.thermo()
+        if sim.domain.comm.rank == 0:
+            if not self.rows:
+                print("".join(f"{c:>14s}" for c in THERMO_COLUMNS), file=self.stream)
+            print(f"{row['step']:>14d}" + "".join(f"{row[c]:>14.6f}" for c in THERMO_COLUMNS[1:]),
+                  file=self.stream, flush=True)
+        self.rows.append(row)

@@ -1,0 +1,155 @@
+"""Simulation: a State, a Domain, one integrator and a list of triggered operations."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pel_hpc.md import integrate, loop, thermostat
+from pel_hpc.md.forces import compute_forces
+from pel_hpc.md.observables import kinetic_energy, n_dof, pressure, sum_v2, temperature
+
+
+@dataclass
+class Integrator:
+    """Velocity Verlet, with a Nosé–Hoover chain when ``chain`` > 0 (NVT) or plain NVE.
+
+    dt [tau], temperature [epsilon/k_B] (NHC target), tau [tau] (NHC time constant).
+    """
+
+    dt: float = 0.005
+    temperature: float = 1.0
+    tau: float = 0.5
+    chain: int = 3
+
+    def setup(self, state) -> None:
+        """Size the chain state in ``state`` (kept if it already has the right length)."""
+        self.ndof = n_dof(state.n_global)
+        self.q = thermostat.masses(self.chain, self.ndof, self.temperature, self.tau)
+        if len(state.nhc_eta) != self.chain:
+            state.nhc_eta, state.nhc_veta = np.zeros(self.chain), np.zeros(self.chain)
+
+    def thermostat_half(self, state, comm) -> None:
+        """NHC half-step: one global reduction of 2K, then scale the velocities."""
+        if self.chain:
+            ke2 = float(comm.allreduce_sum(sum_v2(state.v, state.n_local)))
+            s = thermostat.half_step(state.nhc_eta, state.nhc_veta, self.q, ke2, self.ndof, self.temperature, self.dt)
+            integrate.scale(state.v, s, state.n_local)
+
+    def chain_energy(self, state) -> float:
+        """Thermostat contribution to the conserved quantity [epsilon] (0 for NVE)."""
+        return float(thermostat.chain_energy(state.nhc_eta, state.nhc_veta, self.q, self.ndof, self.temperature))
+
+
+class Simulation:
+    """Orchestrates MD; all physics is in the kernels of :mod:`pel_hpc.md`.
+
+    Parameters
+    ----------
+    state : :class:`~pel_hpc.state.State`
+    domain : a Domain (see :mod:`pel_hpc.md.domain`)
+    table : :class:`~pel_hpc.physics.kob_andersen.PairTable`
+    integrator : :class:`Integrator`
+    operations : objects with ``trigger`` and ``act(sim, step)``, acted on in list order
+    compiled : run the step loop in compiled code (:mod:`pel_hpc.md.loop`); default: when the
+        domain is serial with an all-pairs list (small boxes)
+    """
+
+    def __init__(self, state, domain, table, integrator, operations=(), compiled=None):
+        self.state, self.domain, self.table, self.integrator = state, domain, table, integrator
+        self.operations = list(operations)
+        self.compiled = compiled
+        self.epot = self.virial = 0.0
+        self._acted_at = None
+
+    def setup(self) -> "Simulation":
+        """Domain set-up, thermostat sizing and the initial forces."""
+        self.domain.setup(self.state)
+        self.integrator.setup(self.state)
+        if self.compiled is None:
+            self.compiled = bool(getattr(self.domain, "uses_all_pairs", False)) and self.domain.comm.size == 1
+        self.epot, self.virial = compute_forces(self.state, self.domain, self.table)
+        return self
+
+    def run(self, steps: int, output: bool = True) -> None:
+        """Advance ``steps`` MD steps, acting operations when their triggers fire.
+
+        One step is, in this order:
+
+        1. Nosé–Hoover chain half-step (scales v; NVT only)
+        2. kick: v += F·Δt/2
+        3. drift: x += v·Δt
+        4. ``domain.refresh``: displacement check; rebuild (wrap, migrate, lists) or ghost update
+        5. forces, energy and virial (``domain.reverse_forces``, reductions over ``domain.comm``)
+        6. kick: v += F·Δt/2
+        7. Nosé–Hoover chain half-step
+        8. step += 1; every operation whose trigger fires at the new step acts, in list order
+
+        Operations also act at the first step of a run if they fire there and have not yet
+        acted at that step.  With ``output=False`` operations flagged ``is_output`` are skipped.
+        """
+        end = self.state.step + int(steps)
+        self._act(output)
+        while self.state.step < end:
+            nxt = [op.trigger.next_after(self.state.step) for op in self._active(output)]
+            stop = min([end] + [s for s in nxt if s is not None])
+            self._advance(stop - self.state.step)
+            self._act(output)
+
+    def _active(self, output: bool):
+        return [op for op in self.operations if output or not getattr(op, "is_output", False)]
+
+    def _act(self, output: bool) -> None:
+        step = self.state.step
+        if self._acted_at == step:
+            return
+        self._acted_at = step
+        for op in self._active(output):
+            if op.trigger(step):
+                op.act(self, step)
+
+    def _advance(self, k: int) -> None:
+        if self.compiled:
+            self._advance_compiled(k)
+        else:
+            for _ in range(k):
+                self.step()
+
+    def step(self) -> None:
+        """One MD step in Python-orchestrated kernels (any domain), steps 1–7 of :meth:`run`."""
+        st, integ, n = self.state, self.integrator, self.state.n_local
+        integ.thermostat_half(st, self.domain.comm)
+        integrate.kick(st.v, st.f, 0.5 * integ.dt, n)
+        integrate.drift(st.x, st.v, integ.dt, n)
+        self.domain.refresh(st)
+        self.epot, self.virial = compute_forces(st, self.domain, self.table)
+        integrate.kick(st.v, st.f, 0.5 * integ.dt, st.n_local)
+        integ.thermostat_half(st, self.domain.comm)
+        st.step += 1
+
+    def _advance_compiled(self, k: int) -> None:
+        """``k`` steps in :func:`pel_hpc.md.loop.advance` (R = 1), growing the list on overflow."""
+        st, d, t, integ, n = self.state, self.domain, self.table, self.integrator, self.state.n_local
+        remaining, resume, info = np.array([k], np.int64), np.zeros(1, np.int8), np.zeros((1, 4))
+        while remaining[0] > 0:
+            loop.advance(st.x[None, :n], st.v[None, :n], st.f[None, :n], st.image[None, :n], d.x_build[None],
+                         st.typ[None, :n], st.box[None], d.shifts[None], d.nlist[None], d.count[None],
+                         t.eps4, t.sig2, t.rc2, t.ushift, t.fc, t.rc, t.force_shift, d.rlist, d.skin, integ.dt,
+                         st.nhc_eta[None], st.nhc_veta[None], integ.q, integ.ndof, integ.temperature,
+                         remaining, resume, info)
+            if resume[0]:
+                d.capacity = int(info[0, 3] * 1.2) + 8
+                d.nlist = np.zeros((n, d.capacity), np.int32)
+        st.step += k
+        d.n_rebuilds += int(info[0, 2])
+        self.epot, self.virial = info[0, 0], info[0, 1]
+
+    def thermo(self) -> dict:
+        """Current observables: step, time [tau], T, E_pot, E_kin, H (per particle) [epsilon], P."""
+        st = self.state
+        ke = kinetic_energy(st, self.domain.comm)
+        n = st.n_global
+        return {"step": st.step, "time": st.step * self.integrator.dt, "T": temperature(ke, n),
+                "E_pot": self.epot / n, "E_kin": ke / n,
+                "H": (self.epot + ke + self.integrator.chain_energy(st)) / n,
+                "P": pressure(ke, self.virial, st.volume)}
