@@ -1,0 +1,164 @@
+"""Serial reader of pel_hpc H5MD files → numpy arrays + units + provenance; MB result files.
+
+All group and dataset names come from :mod:`pel_hpc.io.layout` (the only place they are spelled).
+Units are LJ units (:mod:`pel_hpc.units`): σ, ε, τ.  A file that is not a pel_hpc H5MD file, or
+lacks the requested element, raises :class:`~pel_hpc.errors.CorruptFileError`; a missing file
+raises :class:`~pel_hpc.errors.InputFileError`.
+
+IS energies are stored *per particle*; :class:`ISTrajectory` also gives the *total* energy
+(× N), the convention of Table I and of :mod:`postprocess.landscape`.
+
+IS positions are stored wrapped and without images.  :func:`read_is_positions` unwraps them
+against the MD positions of the same step when those exist (a quench moves no particle by L/2),
+otherwise by minimum image between consecutive IS frames.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h5py
+import numpy as np
+import yaml
+
+from pel_hpc import units
+from pel_hpc.errors import CorruptFileError, InputFileError
+from pel_hpc.io import layout as L
+
+
+@dataclass(frozen=True)
+class ISTrajectory:
+    """IS energy time series of one replica.
+
+    time [τ], step, energy_per_particle [ε], n_particles, temperature [ε/k_B] (from the deck),
+    box (3,) [σ], species (N,), provenance (dict: file, deck, git_commit, package_version).
+    """
+
+    time: np.ndarray
+    step: np.ndarray
+    energy_per_particle: np.ndarray
+    n_particles: int
+    temperature: float
+    box: np.ndarray
+    species: np.ndarray
+    provenance: dict = field(default_factory=dict)
+
+    @property
+    def energy_total(self) -> np.ndarray:
+        """Total IS energy of the N-particle system [ε] (Table I convention)."""
+        return self.energy_per_particle * self.n_particles
+
+
+def _open(path) -> h5py.File:
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(f"no such file: '{path}'")
+    try:
+        return h5py.File(path, "r")
+    except OSError as exc:
+        raise CorruptFileError(f"'{path}' is not a readable HDF5 file ({exc.__class__.__name__})") from None
+
+
+def _get(f: h5py.File, path: str):
+    try:
+        return f[path]
+    except KeyError:
+        raise CorruptFileError(f"'{f.filename}' has no '{path}' (not a pel_hpc H5MD file, or not written)") from None
+
+
+def provenance(f: h5py.File) -> dict:
+    """Provenance of a pel_hpc file: file name, deck text, git commit, package version, ranks."""
+    out = {"file": str(Path(f.filename).resolve())}
+    if L.PARAMETERS in f:
+        params = f[L.PARAMETERS]
+        if L.DECK in params:
+            raw = params[L.DECK][()]
+            out["deck"] = raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
+        for key in (L.ATTR_GIT_COMMIT, L.ATTR_PACKAGE_VERSION, L.ATTR_N_RANKS):
+            if key in params.attrs:
+                val = params.attrs[key]
+                out[key] = val.decode() if isinstance(val, bytes) else val.item() if hasattr(val, "item") else val
+    return out
+
+
+def deck_temperature(prov: dict) -> float:
+    """The thermostat temperature of the deck stored in the file (NaN if absent) [ε/k_B]."""
+    try:
+        return float(yaml.safe_load(prov["deck"])["integrator"]["temperature"])
+    except (KeyError, TypeError, ValueError, yaml.YAMLError):
+        return float("nan")
+
+
+def read_inherent_structures(path, replica: int = 0) -> ISTrajectory:
+    """The IS energy trajectory of one replica (``observables/<replica>/inherent_structure_energy``)."""
+    with _open(path) as f:
+        grp = _get(f, L.observable_path(replica, L.IS_ENERGY))
+        species = _get(f, f"{L.particles_path(replica)}/{L.SPECIES}")[()]
+        box = _get(f, f"{L.box_path(replica)}/{L.EDGES}")[()]
+        prov = provenance(f)
+        prov["replica"] = replica
+        return ISTrajectory(time=grp[L.TIME][()], step=grp[L.STEP][()], energy_per_particle=grp[L.VALUE][()],
+                            n_particles=int(species.size), temperature=deck_temperature(prov),
+                            box=np.asarray(box, float), species=species, provenance=prov)
+
+
+def read_positions(path, replica: int = 0, frames=slice(None)):
+    """Unwrapped MD positions of one replica: (time [τ], step, x (n_frames, N, 3) [σ])."""
+    with _open(path) as f:
+        pos = _get(f, L.element_path(replica, L.POSITION))
+        img = _get(f, L.element_path(replica, L.IMAGE))
+        box = _get(f, f"{L.box_path(replica)}/{L.EDGES}")[()]
+        x = pos[L.VALUE][frames] + img[L.VALUE][frames] * box
+        return pos[L.TIME][frames], pos[L.STEP][frames], x
+
+
+def read_is_positions(path, replica: int = 0):
+    """Unwrapped IS positions: (time [τ], step, x (n_frames, N, 3) [σ]) — see the module docstring."""
+    with _open(path) as f:
+        grp = _get(f, L.element_path(replica, L.INHERENT_STRUCTURE))
+        box = np.asarray(_get(f, f"{L.box_path(replica)}/{L.EDGES}")[()], float)
+        t, step, x = grp[L.TIME][()], grp[L.STEP][()], grp[L.VALUE][()]
+    try:
+        _, md_step, md_x = read_positions(path, replica)
+    except CorruptFileError:
+        md_step = np.empty(0, dtype=np.int64)
+    common = np.isin(step, md_step)
+    if common.all():
+        ref = md_x[np.searchsorted(md_step, step)]
+        return t, step, x + box * np.round((ref - x) / box)
+    d = np.diff(x, axis=0)
+    d -= box * np.round(d / box)
+    return t, step, np.concatenate([x[:1], x[:1] + np.cumsum(d, axis=0)])
+
+
+def write_metabasins(stem, mbs, traj: ISTrajectory, energy_tol: float) -> tuple[Path, Path]:
+    """Write an MB trajectory to ``stem.h5`` (arrays + provenance attrs) and ``stem.csv``."""
+    stem = Path(stem)
+    h5 = stem.with_suffix(".h5")
+    with h5py.File(h5, "w") as f:
+        for name in ("start", "stop", "energy", "frame", "t_start", "waiting_time", "complete"):
+            f[name] = getattr(mbs, name)
+        f["energy"].attrs[L.ATTR_UNIT] = units.ENERGY
+        f["waiting_time"].attrs[L.ATTR_UNIT] = units.TIME
+        f["t_start"].attrs[L.ATTR_UNIT] = units.TIME
+        f.attrs["temperature"] = traj.temperature
+        f.attrs["n_particles"] = traj.n_particles
+        f.attrs["energy_tol"] = energy_tol
+        f.attrs["energy_convention"] = "total IS energy of the N-particle system [epsilon]"
+        for key, val in traj.provenance.items():
+            f.attrs["source_" + key] = val
+    csv = stem.with_suffix(".csv")
+    header = f"# metabasins of {traj.provenance.get('file')} (T={traj.temperature}, energy_tol={energy_tol})\n"
+    header += "start,stop,frame,t_start,waiting_time,energy,complete"
+    table = np.column_stack([mbs.start, mbs.stop, mbs.frame, mbs.t_start, mbs.waiting_time, mbs.energy, mbs.complete])
+    np.savetxt(csv, table, delimiter=",", header=header, comments="", fmt="%.10g")
+    return h5, csv
+
+
+def read_metabasins(path) -> tuple[dict, dict]:
+    """Arrays and attributes of a file written by :func:`write_metabasins`."""
+    with _open(path) as f:
+        if "waiting_time" not in f:
+            raise CorruptFileError(f"'{path}' is not a metabasin file (no 'waiting_time')")
+        arrays = {name: f[name][()] for name in f}
+        return arrays, dict(f.attrs)

@@ -1,0 +1,73 @@
+"""Tests of postprocess.io and the metabasins command on a synthetic H5MD file (layout names)."""
+import h5py
+import numpy as np
+import pytest
+
+from pel_hpc.errors import CorruptFileError, InputFileError
+from pel_hpc.io import layout as L
+from postprocess import io as pio
+from postprocess.metabasins import main as metabasins_main
+
+DECK = "run: {name: synth}\nintegrator: {temperature: 0.55}\n"
+
+
+def write_synthetic(path, e_is, x_md, image, x_is, box, species):
+    """A minimal pel_hpc-layout file: IS energies, positions + images, IS positions, deck."""
+    with h5py.File(path, "w") as f:
+        f.create_group(L.PARAMETERS).create_dataset(L.DECK, data=DECK)
+        f[L.PARAMETERS].attrs[L.ATTR_GIT_COMMIT] = "abc"
+        f[f"{L.box_path(0)}/{L.EDGES}"] = box
+        f[f"{L.particles_path(0)}/{L.SPECIES}"] = species
+        steps = np.arange(len(e_is)) * 100
+        for path_, val in ((L.observable_path(0, L.IS_ENERGY), e_is), (L.element_path(0, L.POSITION), x_md),
+                           (L.element_path(0, L.IMAGE), image), (L.element_path(0, L.INHERENT_STRUCTURE), x_is)):
+            g = f.create_group(path_)
+            g[L.STEP], g[L.TIME], g[L.VALUE] = steps, steps * 0.005, val
+
+
+@pytest.fixture
+def synthetic(tmp_path):
+    rng = np.random.default_rng(31)
+    n, frames, box = 5, 7, np.full(3, 3.0)
+    x_unwrapped = np.cumsum(rng.normal(0, 0.4, (frames, n, 3)), axis=0) + 1.5
+    image = np.floor(x_unwrapped / box).astype(np.int32)
+    x_md = x_unwrapped - image * box
+    x_is = (x_unwrapped + rng.normal(0, 0.05, x_unwrapped.shape)) % box
+    e_is = np.array([-10.0, -9.0, -10.0, -12.0, -11.5, -12.0, -8.0]) / n
+    path = tmp_path / "synth.h5"
+    write_synthetic(path, e_is, x_md, image, x_is, box, np.zeros(n, np.int32))
+    return path, x_unwrapped
+
+
+def test_reader_units_provenance_and_unwrapping(synthetic):
+    path, x_unwrapped = synthetic
+    traj = pio.read_inherent_structures(path)
+    assert traj.temperature == 0.55 and traj.n_particles == 5
+    np.testing.assert_allclose(traj.energy_total, [-10, -9, -10, -12, -11.5, -12, -8])
+    assert traj.provenance["git_commit"] == "abc" and "integrator" in traj.provenance["deck"]
+    _, _, x = pio.read_positions(path)
+    np.testing.assert_allclose(x, x_unwrapped)
+    _, _, x_is = pio.read_is_positions(path)
+    assert np.max(np.abs(x_is - x_unwrapped)) < 0.5  # unwrapped next to the MD positions
+
+
+def test_metabasins_command_writes_h5_and_csv(synthetic, tmp_path):
+    path, _ = synthetic
+    assert metabasins_main([str(path), "--out", str(tmp_path / "out")]) == 0
+    arrays, attrs = pio.read_metabasins(tmp_path / "out" / "synth_mb.h5")
+    assert arrays["start"].tolist() == [0, 3, 6] and arrays["energy"].tolist() == [-10.0, -12.0, -8.0]
+    assert arrays["waiting_time"] == pytest.approx([1.5, 1.5, 0.5])
+    assert attrs["temperature"] == 0.55 and attrs["source_file"].endswith("synth.h5")
+    assert (tmp_path / "out" / "synth_mb.csv").read_text().startswith("# metabasins of")
+
+
+def test_bad_files_raise_typed_errors(tmp_path):
+    with pytest.raises(InputFileError):
+        pio.read_inherent_structures(tmp_path / "missing.h5")
+    (tmp_path / "junk.h5").write_bytes(b"not hdf5")
+    with pytest.raises(CorruptFileError):
+        pio.read_inherent_structures(tmp_path / "junk.h5")
+    with h5py.File(tmp_path / "empty.h5", "w"):
+        pass
+    with pytest.raises(CorruptFileError):
+        pio.read_inherent_structures(tmp_path / "empty.h5")
