@@ -104,3 +104,36 @@ def test_first_pairs_skip_non_structural_same_particle_and_merged_events():
     np.testing.assert_allclose(pairs.tau12, [4.0, np.nan, np.nan])
     assert pairs.d[0] == pytest.approx(minimum_image_distance(x[11], x[7]))
     assert np.isnan(pairs.d[1:]).all()
+
+
+def test_coupling_with_a_rate_distribution_shortens_tau12_near_the_first_event():
+    """Sect. III B model: after the first event its 6 neighbours get a common rate Γm ∈ {5Γ, 50Γ}
+    (probability ½ each), all other particles keep Γ.  The next event is an exponential race, so
+    P(near | Γm) = 6Γm/R, ⟨τ12 | Γm⟩ = 1/R with R = 6Γm + n_far Γ; averaging over Γm gives the
+    expected N(d)/N_av(d) and ⟨τ12⟩ near and far (independent of the analysis code)."""
+    rng = np.random.default_rng(23)
+    side = 4
+    g = np.arange(side, dtype=float)
+    x = np.stack(np.meshgrid(g, g, g, indexing="ij"), axis=-1).reshape(-1, 3)
+    box, n, n_near, replicas = np.full(3, float(side)), side**3, 6, 4000
+    rates = np.array([5.0, 50.0])
+    first = rng.integers(n, size=replicas)
+    gamma_m = rng.choice(rates, size=replicas)
+    d_all = x[None, :, :] - x[first, None, :]
+    d_all = np.linalg.norm(d_all - box * np.rint(d_all / box), axis=-1)
+    rate = np.where(np.abs(d_all - 1.0) < 1e-9, gamma_m[:, None], 1.0)
+    rate[np.arange(replicas), first] = 0.0
+    with np.errstate(divide="ignore"):
+        wait = rng.exponential(size=rate.shape) / rate  # inf for the first particle itself
+    second, tau12 = np.argmin(wait, axis=1), np.min(wait, axis=1)
+    t1 = rng.exponential(1.0 / n, size=replicas)
+    tables = [table(x, [i, j], [a, a + b]) for i, j, a, b in zip(first, second, t1, tau12)]
+    rdf = radial_distribution(x, box, np.zeros(n, dtype=np.int32), n_bins=400)
+    # bins: the 6 nearest neighbours at 1 σ, and the 12 + 8 particles at √2 and √3 σ
+    stats = distance_statistics(first_event_pairs(tables, box), rdf, [0.5, 1.2, 1.9], float(side**3))
+    total = n_near * rates + (n - 1 - n_near)  # R for each Γm
+    expected_ratio = [np.mean((n - 1) * rates / total), np.mean((n - 1) / total)]
+    expected_tau = [np.mean(rates / total**2) / np.mean(rates / total), np.mean(1 / total**2) / np.mean(1 / total)]
+    assert np.all(np.abs(stats.ratio - expected_ratio) < 4.0 * stats.ratio_err)
+    assert np.all(np.abs(stats.tau12 - expected_tau) < 4.0 * stats.tau12_err)
+    assert expected_ratio[0] > 10.0 * expected_ratio[1] and expected_tau[0] < 0.7 * expected_tau[1]
