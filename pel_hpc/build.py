@@ -1,0 +1,86 @@
+"""Build a ready-to-run :class:`~pel_hpc.simulation.Simulation` from a validated deck.
+
+Nothing here sees a raw dict: the input is a :class:`pel_hpc.deck.config.RunConfig`.
+The H5MD writer and checkpoint operations are added by the caller (``extra_operations``),
+after the engine's QuenchOp so a step's quench precedes its output.
+"""
+from __future__ import annotations
+
+from pel_hpc.md.domain import SerialDomain
+from pel_hpc.md.init import random_state, replicate, soft_push
+from pel_hpc.md.velocities import maxwell_boltzmann
+from pel_hpc.operations import QuenchOp, ThermoOp
+from pel_hpc.parallel.comm import SerialComm
+from pel_hpc.physics.kob_andersen import pair_table
+from pel_hpc.simulation import Integrator, Simulation
+from pel_hpc.state import State
+
+
+def make_domain(cfg, comm, table):
+    """Serial domain on one rank; the decomposed domain of ``pel_hpc.parallel`` on several."""
+    if comm.size == 1:
+        return SerialDomain(table.rc_max, cfg.system.skin, comm)
+    from pel_hpc.parallel.domain import DecomposedDomain
+
+    return DecomposedDomain(table.rc_max, cfg.system.skin, comm, cfg.decomposition.grid,
+                            cfg.decomposition.reproducible)
+
+
+def make_integrator(cfg) -> Integrator:
+    """Velocity Verlet with an NHC of ``integrator.chain`` links (NVT) or none (NVE)."""
+    icfg = cfg.integrator
+    chain = icfg.chain if icfg.ensemble == "nvt" else 0
+    return Integrator(icfg.dt, icfg.temperature, icfg.tau_t, chain)
+
+
+def initial_state(cfg, domain, table, replica: int = 0) -> State:
+    """Start configuration per ``system.init`` with Maxwell–Boltzmann velocities at T.
+
+    Random starts are pushed apart (capped FIRE); file starts read the frame with
+    :func:`pel_hpc.io.reader.read_frame` and keep its velocities if stored with it.
+    Every rank builds the full configuration; ``domain.setup`` then distributes it.
+    """
+    sysc, init, seed = cfg.system, cfg.system.init, cfg.run.seed
+    if init.kind == "random":
+        state = random_state(sysc.n, sysc.density, sysc.fraction_a, seed, replica)
+        soft_push(state, SerialDomain(table.rc_max, sysc.skin), table)
+        keep_v = False
+    else:
+        from pel_hpc.io.reader import read_frame
+
+        fr = read_frame(init.file, init.frame, init.source, init.replica)
+        keep_v = fr.v is not None and init.source == "position"
+        state = State.from_arrays(fr.x, fr.species, fr.box, v=fr.v if keep_v else None, image=fr.image,
+                                  seed=seed, replica=replica)
+        if init.kind == "replicate":
+            state = replicate(state, init.replicate)
+    state.seed, state.replica, state.step = seed, replica, 0
+    if not keep_v:
+        maxwell_boltzmann(state, SerialDomain(table.rc_max, sysc.skin, SerialComm()), cfg.integrator.temperature)
+    return state
+
+
+def build_simulation(cfg, comm=None, replica: int = 0, stream=None, extra_operations=None) -> Simulation:
+    """Simulation of one replica of the deck on ``comm`` (set up, forces computed).
+
+    ``extra_operations(cfg, quench_op, sim)`` may return more operations (writer,
+    checkpoint); it is called after the set-up, so the state is distributed.  The order is
+    QuenchOp, ThermoOp, then the extra ones.
+    """
+    comm = SerialComm() if comm is None else comm
+    table = pair_table(cfg.system.cutoff, cfg.system.truncation)
+    domain = make_domain(cfg, comm, table)
+    state = initial_state(cfg, domain, table, replica)
+    q = cfg.quench
+    quench_op = QuenchOp(q.every, q.tolerance, q.method, q.max_iter)
+    ops = [quench_op, ThermoOp(cfg.output.thermo, stream)]
+    sim = Simulation(state, domain, table, make_integrator(cfg), ops).setup()
+    if extra_operations is not None:
+        sim.operations += list(extra_operations(cfg, quench_op, sim))
+    return sim
+
+
+def run_stages(sim: Simulation, cfg) -> None:
+    """Run the deck's stages in order (``output: false`` stages skip output operations)."""
+    for stage in cfg.stages:
+        sim.run(stage.steps, output=stage.output)
