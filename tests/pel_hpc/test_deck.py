@@ -1,0 +1,124 @@
+"""Deck validation: every malformed deck in tests/decks/bad gives its expected one-line error,
+the shipped decks validate, derived values follow the schema's rules."""
+import math
+import pickle
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pel_hpc.deck.schema import SECTIONS, reference_markdown
+from pel_hpc.deck.validate import load_deck, validate_deck
+from pel_hpc.errors import DeckError, InputFileError
+
+ROOT = Path(__file__).resolve().parents[2]
+BAD = sorted((ROOT / "tests" / "decks" / "bad").glob("*.yaml"))
+INPUT = sorted((ROOT / "input").glob("*.yaml"))
+ERRORS = {"DeckError": DeckError, "InputFileError": InputFileError}
+
+
+def expectation(path: Path):
+    match = re.search(r"^# expect: (\w+): (.+)$", path.read_text(), re.M)
+    return ERRORS[match.group(1)], match.group(2).strip()
+
+
+def test_at_least_twenty_bad_decks():
+    assert len(BAD) >= 20
+
+
+@pytest.mark.parametrize("deck", BAD, ids=[p.stem for p in BAD])
+def test_bad_deck_gives_its_one_line_error_and_writes_nothing(deck, tmp_path):
+    err_type, expected = expectation(deck)
+    copy = tmp_path / deck.name
+    shutil.copy(deck, copy)
+    with pytest.raises(err_type) as info:
+        load_deck(copy)
+    message = str(info.value)
+    assert expected in message
+    assert "\n" not in message
+    assert sorted(p.name for p in tmp_path.iterdir()) == [deck.name]
+
+
+@pytest.mark.parametrize("deck", [p for p in INPUT if p.stem != "ice520"], ids=lambda p: p.stem)
+def test_shipped_decks_validate(deck):
+    cfg = load_deck(deck)
+    assert cfg.output.file == str(deck.parent / f"{cfg.run.name}.h5")
+    assert cfg.checkpoint.file == str(deck.parent / f"{cfg.run.name}.chk.h5")
+    assert cfg.deck_text == deck.read_text()
+
+
+def minimal(**sections):
+    deck = {"system": {"n": 65, "cutoff": 1.8}, "integrator": {"temperature": 0.6},
+            "stages": [{"name": "production", "steps": 10}]}
+    deck.update(sections)
+    return deck
+
+
+def test_defaults_follow_the_schema(tmp_path):
+    cfg = validate_deck(minimal(), tmp_path)
+    assert cfg.integrator.dt == 0.005 and cfg.integrator.chain == 3 and cfg.integrator.tau_t == 0.5
+    assert cfg.quench.every == 0 and cfg.quench.tolerance == 1e-8 and cfg.quench.method == "fire"
+    assert (cfg.output.thermo, cfg.output.positions, cfg.output.velocities) == (100, 1000, 0)
+    assert cfg.output.file == str(tmp_path / "run.h5") and cfg.checkpoint.file == str(tmp_path / "run.chk.h5")
+    assert cfg.decomposition.grid == "auto" and cfg.system.truncation == "shift"
+    assert cfg.system.init.replicate == (1, 1, 1) and cfg.stages[0].output is True
+
+
+def test_every_schema_key_is_in_the_reference():
+    text = reference_markdown()
+    for section, keys in SECTIONS.items():
+        for key in keys:
+            if key.kind != "section":
+                assert f".{key.name}`" in text or f"`{key.name}`" in text
+
+
+def test_numbers_in_yaml_spellings(tmp_path):
+    # PyYAML reads "1e-6" as a string (YAML 1.1); the deck accepts it as the number it means
+    cfg = validate_deck(minimal(quench={"every": 10, "tolerance": "1e-6"},
+                                stages=[{"name": "p", "steps": "2e3"}]), tmp_path)
+    assert cfg.quench.tolerance == 1e-6 and cfg.stages[0].steps == 2000
+
+
+def test_config_is_frozen_and_picklable(tmp_path):
+    cfg = validate_deck(minimal(), tmp_path)
+    with pytest.raises(Exception):
+        cfg.system.n = 10
+    assert pickle.loads(pickle.dumps(cfg)) == cfg
+    assert cfg.total_steps == 10 and cfg.n_ranks == 1
+
+
+def test_file_start_derives_n_and_density_and_checks_frames(tmp_path):
+    from pel_hpc.io.writer import H5MDWriter
+    from pel_hpc.parallel.comm import SerialComm
+
+    src = validate_deck(minimal(output={"file": "start.h5", "positions": 1}, quench={"every": 1},
+                                ), tmp_path)
+    edge = (65 / 1.2) ** (1 / 3)
+    w = H5MDWriter(src, SerialComm()).create([edge] * 3, np.arange(65), np.zeros(65, np.int32))
+    for step in (0, 1, 2):
+        w.append_particles("position", step, np.arange(65), np.zeros((65, 3)))
+    w.close()
+    cfg = validate_deck(minimal(system={"cutoff": 1.8, "init": {"kind": "replicate", "file": "start.h5",
+                                                                "replicate": [2, 2, 2], "frame": -3}}), tmp_path)
+    assert cfg.system.n == 520 and math.isclose(cfg.system.density, 1.2)
+    with pytest.raises(DeckError, match=r"system.init.frame: 3 is out of range for 3 frames"):
+        validate_deck(minimal(system={"cutoff": 1.8, "init": {"kind": "file", "file": "start.h5", "frame": 3}}),
+                      tmp_path)
+    with pytest.raises(DeckError, match=r"system.n: 64 disagrees"):
+        validate_deck(minimal(system={"n": 64, "cutoff": 1.8, "init": {"kind": "file", "file": "start.h5"}}),
+                      tmp_path)
+    with pytest.raises(DeckError, match="output.file: is the start file"):
+        validate_deck(minimal(system={"cutoff": 1.8, "init": {"kind": "file", "file": "start.h5"}},
+                              output={"file": "start.h5"}), tmp_path)
+
+
+def test_world_size_check(tmp_path):
+    from pel_hpc.deck.checks import check_world_size
+    from pel_hpc.errors import LaunchError
+
+    cfg = validate_deck(minimal(ensemble={"replicas": 2, "ranks_per_replica": 2}), tmp_path)
+    check_world_size(cfg, 4)
+    with pytest.raises(LaunchError, match="= 4 MPI ranks, but the run has 2"):
+        check_world_size(cfg, 2)
