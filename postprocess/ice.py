@@ -10,7 +10,7 @@ Command: ``python -m postprocess.ice FILE.h5 --out DIR`` writes ``DIR/<stem>_eve
 ``postprocess.figures.fig04`` / ``fig11`` run the same analysis (same options) and plot it.
 """
 import argparse
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
@@ -20,6 +20,7 @@ import numpy as np
 from pel_hpc.errors import CorruptFileError, DeckError, InputFileError
 from pel_hpc.io import layout
 from postprocess.events import EventRule, detect_events, distance_statistics, first_event_pairs
+from postprocess.io import provenance, read_positions
 from postprocess.structure import first_minimum, radial_distribution
 
 
@@ -50,20 +51,22 @@ class IceOptions:
 @dataclass(frozen=True)
 class Ensemble:
     """An ICE on disk or in memory: ``types`` (N,), ``box`` (3,) [σ], ``n_replicas`` and ``read(r)`` →
-    (times (F,) [τ], unwrapped positions (F, N, 3) [σ]) of replica r."""
+    (times (F,) [τ], unwrapped positions (F, N, 3) [σ]) of replica r; file ``provenance`` if any."""
 
     types: np.ndarray
     box: np.ndarray
     n_replicas: int
     read: object
+    provenance: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class IceResult:
-    """Everything of one analysis: the options, the frame rule, g_AA, per-replica event tables,
+    """Everything of one analysis: the options, the ensemble analysed, the frame rule, g_AA, per-replica event tables,
     the first-pair arrays and the distance statistics."""
 
     options: IceOptions
+    ensemble: Ensemble
     rule: EventRule
     rdf: object
     tables: list
@@ -95,13 +98,15 @@ def analyse(ensemble: Ensemble, options: IceOptions) -> IceResult:
     edges = np.arange(0.0, d_max + 1e-9, options.d_bin)
     pairs = first_event_pairs(tables, box, t_start=t_start, merge_time=options.merge_time)
     stats = distance_statistics(pairs, rdf, edges, float(np.prod(box)))
-    return IceResult(options, rule, rdf, tables, pairs, stats)
+    return IceResult(options, ensemble, rule, rdf, tables, pairs, stats)
 
 
 def write_csv(result: IceResult, path: Path, source: str) -> Path:
     """Write the Fig. 4 / Fig. 11 table with a header naming the source, the rule and τ01."""
     s = result.stats
-    header = [f"source: {source}", f"rule (frames, sigma): {asdict(result.rule)}",
+    prov = result.ensemble.provenance
+    header = [f"source: {source}  git_commit: {prov.get(layout.ATTR_GIT_COMMIT, 'n/a')}",
+              f"rule (frames, sigma): {asdict(result.rule)}",
               f"options (tau, sigma): {asdict(result.options)}",
               f"replicas: {len(result.tables)}  pairs: {s.n_pairs}  tau01: {s.tau01:.6g} +- {s.tau01_err:.6g}",
               "d_lo,d_hi,N,N_av,ratio,ratio_err,tau12,tau12_err"]
@@ -131,12 +136,9 @@ def options_from(args: argparse.Namespace) -> IceOptions:
 
 
 def _read_replica(path: Path, replica: int):
-    """(times [τ], unwrapped positions [σ]) of one replica of a pel_hpc H5MD file."""
-    with h5py.File(path, "r") as f:
-        position = f[layout.element_path(replica, layout.POSITION)]
-        image = f[layout.element_path(replica, layout.IMAGE)][layout.VALUE][()]
-        edges = f[f"{layout.box_path(replica)}/{layout.EDGES}"][()]
-        return position[layout.TIME][()], position[layout.VALUE][()] + image * edges
+    """(times [τ], unwrapped positions (F, N, 3) [σ]) of one replica (:func:`postprocess.io.read_positions`)."""
+    times, _, positions = read_positions(path, replica)
+    return times, positions
 
 
 def open_ensemble(path: Path) -> Ensemble:
@@ -150,9 +152,10 @@ def open_ensemble(path: Path) -> Ensemble:
                 n += 1
             types = f[f"{layout.particles_path(0)}/{layout.SPECIES}"][()]
             box = f[f"{layout.box_path(0)}/{layout.EDGES}"][()]
+            prov = provenance(f)
     except (OSError, KeyError) as err:
         raise CorruptFileError(f"{path}: not a pel_hpc H5MD ensemble file ({err})") from None
-    return Ensemble(np.asarray(types), np.asarray(box, dtype=float), n, partial(_read_replica, Path(path)))
+    return Ensemble(np.asarray(types), np.asarray(box, dtype=float), n, partial(_read_replica, Path(path)), prov)
 
 
 def run_cli(argv, prog: str, description: str):

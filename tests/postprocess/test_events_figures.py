@@ -24,6 +24,7 @@ def write_h5md(path):
             for element, value in [(layout.POSITION, x - image * ENSEMBLE.box), (layout.IMAGE, image)]:
                 f[f"{layout.element_path(r, element)}/{layout.VALUE}"] = value
                 f[f"{layout.element_path(r, element)}/{layout.TIME}"] = times
+                f[f"{layout.element_path(r, element)}/{layout.STEP}"] = np.arange(len(times)) * 20
     return path
 
 
