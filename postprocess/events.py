@@ -299,7 +299,7 @@ def distance_statistics(pairs: EventPairs, rdf: RadialDistribution, d_edges, vol
         N_{av}(d_k) = N_{pairs}\\,\\frac1V\\int_{d_k}^{d_{k+1}} 4\\pi r^2 g_{AA}(r)\\,dr,
 
     the count expected if the second event hit a random other A particle; N(d) has the multinomial
-    error [N(1 − N/N_pairs)]^½.  Only pairs with d inside ``d_edges`` (≤ r_max of ``rdf``) are binned.
+    error [N(1 − N/N_pairs)]^½ (with N → 1 in empty bins, so that they carry an upper error).  Only pairs with d inside ``d_edges`` (≤ r_max of ``rdf``) are binned.
     """
     edges = np.asarray(d_edges, dtype=float)
     ok = np.isfinite(pairs.d)
@@ -311,7 +311,7 @@ def distance_statistics(pairs: EventPairs, rdf: RadialDistribution, d_edges, vol
     n_av = n_pairs * expected_pair_fraction(rdf, edges, volume)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = n / n_av
-        ratio_err = np.sqrt(n * (1.0 - n / max(n_pairs, 1))) / n_av
+        ratio_err = np.sqrt(np.maximum(n, 1.0) * (1.0 - n / max(n_pairs, 1))) / n_av
     tau12_mean, tau12_err = _binned_mean(tau12[inside], bins[inside], edges.size - 1)
     tau01 = pairs.tau01[np.isfinite(pairs.tau01)]
     tau01_err = tau01.std(ddof=1) / np.sqrt(tau01.size) if tau01.size > 1 else np.nan

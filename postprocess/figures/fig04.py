@@ -27,7 +27,7 @@ def plot(result: IceResult, source: Path, path: Path) -> Path:
     """Draw N(d)/N_av(d) with its ensemble error bars and save it as PNG."""
     s = result.stats
     d = 0.5 * (s.edges[1:] + s.edges[:-1])
-    ok = s.n_av > 0
+    ok = s.n_av > 1e-3 * max(s.n_pairs, 1)  # skip the core (d < 0.8 σ) where no particle is expected
     fig, ax = plt.subplots(figsize=(5.0, 3.8))
     ax.errorbar(d[ok], s.ratio[ok], yerr=s.ratio_err[ok], fmt="o-", ms=4, capsize=2)
     ax.axhline(1.0, color="gray", ls=":", lw=1)
