@@ -60,8 +60,11 @@ def initial_state(cfg, domain, table, replica: int = 0) -> State:
     return state
 
 
-def build_simulation(cfg, comm=None, replica: int = 0, stream=None, extra_operations=None) -> Simulation:
+def build_simulation(cfg, comm=None, replica: int = 0, stream=None, extra_operations=None,
+                     state=None) -> Simulation:
     """Simulation of one replica of the deck on ``comm`` (set up, forces computed).
+
+    ``state`` (workflow hook): a restored checkpoint state used instead of the deck's start.
 
     ``extra_operations(cfg, quench_op, sim)`` may return more operations (writer,
     checkpoint); it is called after the set-up, so the state is distributed.  The order is
@@ -70,7 +73,7 @@ def build_simulation(cfg, comm=None, replica: int = 0, stream=None, extra_operat
     comm = SerialComm() if comm is None else comm
     table = pair_table(cfg.system.cutoff, cfg.system.truncation)
     domain = make_domain(cfg, comm, table)
-    state = initial_state(cfg, domain, table, replica)
+    state = initial_state(cfg, domain, table, replica) if state is None else state
     q = cfg.quench
     quench_op = QuenchOp(q.every, q.tolerance, q.method, q.max_iter)
     ops = [quench_op, ThermoOp(cfg.output.thermo, stream)]

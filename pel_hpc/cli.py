@@ -13,40 +13,28 @@ import argparse
 import sys
 
 from pel_hpc.errors import PelError
+from pel_hpc.io.commands import COMMANDS as WORKFLOW_COMMANDS
 
 
 def _add_run(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("deck", help="input deck (YAML)")
+    parser.add_argument("--restart", action="store_true",  # workflow: continue from the checkpoint
+                        help="continue from the last complete checkpoint, appending to the output")
 
 
 def _run(args) -> int:
-    from pel_hpc.build import build_simulation, run_stages
+    # workflow hook: output file, checkpoints, signals, replicas and restart live in pel_hpc.io.session
     from pel_hpc.deck.validate import load_deck
+    from pel_hpc.io.session import run_deck
+    from pel_hpc.parallel.comm import world
 
     cfg = load_deck(args.deck)
-    sim = build_simulation(cfg, extra_operations=output_operations_factory())
-    run_stages(sim, cfg)
+    run_deck(cfg, world(), restart=args.restart)
     return 0
 
 
-def output_operations_factory():
-    """``extra_operations`` for :func:`pel_hpc.build.build_simulation`: the H5MD writer and
-    checkpoint operations of :mod:`pel_hpc.io` (None if that package is not available)."""
-    try:
-        from pel_hpc.io.ops import output_operations
-        from pel_hpc.io.writer import H5MDWriter
-    except ImportError:
-        return None
-
-    def make(cfg, quench_op, sim):
-        st, comm = sim.state, sim.domain.comm
-        writer = H5MDWriter(cfg, comm, st.replica).create(st.box, st.tag[: st.n_local], st.typ[: st.n_local])
-        return output_operations(cfg, writer, quench_op, comm)
-
-    return make
-
-
-COMMANDS = {"run": (_add_run, _run, "run a deck serially and print the thermo table")}
+COMMANDS = {"run": (_add_run, _run, "run a deck (under mpirun for several ranks) and print the thermo table")}
+COMMANDS.update(WORKFLOW_COMMANDS)  # workflow: validate, info, export, deck-reference
 
 
 def make_parser() -> argparse.ArgumentParser:

@@ -96,6 +96,10 @@ class Simulation:
             self._advance(stop - self.state.step)
             self._act(output)
 
+    def mark_acted(self, step: int) -> None:
+        """Treat ``step`` as already acted (workflow hook: a restart resumes after that step's output)."""
+        self._acted_at = int(step)
+
     def _active(self, output: bool):
         return [op for op in self.operations if output or not getattr(op, "is_output", False)]
 

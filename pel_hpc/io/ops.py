@@ -19,9 +19,15 @@ THERMO_KEYS = {L.POTENTIAL_ENERGY: "E_pot", L.KINETIC_ENERGY: "E_kin", L.CONSERV
 SIGNAL_CHECK_EVERY = 100  # MD steps between checks of the signal flag (one reduction each)
 
 
-def _local(sim, array):
+def _local(sim, array) -> dict:
+    """This rank's rows of ``array`` for its replica: ``{replica: (tags, values)}``."""
     n = sim.state.n_local
-    return sim.state.tag[:n], array[:n]
+    return {sim.state.replica: (sim.state.tag[:n], array[:n])}
+
+
+def _leader(sim, values: dict) -> dict:
+    """``{replica: values}`` on the replica's first rank, ``{}`` elsewhere."""
+    return {sim.state.replica: values} if sim.domain.comm.rank == 0 else {}
 
 
 class ParticleWriterOp:
@@ -36,7 +42,7 @@ class ParticleWriterOp:
     def act(self, sim, step: int) -> None:
         arrays = {L.POSITION: sim.state.x, L.IMAGE: sim.state.image, L.VELOCITY: sim.state.v}
         for element in self.elements:
-            self.writer.append_particles(element, step, *_local(sim, arrays[element]))
+            self.writer.append_particles(element, step, _local(sim, arrays[element]))
 
 
 class ObservableWriterOp:
@@ -50,8 +56,7 @@ class ObservableWriterOp:
 
     def act(self, sim, step: int) -> None:
         row = sim.thermo()
-        leader = sim.domain.comm.rank == 0
-        self.writer.append_observables(step, {name: row[key] for name, key in THERMO_KEYS.items()}, leader)
+        self.writer.append_observables(step, _leader(sim, {name: row[key] for name, key in THERMO_KEYS.items()}))
 
 
 class ISEnergyWriterOp:
@@ -68,10 +73,10 @@ class ISEnergyWriterOp:
         done_at, res = self.quench_op.last
         if done_at != step:
             raise RuntimeError(f"ISEnergyWriterOp at step {step} found the quench of step {done_at}")
-        self.writer.append_observables(step, {L.IS_ENERGY: res.e_is}, sim.domain.comm.rank == 0)
+        self.writer.append_observables(step, _leader(sim, {L.IS_ENERGY: res.e_is}))
         if self.positions(step):
             tags = sim.state.tag[: sim.state.n_local]
-            self.writer.append_particles(L.INHERENT_STRUCTURE, step, tags, res.x_is[tags])
+            self.writer.append_particles(L.INHERENT_STRUCTURE, step, {sim.state.replica: (tags, res.x_is[tags])})
 
 
 class CheckpointOp:

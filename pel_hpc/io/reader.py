@@ -96,7 +96,7 @@ def describe(path) -> str:
     lines = [f"{path}"]
     with open_h5(path, "r") as f:
         version = _get(f, L.H5MD).attrs.get(L.ATTR_VERSION)
-        lines.append(f"  H5MD version {list(version) if version is not None else '?'}")
+        lines.append(f"  H5MD version {[int(v) for v in version] if version is not None else '?'}")
         if L.PARAMETERS in f:
             attrs = f[L.PARAMETERS].attrs
             lines.append(f"  pel_hpc {attrs.get(L.ATTR_PACKAGE_VERSION)}, commit {attrs.get(L.ATTR_GIT_COMMIT)}, "
@@ -118,5 +118,5 @@ def _describe_group(group) -> list[str]:
         elif isinstance(item, h5py.Dataset):
             lines.append(f"    {name:28s} {str(item.shape):18s} {item.dtype}")
         elif name == L.BOX:
-            lines.append(f"    box edges {list(np.round(item[L.EDGES][...], 6))}")
+            lines.append(f"    box edges {[round(float(e), 6) for e in item[L.EDGES][...]]}")
     return lines

@@ -40,12 +40,10 @@ class H5MDWriter:
         The validated deck (cadences, N, replicas, dt, deck text).
     comm : SerialComm or MPIComm
         The communicator of all ranks that share the file.
-    replica : int
-        This rank's replica index (its particles group).
     """
 
-    def __init__(self, cfg, comm, replica: int = 0):
-        self.cfg, self.comm, self.replica = cfg, comm, replica
+    def __init__(self, cfg, comm):
+        self.cfg, self.comm = cfg, comm
         self.n, self.replicas, self.dt = cfg.system.n, cfg.ensemble.replicas, cfg.integrator.dt
         self.path = cfg.output.file
         self.elements = enabled_elements(cfg)
@@ -54,8 +52,8 @@ class H5MDWriter:
         self.file = None
 
     # -- opening -------------------------------------------------------------------------
-    def create(self, box, tags, species) -> "H5MDWriter":
-        """Create the file with every group, the box and ``species`` (rows by tag)."""
+    def create(self, box, parts: dict) -> "H5MDWriter":
+        """Create the file with every group, the box and ``species`` (``parts[replica] = (tags, species)``)."""
         self.file = f = h5md.open_h5(self.path, "w", self.comm)
         commit = self.comm.bcast(h5md.git_commit() if self.comm.rank == 0 else None)
         h5md.write_header(f, self.cfg.deck_text, self.comm.size, self.replicas, commit)
@@ -64,7 +62,7 @@ class H5MDWriter:
             f.require_group(L.particles_path(r)).create_dataset(L.SPECIES, shape=(self.n,), dtype=np.int32)
             f.require_group(L.particles_path(r)).create_dataset(L.MASS, data=np.ones(self.n))
             self._create_series(f, r)
-        self._write_per_replica(lambda r: f[f"{L.particles_path(r)}/{L.SPECIES}"], None, tags, species)
+        self._write_per_replica(lambda r: f[f"{L.particles_path(r)}/{L.SPECIES}"], None, parts)
         f.flush()
         return self
 
@@ -115,34 +113,37 @@ class H5MDWriter:
         h5md.write_rows(group[L.TIME], None, rows, np.array([step * self.dt])[: len(rows)], self.dxpl)
         return k
 
-    def _write_per_replica(self, dset_of, frame_of, tags, values) -> None:
-        order = np.argsort(tags, kind="stable")
-        rows, vals = np.asarray(tags)[order], np.asarray(values)[order]
+    def _write_per_replica(self, dset_of, frame_of, parts: dict) -> None:
+        """Collective write into every replica's dataset; ``parts[r] = (tags, values)`` are this rank's rows."""
         for r in range(self.replicas):
             dset = dset_of(r)
             frame = None if frame_of is None else frame_of(r)
             if frame is not None and dset.shape[0] <= frame:
                 dset.resize(frame + 1, axis=0)
-            mine = r == self.replica
-            h5md.write_rows(dset, frame, rows if mine else rows[:0], vals if mine else vals[:0], self.dxpl)
+            tags, values = parts.get(r, (np.zeros(0, np.int64), np.zeros((0,) + dset.shape[2:])))
+            order = np.argsort(tags, kind="stable")
+            h5md.write_rows(dset, frame, np.asarray(tags)[order], np.asarray(values)[order], self.dxpl)
 
-    def append_particles(self, element: str, step: int, tags, values) -> None:
-        """Append one frame of a per-particle element: this rank's rows ``tags`` get ``values``."""
+    def append_particles(self, element: str, step: int, parts: dict) -> None:
+        """Append one frame of a per-particle element; ``parts[replica] = (tags, values)`` of this rank."""
         frames = {r: self._frame(L.element_path(r, element), step) for r in range(self.replicas)}
         self._write_per_replica(lambda r: self.file[f"{L.element_path(r, element)}/{L.VALUE}"],
-                                frames.__getitem__, tags, values)
+                                frames.__getitem__, parts)
 
-    def append_observables(self, step: int, values: dict, leader: bool) -> None:
-        """Append scalar observables of this rank's replica; ``leader`` ranks hold the values."""
-        for name in [n for n in self.observables if n in values]:
+    def append_observables(self, step: int, values: dict) -> None:
+        """Append scalar observables; ``values[replica] = {name: value}`` for the replicas this rank leads."""
+        names = sorted({name for row in values.values() for name in row})
+        names = self.comm.bcast(names) if self.comm.size > 1 else names
+        for name in [n for n in self.observables if n in names]:
             for r in range(self.replicas):
                 frame = self._frame(L.observable_path(r, name), step)
                 dset = self.file[f"{L.observable_path(r, name)}/{L.VALUE}"]
                 if dset.shape[0] <= frame:
                     dset.resize(frame + 1, axis=0)
-                mine = leader and r == self.replica
+                mine = r in values
                 rows = np.array([frame]) if mine else np.zeros(0, np.int64)
-                h5md.write_rows(dset, None, rows, np.array([values[name]])[: len(rows)], self.dxpl)
+                val = np.array([values[r][name]]) if mine else np.zeros(0)
+                h5md.write_rows(dset, None, rows, val, self.dxpl)
 
     def flush(self) -> None:
         """Flush HDF5 buffers to disk (collective); called before every checkpoint."""
