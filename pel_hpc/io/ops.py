@@ -9,6 +9,8 @@ flag at chunk boundaries.  Register them after the engine's QuenchOp, in the ord
 """
 from __future__ import annotations
 
+import time
+
 from pel_hpc.errors import CheckpointExit
 from pel_hpc.io import layout as L
 from pel_hpc.io.checkpoint import write_checkpoint
@@ -116,6 +118,31 @@ class SignalOp:
             self.checkpoint_op.act(sim, step)
         where = f"; checkpoint {self.checkpoint_op.path}" if self.checkpoint_op is not None else ""
         raise CheckpointExit(f"stopped by signal at step {step}{where}; continue with --restart")
+
+
+class ProgressOp:
+    """Rank 0 prints the stage, the step and an ETA from the wall-clock rate of the run so far."""
+
+    is_output = False
+
+    def __init__(self, cfg, stream=None, reports: int = 20):
+        self.cfg, self.stream = cfg, stream
+        self.trigger = Periodic(max(1, cfg.total_steps // reports))
+        self._t0 = self._s0 = None
+
+    def act(self, sim, step: int) -> None:
+        now = time.perf_counter()
+        if self._t0 is None:
+            self._t0, self._s0 = now, step
+            return
+        if self.stream is None or step == self._s0:
+            return
+        rate = (step - self._s0) / (now - self._t0)
+        left = (self.cfg.total_steps - step) / rate
+        stage = next(s.name for i, s in enumerate(self.cfg.stages)
+                     if step <= self.cfg.stage_start(i) + s.steps)
+        print(f"# {stage}: step {step}/{self.cfg.total_steps}, {rate:.0f} steps/s, ETA {left:.0f} s",
+              file=self.stream, flush=True)
 
 
 def output_operations(cfg, writer, quench_op=None, comm=None, flag=None) -> list:

@@ -15,10 +15,11 @@ The deck was validated before this function is called, so a bad deck never creat
 from __future__ import annotations
 
 import os
+import sys
 
 from pel_hpc.errors import DecompositionError, InputFileError
 from pel_hpc.io.checkpoint import read_checkpoint, write_checkpoint
-from pel_hpc.io.ops import output_operations
+from pel_hpc.io.ops import ProgressOp, output_operations
 from pel_hpc.io.signals import StopFlag
 from pel_hpc.io.writer import H5MDWriter
 
@@ -61,6 +62,8 @@ def run_deck(cfg, world, restart: bool = False, stream=None):
         if not os.path.isfile(cfg.output.file):
             raise InputFileError(f"--restart: no output file '{cfg.output.file}' to append to")
         state, _ = read_checkpoint(cfg.checkpoint.file, world)
+    if world.rank != 0:  # rank 0 alone prints the thermo table and progress
+        stream = open(os.devnull, "w")
     sim = build_simulation(cfg, group, replica, stream, state=state)
     writer = H5MDWriter(cfg, world)
     flag = StopFlag().install()
@@ -72,6 +75,7 @@ def run_deck(cfg, world, restart: bool = False, stream=None):
             n = sim.state.n_local
             writer.create(sim.state.box, {replica: (sim.state.tag[:n], sim.state.typ[:n])})
         sim.operations += output_operations(cfg, writer, _quench_op(sim), world, flag)
+        sim.operations.append(ProgressOp(cfg, (stream or sys.stdout) if world.rank == 0 else None))
         run_remaining(sim, cfg)
         writer.flush()
         if cfg.checkpoint.file is not None:
