@@ -17,8 +17,9 @@ B particles move string-like through the A matrix without changing it (Sect. III
 
 Structural event (``lag`` = Δt ≈ τα in frames, ``msd_threshold`` [σ²], ``r_shell`` [σ]): for a local event
 of particle c at frame t, average all positions over W frames centred on t − Δt ("before", clipped to the
-start of the trajectory) and on t + Δt ("after"), take the first shell S = {c} ∪ {i of ``shell_types``:
-|r̄_i^before − r̄_c^before| < r_shell} (r_shell: first minimum of g_AA, :func:`postprocess.structure.first_minimum`) and
+start of the trajectory) and on t + Δt ("after"), take the first shell S = {c} ∪ {i of ``shell_types``
+(default: all species, as in the paper's text): |r̄_i^before − r̄_c^before| < r_shell} (r_shell: first minimum
+of g_AA, :func:`postprocess.structure.first_minimum`) and
 
 .. math::
 
@@ -55,7 +56,7 @@ class EventRule:
     lag: int = 100
     msd_threshold: float = 2.0
     r_shell: float = 1.4
-    shell_types: tuple = (0,)
+    shell_types: tuple = (0, 1)
     event_types: tuple = (0,)
 
     def __post_init__(self):
@@ -208,7 +209,7 @@ def local_events(positions, types, rule: EventRule):
     return _local_events(_cumulative(positions), np.asarray(types), rule)
 
 
-def permutation_msd(before, after, centre, types, box, r_shell, shell_types=(0,)):
+def permutation_msd(before, after, centre, types, box, r_shell, shell_types=(0, 1)):
     """Structural-event MSD [σ²] of the first shell of particle ``centre`` (module docstring).
 
     ``before`` and ``after`` are (N, 3) (time-averaged) configurations [σ], ``box`` (3,) [σ].

@@ -98,17 +98,17 @@ def random_liquid(seed, n=150, edge=5.0):
     return rng, x, types, np.full(3, edge)
 
 
-def shell_of(x, centre, box, r_shell, types):
+def shell_of(x, centre, box, r_shell, types, shell_types=(0, 1)):
     d = x - x[centre]
     d -= box * np.rint(d / box)
-    inside = (np.linalg.norm(d, axis=1) < r_shell) & (types == 0)
+    inside = (np.linalg.norm(d, axis=1) < r_shell) & np.isin(types, shell_types)
     inside[centre] = True
     return np.flatnonzero(inside)
 
 
-def brute_force_msd(before, after, centre, types, box, r_shell):
+def brute_force_msd(before, after, centre, types, box, r_shell, shell_types=(0, 1)):
     """Independent reference: full minimum-image distance matrix, min over same-type particles."""
-    shell = shell_of(before, centre, box, r_shell, types)
+    shell = shell_of(before, centre, box, r_shell, types, shell_types)
     d = after[None, :, :] - before[shell, None, :]
     d -= box * np.rint(d / box)
     r2 = np.where(types[None, :] == types[shell, None], np.sum(d * d, axis=2), np.inf)
@@ -117,13 +117,15 @@ def brute_force_msd(before, after, centre, types, box, r_shell):
 
 def test_permutation_msd_is_zero_for_a_relabelled_shell():
     rng, x, types, box = random_liquid(3)
-    centre = int(np.flatnonzero(types == 0)[0])
+    centre = next(c for c in np.flatnonzero(types == 0)  # a shell holding at least two A and two B sites
+                  if np.bincount(types[shell_of(x, c, box, 1.4, types)], minlength=2).min() >= 2)
     shell = shell_of(x, centre, box, 1.4, types)
-    assert shell.size >= 4
     after = x.copy()
-    after[shell] = x[rng.permutation(shell)]
+    for species in (0, 1):  # identical particles exchange their sites
+        same = shell[types[shell] == species]
+        after[same] = x[rng.permutation(same)]
     after += box * rng.integers(-2, 3, size=after.shape)  # unwrapped images change nothing
-    assert permutation_msd(x, after, centre, types, box, 1.4) == 0.0
+    assert permutation_msd(x, after, centre, types, box, 1.4) == pytest.approx(0.0, abs=1e-24)
     assert np.sum((after - x)[shell] ** 2) > 1.0  # a label-by-label MSD would not be zero
 
 
@@ -146,5 +148,6 @@ def test_permutation_msd_matches_brute_force_on_random_configurations():
     rng, x, types, box = random_liquid(5)
     after = x + rng.normal(scale=0.4, size=x.shape)
     for centre in np.flatnonzero(types == 0)[:20]:
-        assert permutation_msd(x, after, centre, types, box, 1.3) == pytest.approx(
-            brute_force_msd(x, after, centre, types, box, 1.3), rel=1e-12)
+        for shell_types in [(0, 1), (0,)]:  # all species in the shell (default) or A only
+            assert permutation_msd(x, after, centre, types, box, 1.3, shell_types) == pytest.approx(
+                brute_force_msd(x, after, centre, types, box, 1.3, shell_types), rel=1e-12)
