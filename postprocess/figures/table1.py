@@ -1,0 +1,65 @@
+"""Table I: the PEL parameters fitted from our MB trajectories, with the Γ(e) fit as a figure.
+
+``python -m postprocess.figures.table1 RUN_T0.45.h5 … --out DIR`` → ``table1.csv`` (name, value, error,
+sources and sign convention in the header) and ``table1.png`` (ln⟨τ(e)⟩ per temperature with the
+eq. (1) model of the fit).  Needs runs at two or more temperatures (λ and κ are degenerate at one).
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from postprocess import landscape  # noqa: E402
+from postprocess.landscape import ENTROPIC_SIGN  # noqa: E402
+from postprocess.mb_stats import bin_waiting_times  # noqa: E402
+from postprocess.metabasins import ENERGY_TOL  # noqa: E402
+from postprocess.pel_fit import energy_edges, fit_pel, sets_from_files, write_table  # noqa: E402
+
+
+def plot(fit, sets, edges, sources, path: Path, min_count: int) -> Path:
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for beta, e, tau in sets:
+        b = bin_waiting_times(e, tau, beta, edges, min_count)
+        line = ax.errorbar(b.mean_energy, np.log(b.mean_tau), yerr=b.log_tau_err, fmt="o", ms=3,
+                           label=f"T={1 / beta:g}")[0]
+        grid = np.linspace(edges[0], edges[-1], 200)
+        ax.plot(grid, -landscape.log_escape_rate(grid, beta, fit.params), color=line.get_color(), lw=0.8)
+    ax.set_xlabel("MB energy e [epsilon, total]")
+    ax.set_ylabel("ln <tau(e)> [ln tau]")
+    ax.legend(fontsize=7)
+    ax.set_title("Table I fit: eq. (1)")
+    fig.text(0.01, 0.01, "; ".join(sources), fontsize=5)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m postprocess.figures.table1", description=__doc__.splitlines()[0])
+    ap.add_argument("files", nargs="+")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--bin-width", type=float, default=1.0)
+    ap.add_argument("--sign", type=int, default=ENTROPIC_SIGN, choices=(-1, 1))
+    ap.add_argument("--fit-v0", action="store_true")
+    ap.add_argument("--energy-tol", type=float, default=ENERGY_TOL)
+    ap.add_argument("--min-count", type=int, default=20)
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    sets, sources = sets_from_files(args.files, args.energy_tol)
+    edges = energy_edges(sets, args.bin_width)
+    fit = fit_pel(sets, edges, args.sign, args.fit_v0, min_count=args.min_count)
+    write_table(fit, out / "table1.csv", sources)
+    print(plot(fit, sets, edges, sources, out / "table1.png", args.min_count))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
