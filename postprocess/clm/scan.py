@@ -1,0 +1,160 @@
+r"""CLM parameter scans: a (T, q, lattice, r_max, seed) grid from a small YAML file into one HDF5 file.
+
+``python -m postprocess.clm.scan SCAN.yaml --out FILE.h5`` runs every grid point that is not yet
+stored and appends it; a second call (or a call after an interruption) recomputes nothing already
+stored.  Each point is one HDF5 group named by its readable parameters plus a hash of the full
+configuration (so changed run settings are new points, never silently reused); the group's
+``complete`` attribute is written last, and incomplete groups left by a kill are redone.
+
+YAML layout (all keys optional except ``grid.temperature``)::
+
+    pel:  {sigma_gamma: 1.0, entropic_sign: -1}     # overrides of Table I (postprocess.landscape)
+    grid: {temperature: [0.5, 0.6], q: [0, 0.01], shape: [[3, 3, 3]], r_max: [null, 2.0], seed: [1]}
+    run:  {coupling: boltzmann, duration: 1.0e5, warmup: 2.0, n_blocks: 16, exponent: 3.0,
+           gauss_step: 1.0, gauss_redraw: false}
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import itertools
+import json
+import sys
+import time
+
+import h5py
+import numpy as np
+import yaml
+
+from pel_hpc.errors import DeckError, InputFileError, PelError
+from postprocess.landscape import TABLE_I
+
+from .simulation import CLMConfig, CLMSimulation, CLMTallies
+
+GRID_KEYS = ("temperature", "q", "shape", "r_max", "seed")
+RUN_KEYS = ("coupling", "duration", "warmup", "n_blocks", "exponent", "gauss_step", "gauss_redraw")
+ARRAYS = ("moments", "tau_hist", "log_tau_edges", "energy_hist", "energy_edges")
+SCALARS = ("n_active", "n_passive", "mean_tau_0", "tau_alpha_0", "n_eff", "block_time")
+
+
+def _check_keys(section: dict, allowed, where: str):
+    unknown = sorted(set(section) - set(allowed))
+    if unknown:
+        raise DeckError(f"{where}: unknown key(s) {unknown}; allowed: {list(allowed)}")
+
+
+def load_scan(path) -> list[CLMConfig]:
+    """Read and validate a scan YAML file into the list of CLMConfig grid points."""
+    try:
+        with open(path) as fh:
+            doc = yaml.safe_load(fh) or {}
+    except OSError as exc:
+        raise InputFileError(f"cannot read scan file {path}: {exc.strerror}") from exc
+    _check_keys(doc, ("pel", "grid", "run"), str(path))
+    pel_over, grid, run = doc.get("pel") or {}, doc.get("grid") or {}, doc.get("run") or {}
+    _check_keys(pel_over, [f.name for f in dataclasses.fields(TABLE_I)], f"{path}: pel")
+    _check_keys(grid, GRID_KEYS, f"{path}: grid")
+    _check_keys(run, RUN_KEYS, f"{path}: run")
+    if "temperature" not in grid:
+        raise DeckError(f"{path}: grid.temperature is required")
+    pel = TABLE_I.replace(**{k: float(v) if k != "entropic_sign" else int(v) for k, v in pel_over.items()})
+    defaults = {"q": [0.0], "shape": [[3, 3, 3]], "r_max": [None], "seed": [1]}
+    values = [list(grid.get(k, defaults.get(k))) for k in GRID_KEYS]
+    return [CLMConfig(temperature=float(t), q=float(q), shape=tuple(int(n) for n in sh),
+                      r_max=None if r is None else float(r), seed=int(s), pel=pel, **run)
+            for t, q, sh, r, s in itertools.product(*values)]
+
+
+def config_key(cfg: CLMConfig) -> str:
+    """Group name: readable grid coordinates plus a hash of the full configuration."""
+    blob = json.dumps(config_to_dict(cfg), sort_keys=True)
+    rng = "nn" if cfg.r_max is None else f"r{cfg.r_max:g}"
+    shape = "x".join(str(n) for n in cfg.shape)
+    return (f"T{cfg.temperature:g}_q{cfg.q:g}_L{shape}_{rng}_s{cfg.seed}_"
+            f"{hashlib.sha1(blob.encode()).hexdigest()[:10]}")
+
+
+def config_to_dict(cfg: CLMConfig) -> dict:
+    """A JSON-able dict of a CLMConfig (the PEL parameters nested)."""
+    d = dataclasses.asdict(cfg)
+    d["shape"] = list(cfg.shape)
+    return d
+
+
+def config_from_dict(d: dict) -> CLMConfig:
+    """Inverse of :func:`config_to_dict`."""
+    d = dict(d)
+    d["pel"] = TABLE_I.replace(**d["pel"])
+    d["shape"] = tuple(d["shape"])
+    return CLMConfig(**d)
+
+
+def write_point(h5: h5py.File, cfg: CLMConfig, tallies: CLMTallies, seconds: float):
+    """Store one grid point; the ``complete`` attribute is set last (crash-safe marker)."""
+    name = config_key(cfg)
+    if name in h5:
+        del h5[name]
+    g = h5.create_group(name)
+    for key in ARRAYS:
+        g.create_dataset(key, data=getattr(tallies, key))
+    for key in SCALARS:
+        g.attrs[key] = getattr(tallies, key)
+    g.attrs["config"] = json.dumps(config_to_dict(cfg), sort_keys=True)
+    g.attrs["wall_seconds"] = seconds
+    g.attrs["time_unit"] = "tau (LJ)"
+    g.attrs["energy_unit"] = "epsilon (total MB energy of the ES)"
+    g.attrs["complete"] = True
+    h5.flush()
+
+
+def read_results(path) -> list[CLMTallies]:
+    """All complete grid points of a scan file as CLMTallies (with their configurations)."""
+    out = []
+    with h5py.File(path, "r") as h5:
+        for name in sorted(h5):
+            g = h5[name]
+            if not g.attrs.get("complete", False):
+                continue
+            cfg = config_from_dict(json.loads(g.attrs["config"]))
+            arrays = {k: g[k][()] for k in ARRAYS}
+            scalars = {k: g.attrs[k].item() for k in SCALARS}
+            out.append(CLMTallies(config=cfg, **arrays, **scalars))
+    return out
+
+
+def run_scan(configs, out_path, log=print) -> int:
+    """Run every configuration not yet complete in ``out_path``; returns how many were computed."""
+    done = 0
+    with h5py.File(out_path, "a") as h5:
+        for cfg in configs:
+            name = config_key(cfg)
+            if name in h5 and h5[name].attrs.get("complete", False):
+                continue
+            start = time.perf_counter()
+            tallies = CLMSimulation(cfg).run()
+            seconds = time.perf_counter() - start
+            write_point(h5, cfg, tallies, seconds)
+            done += 1
+            log(f"{name}: {tallies.n_active} active, {tallies.n_passive} passive events in {seconds:.2f} s")
+    return done
+
+
+def main(argv=None) -> int:
+    """``python -m postprocess.clm.scan SCAN.yaml --out FILE.h5``."""
+    ap = argparse.ArgumentParser(prog="python -m postprocess.clm.scan", description=__doc__.split("\n")[0])
+    ap.add_argument("scan", help="scan YAML file")
+    ap.add_argument("--out", required=True, help="HDF5 file to create or extend")
+    args = ap.parse_args(argv)
+    try:
+        configs = load_scan(args.scan)
+        n = run_scan(configs, args.out)
+    except PelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    print(f"{n} of {len(configs)} grid points computed, {len(configs) - n} already stored in {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

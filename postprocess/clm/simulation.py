@@ -1,0 +1,148 @@
+r"""Orchestration of one CLM run: configuration, state, the event kernel, and the raw tallies.
+
+``CLMSimulation(config).run() -> CLMTallies`` builds the ES lattice (:mod:`.lattice`), the landing
+tables (:mod:`.processes`), draws the stationary initial state and lets :func:`.kinetics.run_events`
+advance it to ``t_end``.  Times are scaled by the analytic q = 0 CTRW values of
+:mod:`postprocess.ctrw`: the run records ``duration``·⟨τ⟩ after a warm-up of ``warmup``·τα(q=0).
+The observables (⟨τⁿ⟩, D, τα, S0(t), KWW, SE) are computed from the tallies by :mod:`.observables`.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pel_hpc.errors import DeckError
+from postprocess.ctrw import predicted_mean_tau, predicted_tau_alpha
+from postprocess.landscape import TABLE_I, PELParameters
+
+from . import kinetics as kin
+from .lattice import make_lattice
+from .processes import COUPLING_NAMES, build_tables, gaussian_coefficients
+from .rng import seed_state
+
+
+@dataclass(frozen=True)
+class CLMConfig:
+    """One CLM run (Sect. III D / IV of the paper).
+
+    Attributes
+    ----------
+    temperature : float   T [ε/k_B].
+    q : float             coupling constant (probability of a passive process per unit weight).
+    shape : tuple         ES lattice shape (paper: (3, 3, 3)).
+    r_max : float|None    coupling range [lattice units] (None: nearest neighbours, N_eff = 2d).
+    exponent : float      n of p(r) ∝ r^{−n}.
+    coupling : str        "boltzmann" (eq. (5) with π = p_eq), "gaussian" or "energy_dependent".
+    gauss_step : float    s of the Gaussian coupling [ε].
+    gauss_redraw : bool   Gaussian coupling below e_cut: redraw (approximate) instead of reject (exact).
+    seed : int            random seed (same seed, same result).
+    duration : float      recorded time in units of the q = 0 ⟨τ⟩ (≈ active events per ES).
+    warmup : float        discarded time in units of the q = 0 τα.
+    n_blocks : int        time blocks for error bars.
+    pel : PELParameters   PEL parameters (Table I by default).
+    """
+
+    temperature: float
+    q: float = 0.0
+    shape: tuple = (3, 3, 3)
+    r_max: float | None = None
+    exponent: float = 3.0
+    coupling: str = "boltzmann"
+    gauss_step: float = 1.0
+    gauss_redraw: bool = False
+    seed: int = 1
+    duration: float = 1.0e4
+    warmup: float = 0.0
+    n_blocks: int = 16
+    pel: PELParameters = field(default=TABLE_I)
+
+    def __post_init__(self):
+        if self.coupling not in COUPLING_NAMES:
+            raise DeckError(f"coupling must be one of {sorted(COUPLING_NAMES)}, got {self.coupling!r}")
+        if not 0.0 <= self.q <= 1.0:
+            raise DeckError(f"coupling q must lie in [0, 1], got {self.q}")
+        if not self.duration > 0 or self.warmup < 0 or self.n_blocks < 2:
+            raise DeckError("CLM duration must be > 0, warmup >= 0 and n_blocks >= 2")
+
+
+@dataclass(frozen=True)
+class CLMTallies:
+    """Raw tallies of a run; ``moments[b] = (n, Στ, Στ², Στ³)`` per block; see :mod:`.observables`."""
+
+    config: CLMConfig
+    moments: np.ndarray          # (n_blocks, 4)
+    tau_hist: np.ndarray         # (n_tbins + 2, 2): count and Στ per log-τ bin (0: below, last: above)
+    log_tau_edges: np.ndarray    # (n_tbins + 1,) ln of the bin edges [ln τ]
+    energy_hist: np.ndarray      # (n_blocks, n_ebins): time spent per energy bin [τ]
+    energy_edges: np.ndarray     # (n_ebins + 1,) [ε]
+    n_active: int
+    n_passive: int
+    mean_tau_0: float            # analytic q = 0 ⟨τ⟩ [τ]
+    tau_alpha_0: float           # analytic q = 0 τα [τ]
+    n_eff: float
+    block_time: float            # recorded time per block [τ]
+
+
+class CLMSimulation:
+    """Build and run one CLM configuration: ``CLMSimulation(cfg).run() -> CLMTallies``."""
+
+    N_TBINS_PER_DECADE, N_EBINS = 20, 120
+
+    def __init__(self, config: CLMConfig, n_cells: int = 8192):
+        self.config = config
+        beta = 1.0 / config.temperature
+        self.lattice = make_lattice(config.shape, config.r_max, config.exponent)
+        if config.q * self.lattice.weights.max(initial=0.0) > 1.0:
+            raise DeckError(f"q·w_ij exceeds 1 for q = {config.q} (r_max = {config.r_max})")
+        self.tables = build_tables(config.temperature, config.pel, n_cells)
+        self.mean_tau_0 = float(predicted_mean_tau(beta, config.pel))
+        self.tau_alpha_0 = float(predicted_tau_alpha(beta, config.pel))
+        self.rng = seed_state(config.seed)
+        n = self.lattice.n_es
+        self.e, self.lg = np.empty(n), np.empty(n)
+        self.t_next, self.t_last, self.t_change = np.empty(n), np.empty(n), np.empty(n)
+        self.heap, self.pos = np.empty(n, np.int64), np.empty(n, np.int64)
+        self._tab = np.array([self.tables.e_lo, self.tables.h, self.tables.sigma_gamma,
+                              self.tables.log_rate_max])
+        kin.initial_state(self.rng, self.tables.passive_prob, self.tables.passive_alias,
+                          self.tables.log_rate, self._tab, self.e, self.lg, self.t_next,
+                          self.t_last, self.t_change)
+        kin.build_heap(self.t_next, self.heap, self.pos)
+
+    def _parameters(self, t0, t1):
+        cfg, tb = self.config, self.tables
+        a, b = gaussian_coefficients(cfg.gauss_step, tb) if cfg.coupling == "gaussian" else (1.0, 0.0)
+        lo_tau = math.log(self.mean_tau_0) - 6.0 * math.log(10.0)
+        dlog = math.log(10.0) / self.N_TBINS_PER_DECADE
+        par = np.zeros(kin.N_PAR)
+        par[[kin.P_Q, kin.P_A, kin.P_B, kin.P_S, kin.P_ECUT]] = cfg.q, a, b, cfg.gauss_step, tb.e_cut
+        par[[kin.P_T0, kin.P_T1, kin.P_TBLOCK]] = t0, t1, (t1 - t0) / cfg.n_blocks
+        par[[kin.P_LOGTMIN, kin.P_DLOGT]] = lo_tau, dlog
+        par[[kin.P_EHLO, kin.P_EHW]] = tb.e_lo, (tb.e_hi - tb.e_lo) / self.N_EBINS
+        return par
+
+    def run(self, max_events: int = 2**62) -> CLMTallies:
+        """Warm up, then record ``duration``·⟨τ⟩_0; returns the tallies (the state stays advanced)."""
+        cfg, tb, lat = self.config, self.tables, self.lattice
+        t0 = cfg.warmup * self.tau_alpha_0
+        t1 = t0 + cfg.duration * self.mean_tau_0
+        par = self._parameters(t0, t1)
+        n_tbins = 12 * self.N_TBINS_PER_DECADE
+        moments, thist = np.zeros((cfg.n_blocks, 4)), np.zeros((n_tbins + 2, 2))
+        ehist, counts = np.zeros((cfg.n_blocks, self.N_EBINS)), np.zeros(2, np.int64)
+        link_q = cfg.q * lat.weights
+        t = kin.run_events(self.rng, self.e, self.lg, self.t_next, self.t_last, self.t_change,
+                           self.heap, self.pos, lat.offsets, lat.neighbours, link_q, tb.log_rate,
+                           tb.active_prob, tb.active_alias, tb.passive_prob, tb.passive_alias,
+                           self._tab, COUPLING_NAMES[cfg.coupling], cfg.gauss_redraw, par,
+                           max_events, moments, thist, ehist, counts)
+        if t < t1:
+            raise DeckError(f"CLM run stopped at t = {t:.4g} < t_end = {t1:.4g} after max_events = {max_events}")
+        kin.charge_open_sojourns(ehist, self.e, self.t_change, t1, par)
+        return CLMTallies(cfg, moments, thist,
+                          par[kin.P_LOGTMIN] + par[kin.P_DLOGT] * np.arange(n_tbins + 1), ehist,
+                          tb.e_lo + par[kin.P_EHW] * np.arange(self.N_EBINS + 1),
+                          int(counts[0]), int(counts[1]), self.mean_tau_0, self.tau_alpha_0,
+                          lat.n_eff, float(par[kin.P_TBLOCK]))
