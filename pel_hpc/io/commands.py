@@ -45,12 +45,14 @@ def _add_export(parser) -> None:
     parser.add_argument("file", help="pel_hpc H5MD output file")
     parser.add_argument("out", help="standalone H5MD file to write")
     parser.add_argument("-r", "--replica", type=int, default=0, help="replica to export (default 0)")
+    parser.add_argument("--mdanalysis", action="store_true",
+                        help="adapt to MDAnalysis' reader: no unit attributes, time-series box edges")
 
 
 def _export(args) -> int:
     from pel_hpc.io.export import export_replica
 
-    export_replica(args.file, args.out, args.replica)
+    export_replica(args.file, args.out, args.replica, args.mdanalysis)
     print(f"wrote replica {args.replica} of {args.file} to {args.out}")
     return 0
 

@@ -7,13 +7,22 @@ the hard-linked ``step``/``time`` datasets (one HDF5 object copy per group).
 """
 from __future__ import annotations
 
+import numpy as np
+
 from pel_hpc.errors import CorruptFileError
 from pel_hpc.io import layout as L
 from pel_hpc.io.h5md import open_h5
 
 
-def export_replica(path, out, replica: int = 0) -> None:
-    """Write replica ``replica`` of ``path`` to ``out`` as a single-group H5MD 1.1 file."""
+def export_replica(path, out, replica: int = 0, mdanalysis: bool = False) -> None:
+    """Write replica ``replica`` of ``path`` to ``out`` as a single-group H5MD 1.1 file.
+
+    ``mdanalysis`` adapts the copy to MDAnalysis' H5MD reader (2.x), which departs from the
+    spec in three ways: it refuses unit strings it does not know (our reduced "sigma",
+    "tau"), so ``unit`` attributes are dropped; it reads ``box/edges`` only as a time series,
+    so the fixed edges become ``edges/{step,time,value}`` on the position clock; and it reads
+    velocities at the position frame index, so velocities at another cadence are dropped.
+    """
     with open_h5(path, "r") as src:
         if L.particles_path(replica) not in src:
             n = len(src[L.PARTICLES]) if L.PARTICLES in src else 0
@@ -26,3 +35,24 @@ def export_replica(path, out, replica: int = 0) -> None:
                 path_k = f"{top}/{L.replica_group(replica)}"
                 if path_k in src:
                     src.copy(src[path_k], dst.require_group(top), name=L.replica_group(replica))
+            if mdanalysis:
+                _adapt_for_mdanalysis(dst[L.particles_path(replica)])
+                dst.visititems(_drop_unit)
+
+
+def _adapt_for_mdanalysis(group) -> None:
+    """Time-dependent box edges on the position clock; drop velocities on another clock."""
+    pos = group[L.POSITION]
+    edges = group[f"{L.BOX}/{L.EDGES}"][...]
+    del group[f"{L.BOX}/{L.EDGES}"]
+    series = group.require_group(f"{L.BOX}/{L.EDGES}")
+    series[L.STEP], series[L.TIME] = pos[L.STEP], pos[L.TIME]
+    series.create_dataset(L.VALUE, data=np.tile(edges, (pos[L.STEP].shape[0], 1)))
+    vel = group.get(L.VELOCITY)
+    if vel is not None and not np.array_equal(vel[L.STEP][...], pos[L.STEP][...]):
+        del group[L.VELOCITY]
+
+
+def _drop_unit(name, obj) -> None:
+    if L.ATTR_UNIT in obj.attrs:
+        del obj.attrs[L.ATTR_UNIT]

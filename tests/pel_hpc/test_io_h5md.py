@@ -1,0 +1,163 @@
+"""H5MD output: the H5MD 1.1 structure (groups, attributes, shapes, dtypes), hard-linked clocks,
+tag-ordered rows equal to the final state, provenance, a reader we did not write (MDAnalysis),
+replica export, corrupt files and bad decks at the command line."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from pel_hpc import units
+from pel_hpc.deck.validate import load_deck
+from pel_hpc.errors import CorruptFileError
+from pel_hpc.io import layout as L
+from pel_hpc.io.checkpoint import read_checkpoint
+from pel_hpc.io.export import export_replica
+from pel_hpc.io.reader import read_frame
+from pel_hpc.io.session import run_deck
+from pel_hpc.io.writer import H5MDWriter
+from pel_hpc.parallel.comm import SerialComm
+
+ROOT = Path(__file__).resolve().parents[2]
+DECK = """run: {name: out, seed: 5}
+system: {n: 65, cutoff: 1.8}
+integrator: {temperature: 0.6}
+stages:
+  - {name: equilibration, steps: 100, output: false}
+  - {name: production, steps: 600}
+quench: {every: 100}
+output: {thermo: 50, positions: 100, velocities: 100, is_positions: 200}
+"""
+
+
+@pytest.fixture(scope="module")
+def run_file(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("h5md")
+    (folder / "out.yaml").write_text(DECK)
+    cfg = load_deck(folder / "out.yaml")
+    run_deck(cfg, SerialComm(), stream=open(os.devnull, "w"))
+    return cfg
+
+
+def check_time_series(group, inner, dtype):
+    assert set(group) >= {L.STEP, L.TIME, L.VALUE}
+    n = group[L.STEP].shape[0]
+    assert group[L.STEP].dtype == np.int64 and group[L.TIME].dtype == np.float64
+    assert group[L.VALUE].shape == (n,) + inner and group[L.VALUE].dtype == dtype
+    assert np.all(np.diff(group[L.STEP][()]) > 0)
+
+
+def test_h5md_11_structure(run_file):
+    cfg = run_file
+    with h5py.File(cfg.output.file, "r") as f:
+        assert list(f[L.H5MD].attrs[L.ATTR_VERSION]) == [1, 1]
+        assert f[L.AUTHOR].attrs[L.ATTR_NAME] and f[L.CREATOR_GROUP].attrs[L.ATTR_NAME] == "pel_hpc"
+        assert L.ATTR_VERSION in f[L.CREATOR_GROUP].attrs
+        particles = f[L.particles_path(0)]
+        box = particles[L.BOX]
+        assert box.attrs[L.ATTR_DIMENSION] == 3
+        assert [b.decode() if isinstance(b, bytes) else b for b in box.attrs[L.ATTR_BOUNDARY]] == ["periodic"] * 3
+        assert np.allclose(box[L.EDGES][()], (65 / 1.2) ** (1 / 3)) and box[L.EDGES].shape == (3,)
+        for name, dtype in ((L.POSITION, np.float64), (L.IMAGE, np.int32), (L.VELOCITY, np.float64),
+                            (L.INHERENT_STRUCTURE, np.float64)):
+            check_time_series(particles[name], (65, 3), dtype)
+        assert particles[L.SPECIES].shape == (65,) and particles[L.SPECIES].dtype == np.int32
+        assert np.bincount(particles[L.SPECIES][()]).tolist() == [52, 13]  # 80:20 of 65
+        for name in L.THERMO_OBSERVABLES + (L.IS_ENERGY,):
+            check_time_series(f[L.observable_path(0, name)], (), np.float64)
+        assert particles[L.POSITION][L.VALUE].attrs[L.ATTR_UNIT] == units.LENGTH
+        assert particles[L.POSITION][L.TIME].attrs[L.ATTR_UNIT] == units.TIME
+        assert f[L.observable_path(0, L.PRESSURE)][L.VALUE].attrs[L.ATTR_UNIT] == units.PRESSURE
+
+
+def test_cadences_and_hard_links(run_file):
+    with h5py.File(run_file.output.file, "r") as f:
+        p = f[L.particles_path(0)]
+        assert p[L.POSITION][L.STEP].id == p[L.IMAGE][L.STEP].id  # one object, two names
+        assert p[L.VELOCITY][L.STEP].id != p[L.POSITION][L.STEP].id
+        obs = [f[L.observable_path(0, n)][L.STEP].id for n in L.THERMO_OBSERVABLES]
+        assert all(o == obs[0] for o in obs)
+        assert p[L.POSITION][L.STEP][()].tolist() == list(range(200, 701, 100))
+        assert p[L.INHERENT_STRUCTURE][L.STEP][()].tolist() == [200, 400, 600]
+        assert f[L.observable_path(0, L.IS_ENERGY)][L.STEP][()].tolist() == list(range(200, 701, 100))
+        assert np.allclose(p[L.POSITION][L.TIME][()], p[L.POSITION][L.STEP][()] * 0.005)
+
+
+def test_last_frame_is_the_final_state_in_tag_order(run_file):
+    state, _ = read_checkpoint(run_file.checkpoint.file, SerialComm())
+    order = np.argsort(state.tag)
+    frame = read_frame(run_file.output.file, -1)
+    assert frame.step == state.step == 700
+    assert np.array_equal(frame.x, state.x[order]) and np.array_equal(frame.image, state.image[order])
+    assert np.array_equal(frame.v, state.v[order]) and np.array_equal(frame.species, state.typ[order])
+    unwrapped = frame.x + frame.image * frame.box
+    assert np.all((frame.x >= -0.2) & (frame.x < frame.box + 0.2)) and np.ptp(unwrapped) > 0
+
+
+def test_provenance(run_file):
+    with h5py.File(run_file.output.file, "r") as f:
+        params = f[L.PARAMETERS]
+        assert params[L.DECK][()].decode() == DECK
+        assert len(params.attrs[L.ATTR_GIT_COMMIT]) in (40, 7) or params.attrs[L.ATTR_GIT_COMMIT] == "unknown"
+        assert params.attrs[L.ATTR_PACKAGE_VERSION] == __import__("pel_hpc").__version__
+
+
+def test_mdanalysis_reads_our_positions_and_box(run_file, tmp_path):
+    mda = pytest.importorskip("MDAnalysis", reason="MDAnalysis is not installed (pip install MDAnalysis)")
+    from MDAnalysis.coordinates.H5MD import H5MDReader
+
+    export_replica(run_file.output.file, tmp_path / "x.h5", 0, mdanalysis=True)
+    reader = H5MDReader(str(tmp_path / "x.h5"), convert_units=False)
+    with h5py.File(run_file.output.file, "r") as f:
+        ours = f[L.element_path(0, L.POSITION)][L.VALUE][()]
+        edges = f[L.box_path(0)][L.EDGES][()]
+    assert reader.n_frames == len(ours) and reader.n_atoms == 65 and mda.__version__
+    for k in (0, len(ours) - 1):
+        ts = reader[k]
+        assert np.allclose(ts.positions, ours[k], atol=1e-6 * edges[0])  # MDAnalysis stores float32
+        assert np.allclose(ts.dimensions[:3], edges) and np.allclose(ts.dimensions[3:], 90.0)
+        assert ts.data["step"] == 200 + 100 * k
+
+
+def test_export_of_one_replica(tmp_path):
+    cfg = load_deck_text(tmp_path, DECK.replace("run: {name: out", "ensemble: {replicas: 3}\nrun: {name: ens"))
+    w = H5MDWriter(cfg, SerialComm())
+    tags = np.arange(65)
+    w.create([3.78] * 3, {r: (tags, (tags >= 52).astype(np.int32)) for r in range(3)})
+    w.append_particles(L.POSITION, 200, {r: (tags[::-1], np.full((65, 3), r + 0.5)) for r in range(3)})
+    w.close()
+    export_replica(cfg.output.file, tmp_path / "r2.h5", 2)
+    with h5py.File(tmp_path / "r2.h5", "r") as f:
+        assert list(f[L.PARTICLES]) == [L.replica_group(2)] and list(f[L.OBSERVABLES]) == [L.replica_group(2)]
+        assert np.all(f[L.element_path(2, L.POSITION)][L.VALUE][()] == 2.5)
+        assert f[L.element_path(2, L.POSITION)][L.STEP].id == f[L.element_path(2, L.IMAGE)][L.STEP].id
+    with pytest.raises(CorruptFileError, match="no replica 3"):
+        export_replica(cfg.output.file, tmp_path / "r3.h5", 3)
+
+
+def load_deck_text(folder, text):
+    (folder / "d.yaml").write_text(text)
+    return load_deck(folder / "d.yaml")
+
+
+def test_truncated_file_is_a_one_line_error(run_file, tmp_path):
+    data = Path(run_file.output.file).read_bytes()
+    (tmp_path / "cut.h5").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CorruptFileError, match="is not a readable HDF5 file"):
+        read_frame(tmp_path / "cut.h5")
+    out = subprocess.run([sys.executable, "-m", "pel_hpc", "info", str(tmp_path / "cut.h5")],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == CorruptFileError.exit_code and out.stderr.count("\n") == 1
+
+
+def test_bad_deck_at_the_command_line_writes_nothing(tmp_path):
+    (tmp_path / "bad.yaml").write_text(DECK.replace("n: 65", "n: 65, densty: 1.2"))
+    for command in ("run", "validate"):
+        out = subprocess.run([sys.executable, "-m", "pel_hpc", command, str(tmp_path / "bad.yaml")],
+                             capture_output=True, text=True, cwd=ROOT)
+        assert out.returncode == 2
+        assert out.stderr == "pel-hpc: error: unknown key 'system.densty' (did you mean 'system.density'?)\n"
+    assert sorted(os.listdir(tmp_path)) == ["bad.yaml"]
