@@ -24,9 +24,14 @@ from pel_hpc.physics.lj import lj_energy_force
 FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def pair_forces(x, n_local, nlist, count, shifts, eps4, sig2, rc2, ushift, fc, rc, force_shift, f):
     """Fill ``f[:n_local]`` and return this rank's (E_pot, W) partial sums [epsilon].
+
+    Per particle, a scalar pass gathers the separations and partner species of its list
+    into contiguous scratch rows; a second, gather-free pass evaluates the LJ formula and
+    accumulates — that pass is what LLVM vectorises (fast-math reductions and
+    ``error_model="numpy"``, without which a division carries a zero check that blocks SIMD).
 
     Parameters
     ----------
@@ -38,36 +43,62 @@ def pair_forces(x, n_local, nlist, count, shifts, eps4, sig2, rc2, ushift, fc, r
     force_shift : bool
     f : (capacity, 3) output forces [epsilon/sigma]
     """
+    cap = nlist.shape[1]
+    buf = np.empty((4, cap))
     epot = 0.0
     vir = 0.0
     for i in range(n_local):
-        xi, yi, zi = x[i, 0], x[i, 1], x[i, 2]
-        fx = 0.0
-        fy = 0.0
-        fz = 0.0
-        e = 0.0
-        w = 0.0
-        for k in range(count[i]):
-            code = nlist[i, k]
-            j = code >> 7
-            s = (code >> 2) & 31
-            t = code & 3
-            dx = xi - x[j, 0] - shifts[s, 0]
-            dy = yi - x[j, 1] - shifts[s, 1]
-            dz = zi - x[j, 2] - shifts[s, 2]
-            r2 = dx * dx + dy * dy + dz * dz
-            f_over_r, u = lj_energy_force(r2, eps4[t], sig2[t], rc2[t], ushift[t], fc[t], rc[t], force_shift)
-            fx += f_over_r * dx
-            fy += f_over_r * dy
-            fz += f_over_r * dz
-            e += u
-            w += f_over_r * r2
+        m = count[i]
+        _gather(x, i, nlist[i], m, shifts, buf)
+        t0 = 2 * ((nlist[i, 0] & 3) >> 1) if m > 0 else 0  # 2·t_i: pair types t0 (j is A), t0 + 1 (j is B)
+        fx, fy, fz, e, w = _accumulate(buf, m, eps4[t0], eps4[t0 + 1], sig2[t0], sig2[t0 + 1], rc2[t0],
+                                       rc2[t0 + 1], ushift[t0], ushift[t0 + 1], fc[t0], fc[t0 + 1], rc[t0],
+                                       rc[t0 + 1], force_shift)
         f[i, 0] = fx
         f[i, 1] = fy
         f[i, 2] = fz
         epot += 0.5 * e
         vir += 0.5 * w
     return epot, vir
+
+
+@njit(inline="always", cache=True)
+def _gather(x, i, row, m, shifts, buf):
+    """Scratch rows: separation dx, dy, dz [sigma] and partner species t_j (0.0/1.0) of i's entries."""
+    xi, yi, zi = x[i, 0], x[i, 1], x[i, 2]
+    for k in range(m):
+        code = row[k]
+        j = code >> 7
+        s = (code >> 2) & 31
+        buf[0, k] = xi - x[j, 0] - shifts[s, 0]
+        buf[1, k] = yi - x[j, 1] - shifts[s, 1]
+        buf[2, k] = zi - x[j, 2] - shifts[s, 2]
+        buf[3, k] = code & 1
+
+
+@njit(inline="always", cache=True, fastmath=FASTMATH, error_model="numpy")
+def _accumulate(buf, m, e0, e1, s0, s1, c0, c1, u0, u1, f0, f1, r0, r1, force_shift):
+    """Σ over the scratch rows of force, energy and virial (the vectorised loop).
+
+    Pair parameters are p = (1 − t_j) p_A + t_j p_B (exact for t_j ∈ {0, 1}), branch- and gather-free.
+    """
+    fx = 0.0
+    fy = 0.0
+    fz = 0.0
+    e = 0.0
+    w = 0.0
+    for k in range(m):
+        dx, dy, dz, tj = buf[0, k], buf[1, k], buf[2, k], buf[3, k]
+        ta = 1.0 - tj
+        r2 = dx * dx + dy * dy + dz * dz
+        f_over_r, u = lj_energy_force(r2, ta * e0 + tj * e1, ta * s0 + tj * s1, ta * c0 + tj * c1,
+                                      ta * u0 + tj * u1, ta * f0 + tj * f1, ta * r0 + tj * r1, force_shift)
+        fx += f_over_r * dx
+        fy += f_over_r * dy
+        fz += f_over_r * dz
+        e += u
+        w += f_over_r * r2
+    return fx, fy, fz, e, w
 
 
 def compute_forces(state, domain, table):

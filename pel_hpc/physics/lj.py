@@ -18,7 +18,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(inline="always", cache=True)
+@njit(inline="always", cache=True, error_model="numpy")
 def lj_energy_force(r2, eps4, sig2, rc2, ushift, fc, rc, force_shift):
     """Return ``(f_over_r, u)`` of one pair at squared distance ``r2``, zero beyond the cut-off.
 
