@@ -86,7 +86,7 @@ class Simulation:
         8. step += 1; every operation whose trigger fires at the new step acts, in list order
 
         Operations also act at the first step of a run if they fire there and have not yet
-        acted at that step.  With ``output=False`` operations flagged ``is_output`` are skipped.
+        acted at that step (so a production stage writes the step where equilibration ended).  With ``output=False`` operations flagged ``is_output`` are skipped.
         """
         end = self.state.step + int(steps)
         self._act(output)
@@ -105,11 +105,12 @@ class Simulation:
 
     def _act(self, output: bool) -> None:
         step = self.state.step
-        if self._acted_at == step:
-            return
-        self._acted_at = step
+        if self._acted_at is None or self._acted_at[0] != step:
+            self._acted_at = (step, set())
+        done = self._acted_at[1]
         for op in self._active(output):
-            if op.trigger(step):
+            if op.trigger(step) and id(op) not in done:
+                done.add(id(op))
                 op.act(self, step)
 
     def _advance(self, k: int) -> None:
