@@ -10,6 +10,9 @@ from pel_hpc.md.forces import compute_forces
 from pel_hpc.md.observables import kinetic_energy, n_dof, pressure, sum_v2, temperature
 
 
+_ALL = object()  # every operation counts as acted at the marked step
+
+
 @dataclass
 class Integrator:
     """Velocity Verlet, with a Nosé–Hoover chain when ``chain`` > 0 (NVT) or plain NVE.
@@ -98,7 +101,7 @@ class Simulation:
 
     def mark_acted(self, step: int) -> None:
         """Treat ``step`` as already acted (workflow hook: a restart resumes after that step's output)."""
-        self._acted_at = int(step)
+        self._acted_at = (int(step), _ALL)
 
     def _active(self, output: bool):
         return [op for op in self.operations if output or not getattr(op, "is_output", False)]
@@ -108,6 +111,8 @@ class Simulation:
         if self._acted_at is None or self._acted_at[0] != step:
             self._acted_at = (step, set())
         done = self._acted_at[1]
+        if done is _ALL:
+            return
         for op in self._active(output):
             if op.trigger(step) and id(op) not in done:
                 done.add(id(op))

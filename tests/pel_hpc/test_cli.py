@@ -1,0 +1,47 @@
+"""The ``pel-hpc run`` command: thermo table from a deck, one-line typed errors."""
+import subprocess
+import sys
+
+import pytest
+
+from pel_hpc.cli import main
+
+DECK = """run: {{name: cli_demo, seed: 3}}
+system: {{n: 65, cutoff: 1.8{extra}}}
+integrator: {{temperature: 0.7}}
+stages:
+  - {{name: equilibration, steps: 200, output: false}}
+  - {{name: production, steps: 300}}
+quench: {{every: 100}}
+output: {{thermo: 100, positions: 0, file: out.h5}}
+checkpoint: {{file: null}}
+"""
+
+
+def test_run_prints_thermo_table(tmp_path, capsys):
+    deck = tmp_path / "d.yaml"
+    deck.write_text(DECK.format(extra=""))
+    assert main(["run", str(deck)]) == 0
+    lines = [ln for ln in capsys.readouterr().out.strip().splitlines() if not ln.startswith("#")]  # progress
+    assert lines[0].split() == ["step", "time", "T", "E_pot", "E_kin", "H", "P"]
+    rows = [[float(w) for w in line.split()] for line in lines[1:]]
+    assert [int(r[0]) for r in rows] == [0, 100, 200, 300, 400, 500]
+    assert rows[1][1] == pytest.approx(0.5)  # time = step·dt
+    assert rows[0][2] == pytest.approx(0.7, abs=1e-6)  # exact initial temperature
+    assert rows[0][4] == pytest.approx(1.5 * 0.7 * (3 * 65 - 3) / (3 * 65), abs=1e-6)  # E_kin per particle
+
+
+def test_mistyped_key_is_a_one_line_error(tmp_path, capsys):
+    deck = tmp_path / "bad.yaml"
+    deck.write_text(DECK.format(extra=", densty: 1.2"))
+    assert main(["run", str(deck)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "system.densty" in err
+
+
+def test_module_entry_point_cutoff_error(tmp_path):
+    deck = tmp_path / "big_rc.yaml"
+    deck.write_text(DECK.format(extra="").replace("cutoff: 1.8", "cutoff: 2.5"))
+    proc = subprocess.run([sys.executable, "-m", "pel_hpc", "run", str(deck)], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "system.cutoff" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
