@@ -52,7 +52,7 @@ class EventRule:
     """Parameters of local and structural event detection (frames, σ, σ²); see the module docstring."""
 
     window: int = 10
-    jump: float = 0.5
+    jump: float = 0.4
     lag: int = 100
     msd_threshold: float = 2.0
     r_shell: float = 1.4

@@ -82,6 +82,14 @@ def sampled_frames(ensemble: Ensemble, n_frames: int, n_replicas: int = 4) -> np
     return np.concatenate([x[np.linspace(0, len(x) - 1, per_replica).astype(int)] for x in picks])
 
 
+def frame_spacing(times, replica: int) -> float:
+    """The constant time between position frames [τ]; a DeckError if there is none."""
+    step = np.diff(np.asarray(times, dtype=float))
+    if step.size == 0 or step[0] <= 0.0 or not np.allclose(step, step[0], rtol=1e-6):
+        raise DeckError(f"positions of replica {replica} are not at least 2 frames at one constant cadence")
+    return float(step[0])
+
+
 def analyse(ensemble: Ensemble, options: IceOptions) -> IceResult:
     """Run the whole ICE analysis (module docstring) and return an :class:`IceResult`."""
     box = np.asarray(ensemble.box, dtype=float)
@@ -91,8 +99,9 @@ def analyse(ensemble: Ensemble, options: IceOptions) -> IceResult:
     tables, rule, t_start = [], None, None
     for r in range(ensemble.n_replicas):
         times, positions = ensemble.read(r)
+        frame_dt = frame_spacing(times, r)
         if rule is None:
-            t_start, rule = float(times[0]), options.rule(float(times[1] - times[0]), r_shell)
+            t_start, rule = float(times[0]), options.rule(frame_dt, r_shell)
         tables.append(detect_events(positions, ensemble.types, box, times, rule))
     d_max = 0.5 * box.min() if options.d_max is None else min(options.d_max, 0.5 * box.min())
     edges = np.arange(0.0, d_max + 1e-9, options.d_bin)

@@ -65,3 +65,13 @@ def test_csv_names_its_source_and_holds_the_statistics(result, tmp_path):
     table = np.loadtxt(path, delimiter=",")
     assert table.shape == (result.stats.n.size, 8)
     assert table[:, 2].sum() == np.sum(result.pairs.d < 0.5 * L)
+
+
+def test_uneven_or_single_frame_cadence_is_refused():
+    from pel_hpc.errors import DeckError
+    from postprocess.ice import frame_spacing
+
+    assert frame_spacing([1.0, 1.5, 2.0], 0) == pytest.approx(0.5)
+    for times in ([1.0], [0.0, 0.5, 1.5]):
+        with pytest.raises(DeckError, match="replica 3"):
+            frame_spacing(times, 3)
