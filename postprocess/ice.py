@@ -24,11 +24,15 @@ from postprocess.io import provenance, read_positions
 from postprocess.structure import first_minimum, radial_distribution
 
 
+SHELL_TYPES = {"all": (0, 1), "A": (0,)}
+
+
 @dataclass(frozen=True)
 class IceOptions:
     """Analysis options in LJ units: averaging ``window`` [τ], local ``jump`` [σ], ``lag`` Δt ≈ τα [τ],
     ``msd_threshold`` [σ²], ``r_shell`` [σ] (None: first minimum of g_AA), ``merge_time`` [τ],
-    distance bins of width ``d_bin`` up to ``d_max`` [σ] (None: L/2), ``rdf_frames`` sampled for g(r)."""
+    distance bins of width ``d_bin`` up to ``d_max`` [σ] (None: L/2), ``rdf_frames`` sampled for g(r), and
+    the species of the first ``shell``: "all" (the paper's text) or "A"."""
 
     window: float = 2.0
     jump: float = 0.4
@@ -39,13 +43,14 @@ class IceOptions:
     d_bin: float = 0.25
     d_max: float | None = None
     rdf_frames: int = 40
+    shell: str = "all"
 
     def rule(self, frame_dt: float, r_shell: float) -> EventRule:
         """The frame-based :class:`EventRule` for positions written every ``frame_dt`` [τ]."""
         window = max(1, int(round(self.window / frame_dt)))
         lag = max(window, int(round(self.lag / frame_dt)))
         return EventRule(window=window, jump=self.jump, lag=lag, msd_threshold=self.msd_threshold,
-                         r_shell=r_shell)
+                         r_shell=r_shell, shell_types=SHELL_TYPES[self.shell])
 
 
 @dataclass(frozen=True)
@@ -130,15 +135,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("."), help="output directory")
     defaults = IceOptions()
     for name, value in asdict(defaults).items():
-        kind = int if name == "rdf_frames" else float
+        kind = float if value is None else type(value)
         parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=value,
+                            choices=tuple(SHELL_TYPES) if name == "shell" else None,
                             help=f"see IceOptions (default {value})")
 
 
 def options_from(args: argparse.Namespace) -> IceOptions:
     """IceOptions from parsed arguments; non-positive values are refused with a DeckError."""
     values = {name: getattr(args, name) for name in asdict(IceOptions())}
-    bad = [k for k, v in values.items() if v is not None and v <= 0 and k != "merge_time"]
+    bad = [k for k, v in values.items() if isinstance(v, (int, float)) and v <= 0 and k != "merge_time"]
     if bad or values["merge_time"] < 0:
         raise DeckError(f"ICE options must be positive: {', '.join(bad) or 'merge_time'}")
     return replace(IceOptions(), **values)
