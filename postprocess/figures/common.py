@@ -5,7 +5,9 @@ Everything here is a composition of :mod:`postprocess.metabasins`, :mod:`postpro
 
 MB trajectory positions: each MB is represented by the stored IS configuration (``is_positions``
 cadence) of lowest energy inside it; MBs with no stored IS frame inherit the previous MB's
-configuration (they do not contribute to a²).  For Figs. 1–2 store IS positions at every quench.
+configuration (they do not contribute to a²).  a² is the effective squared jump length
+(:func:`postprocess.ctrw.jump_length_squared`, back-and-forth correlations included); the single-jump
+value is kept as ``a2_single``.  For Figs. 1–2 store IS positions at every quench.
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ class TemperatureAnalysis:
     n_particles: int
     mbs: Metabasins
     a2: float
+    a2_single: float
     d_ctrw: float
     d_msd: float
     d_mb: float
@@ -85,10 +88,7 @@ def analyse_file(path, k=K_GRID, energy_tol: float = ENERGY_TOL, n_origins: int 
     t_md, _, x_md = pio.read_positions(path)
     t_is, step_is, x_is = pio.read_is_positions(path)
     x_mb, own = mb_configurations(mbs, step_is, x_is, traj.step, traj.energy_total)
-    starts = x_mb[mbs.start]
-    jumps = np.sum((starts[1:] - starts[:-1]) ** 2, axis=(1, 2))
-    valid = own[1:] & own[:-1]
-    a2 = float(np.mean(jumps[valid])) if valid.any() else float("nan")
+    a2_single, a2 = ctrw.jump_length_squared(x_mb[mbs.start[own]])
     done = mbs.waiting_time[mbs.complete]
     d_ctrw = ctrw.diffusion_constant(a2, traj.n_particles, float(done.mean()))
     dt_md, dt_q = float(t_md[1] - t_md[0]), float(traj.time[1] - traj.time[0])
@@ -99,7 +99,7 @@ def analyse_file(path, k=K_GRID, energy_tol: float = ENERGY_TOL, n_origins: int 
     d_mb = dynamics.diffusion_from_msd(mb.time, mb.msd, t_min=0.1 * t_max, t_max=t_max)[0]
     fs_cont = np.array([np.interp(mb.time, cont.time, cont.fs[:, i]) for i in range(len(k))]).T
     return TemperatureAnalysis(source=str(path), deck_name=_deck_name(traj.provenance), temperature=traj.temperature,
-                               n_particles=traj.n_particles, mbs=mbs, a2=a2, d_ctrw=d_ctrw, d_msd=d_msd, d_mb=d_mb,
+                               n_particles=traj.n_particles, mbs=mbs, a2=a2, a2_single=a2_single, d_ctrw=d_ctrw, d_msd=d_msd, d_mb=d_mb,
                                tau_alpha_ctrw=ctrw.tau_alpha(done), time=mb.time, s0=ctrw.persistence(mb.time, done),
                                k=np.asarray(k, float), fs_cont=fs_cont, fs_mb=mb.fs)
 
