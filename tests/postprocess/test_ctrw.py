@@ -58,3 +58,14 @@ def test_predicted_moments_match_a_simulated_trap_model():
     assert t_alpha == pytest.approx(ctrw.predicted_tau_alpha(b, p), rel=0.03)
     assert ctrw.diffusion_constant(2.0, 65, mean_tau) == pytest.approx(
         ctrw.predicted_diffusion(b, 2.0, 65, p), rel=0.01)
+
+
+def test_effective_jump_length_removes_back_and_forth_noise():
+    """R_j = W_j + η_j (random walk + iid scatter): single jump a²_w + 2v, effective a²_w."""
+    rng = np.random.default_rng(9)
+    n_mb, n_part = 20_000, 4
+    walk = np.cumsum(rng.normal(0, 0.2, (n_mb, n_part, 3)), axis=0)  # a²_w = 4·3·0.04 = 0.48
+    noise = rng.normal(0, 0.3, (n_mb, n_part, 3))  # v = 4·3·0.09 = 1.08
+    single, eff = ctrw.jump_length_squared(walk + noise, n_min=16, n_max=200)
+    assert single == pytest.approx(0.48 + 2 * 1.08, rel=0.03)
+    assert eff == pytest.approx(0.48, rel=0.1)
