@@ -56,10 +56,11 @@ def _log_rate_model(theta, e, beta, e0, sigma, sign, fit_v0):
 
 
 def fit_escape_rate(binned: list[BinnedWaitingTimes], e0: float, sigma: float,
-                    sign: int = ENTROPIC_SIGN, fit_v0: bool = False, guess=(1.5, 0.5, -12.0, 0.5, 0.0)):
+                    sign: int = ENTROPIC_SIGN, fit_v0: bool = False, guess=None):
     """Weighted least-squares fit of ln(1/⟨τ(e)⟩) to eq. (1) over all temperatures.
 
-    Returns (theta, errors, chi2_dof) with theta = (ln Γ0, λ, e_c, κ[, V0]).
+    Returns (theta, errors, chi2_dof) with theta = (ln Γ0, λ, e_c, κ[, V0]).  The default start is
+    Table I relative to the fitted DOS: e_c = e0 − 4.1σ, λ = κ = 0.5, ln Γ0 = max ln(1/⟨τ⟩).
     """
     if len(binned) < 2:
         raise DeckError("the Γ(e) fit needs MB data at two or more temperatures (λ and κ are degenerate at one)")
@@ -67,6 +68,8 @@ def fit_escape_rate(binned: list[BinnedWaitingTimes], e0: float, sigma: float,
     beta = np.concatenate([np.full(b.centre.size, b.beta) for b in binned])
     y = -np.log(np.concatenate([b.mean_tau for b in binned]))
     err = np.concatenate([b.log_tau_err for b in binned])
+    if guess is None:
+        guess = (float(np.max(y)), 0.5, e0 - 4.1 * sigma, 0.5, 0.0)
     x0 = np.asarray(guess[: 5 if fit_v0 else 4], float)
 
     def resid(theta):
@@ -132,6 +135,9 @@ def write_table(fit: PELFit, path, sources) -> None:
              f"{fit.n_points} bins; V0 {'fitted' if 'v0' in fit.errors else 'absorbed into Gamma0'}",
              "name,value,error"]
     lines += [f"{n},{v:.6g},{e:.3g}" for n, v, e in fit.table_rows()]
+    p = fit.params
+    lines += [f"e_c-e0,{p.e_c - p.e0:.6g},{np.hypot(fit.errors.get('e_c', np.nan), fit.errors.get('e0', np.nan)):.3g}",
+              f"e_cut-e0,{p.e_cut - p.e0:.6g},{fit.errors.get('e0', np.nan):.3g}"]
     Path(path).write_text("\n".join(lines) + "\n")
 
 

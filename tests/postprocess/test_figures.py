@@ -7,7 +7,7 @@ from postprocess.figures import fig01, fig02, fig03, table1
 from postprocess.figures.common import analyse_file
 from synthetic_h5md import write_file, write_hopping_file
 
-TRUE = L.TABLE_I.replace(sigma_gamma=0.8)
+TRUE = L.TABLE_I.replace(sigma_gamma=0.8, e0=-360.0, e_c=-371.9, e_cut=-385.0)  # absolute energies, as in MD
 
 
 @pytest.fixture(scope="module")
