@@ -171,3 +171,23 @@ def numerical_hessian(f, x, step: float = 1e-4) -> np.ndarray:
             val = (f(x + ei + ej) - f(x + ei - ej) - f(x - ei + ej) + f(x - ei - ej)) / (4 * h[i] * h[j])
             hess[i, j] = hess[j, i] = val
     return hess
+
+
+def reweighted_log_dos(energies, weights, betas, edges, fit: DOSFit):
+    """ln G(e) from each temperature's time-weighted MB-energy histogram, reweighted by e^{βe}.
+
+    Returns (centres, list of ln G arrays with NaN in empty bins); each temperature's unknown
+    constant (ln Z(β)) is fixed by matching the fitted Gaussian ``fit`` in its populated bins,
+    so curves from different T overlap where the data agree with one G(e).
+    """
+    edges = np.asarray(edges, float)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    model = -0.5 * ((centres - fit.e0) / fit.sigma) ** 2
+    out = []
+    for e, w, b in zip(energies, weights, betas):
+        hist, _ = np.histogram(np.asarray(e, float), bins=edges, weights=np.asarray(w, float), density=True)
+        with np.errstate(divide="ignore"):
+            lg = np.where(hist > 0, np.log(hist) + b * centres, np.nan)
+        ok = np.isfinite(lg)
+        out.append(lg - np.mean(lg[ok] - model[ok]) if ok.any() else lg)
+    return centres, out

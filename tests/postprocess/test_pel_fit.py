@@ -54,3 +54,16 @@ def test_full_table1_fit_recovers_parameters(sets):
     for name, tol in (("lam", 0.05), ("e_c", 0.5), ("kappa", 0.1), ("gamma0", 0.5), ("sigma", 0.05)):
         assert getattr(p, name) == pytest.approx(getattr(TRUE, name), abs=max(4 * err[name], tol)), name
     assert fit.chi2_dof < 3.0
+
+
+def test_reweighted_histograms_collapse_on_one_dos(sets):
+    from postprocess.mb_stats import reweighted_log_dos
+
+    energies, weights, betas = [e for _, e, _ in sets], [t for _, _, t in sets], [b for b, _, _ in sets]
+    fit = fit_dos(energies, weights, betas, e_cut=TRUE.e_cut)
+    centres, curves = reweighted_log_dos(energies, weights, betas, np.arange(-22.0, -8.0, 1.0), fit)
+    truth = -0.5 * ((centres - TRUE.e0) / TRUE.sigma) ** 2
+    for lg in curves:
+        ok = np.isfinite(lg) & (np.abs(centres + 14.0) < 3.5)  # well-populated bins at every T
+        resid = lg[ok] - truth[ok]
+        assert np.ptp(resid) < 0.6  # one G(e) up to a constant (bins of 1 ε, time-weight noise)
