@@ -16,8 +16,8 @@ Steps (Sect. II of the paper; conventions, including the sign s of the entropic 
 
 Errors are 1-σ from the least-squares Jacobian, scaled by √(χ²/dof) when that exceeds 1.
 
-Command: ``python -m postprocess.pel_fit MB.h5 [MB.h5 ...] --out DIR`` (files written by
-``postprocess.metabasins``) → ``DIR/table1.csv`` and ``DIR/pel_fit.h5``.
+Command: ``python -m postprocess.pel_fit RUN.h5 [RUN.h5 ...] --out DIR`` (our MD files, one per
+temperature; MBs are found on the fly) → ``DIR/table1.csv`` (also printed).
 """
 from __future__ import annotations
 
