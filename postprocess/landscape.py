@@ -26,7 +26,11 @@ Conventions (the one place they are stated)
 .. math:: \Gamma(e)/\Gamma_0 = e^{-\beta V_0}\,\exp[\lambda(\beta + s\,\kappa k_{entro})(e-e_c)]
           \ (e<e_c),\qquad e^{-\beta V_0}\ (e\ge e_c),\qquad k_{entro}=(e_0-e_c)/\sigma^2 > 0.
 
-The paper prints s = +1 in eq. (1).  We use **s = −1** (``ENTROPIC_SIGN``), for this evidence:
+The paper prints s = +1 in eq. (1).  We use **s = −1** (``ENTROPIC_SIGN``).  The whole paper becomes
+consistent if its *definition* k_entro = (e0 − e_c)/σ² carries the sign slip: with
+k' = (e_c − e0)/σ² = −k_entro < 0, eq. (1) "λ(β + κk')", eq. (4) "λ²σ²(β + κk')²" and
+"β0 = −k'" are exactly our s = −1 formulas, and eqs. (A1)/(A2), written with the positive
+magnitude k_entro, are too.  Evidence, each checked by a test or a number below:
 
 1. Appendix A: expanding our closed form for the untruncated single branch gives
    ln⟨(Γ/Γ0)ⁿ⟩ = (n/2)λσ²[(nλ−2)β² + k²κ(nλκ+2s) + 2βk(1 − sκ + snλκ)]; for s = −1 it reproduces eq. (A1) term by term
@@ -34,15 +38,14 @@ The paper prints s = +1 in eq. (1).  We use **s = −1** (``ENTROPIC_SIGN``), fo
    eq. (1)'s e^{−βV0}.  For s = +1, A1 and A2 are not recovered (the k² term becomes k²κ(nλκ+2)).
 2. λ = κ = 1, "well-known quadratic behaviour τα ∝ exp[σ²(β−β0)²]": with s = −1 the typical rate
    at the most probable energy e* = −βσ² is ln(Γ/Γ0) = −σ²(β−k_entro)², a perfect square, and all
-   ln⟨Γⁿ⟩ are ∝ (β−k_entro)² exactly.  With s = +1 one gets σ²(β²−k²), never a square.  The text's
-   β0 = −k_entro therefore has the magnitude right and the sign wrong (β0 = +κ k_entro).
+   ln⟨Γⁿ⟩ are ∝ (β−k_entro)² exactly.  With s = +1 one gets σ²(β²−k²), never a square.  So
+   β0 = +κ k_entro with the printed (positive) k_entro, i.e. β0 = −k' as printed.
 3. The text's own wording: "the number of escape paths from a MB increases exponentially with
    decreasing MB energy" — only s = −1 raises Γ as e decreases at fixed β.
-4. Stokes–Einstein, eq. (4): ln⟨Γ⟩⟨Γ⁻¹⟩ = λ²σ²(β + sκk)² (exact for the Gaussian, see tests).  The
-   printed (β + κk)² is the s = +1 value: 16.4 at T = 0.5 with Table I, i.e. Dτα decoupled by 10⁷,
-   far beyond any observed SE violation in KA; s = −1 gives 3.07 (a factor ≈ 20).  Eq. (4) is
-   printed with the same sign slip as eq. (1).
-5. Statements that favour s = +1: eq. (1) and (4) as printed and the "standard deviation of p(log Γ)
+4. Stokes–Einstein, eq. (4): ln⟨Γ⟩⟨Γ⁻¹⟩ = λ²σ²(β + sκk)² (exact for the Gaussian, see tests).  With
+   the printed positive k and s = +1 this is 16.4 at T = 0.5 (Table I), i.e. Dτα decoupled by 10⁷,
+   far beyond any SE violation seen in KA; s = −1 gives 3.07 (a factor ≈ 20).
+5. The one statement that favours s = +1 (with positive k_entro) is the "standard deviation of p(log Γ)
    at T = 0.5 ≈ 4.4": with e_c branch, e_cut and σ_γ = 1 the std of ln γ is 3.97 for s = +1 and 1.94
    for s = −1 (whose *variance*, 3.77, is near 4.4; in log10 neither fits: 1.73 and 0.84).
    The low-T exponent ξ = 2λ/(2+λ) is independent of s (only the β² terms survive); at T = 0.5 the
