@@ -1,0 +1,75 @@
+"""The sbatch scripts under a real single-node SLURM: a job runs pel_hpc under mpirun and writes
+its file; a job warned with USR1 checkpoints (exit 75), requeues itself and completes from the
+checkpoint with every frame once."""
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from slurm_cluster import SlurmCluster, missing_reason
+
+ROOT = Path(__file__).resolve().parents[2]
+DECK = """run: {{name: job, seed: 9}}
+system: {{n: 65, cutoff: 1.8}}
+integrator: {{temperature: 0.6}}
+stages:
+  - {{name: equilibration, steps: 100, output: false}}
+  - {{name: production, steps: {steps}}}
+quench: {{every: 500}}
+output: {{thermo: 500, positions: 500}}
+ensemble: {{replicas: 2, ranks_per_replica: 1}}
+"""
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(missing_reason() is not None, reason=str(missing_reason()))]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    c = SlurmCluster(tmp_path_factory.mktemp("slurm"))
+    try:
+        yield c.start()
+    finally:
+        c.stop()
+
+
+def submit(cluster, folder, steps, **env):
+    (folder / "job.yaml").write_text(DECK.format(steps=steps))
+    return cluster.sbatch("-n", "2", f"--chdir={folder}", f"--output={folder}/slurm-%j.out",
+                          str(ROOT / "jobs" / "md.sbatch"), str(folder / "job.yaml"),
+                          env={"PEL_ROOT": str(ROOT), **env})
+
+
+def frames(path):
+    with h5py.File(path, "r") as f:
+        return [f[f"particles/replica_{r:03d}/position/step"][()] for r in range(2)]
+
+
+def test_job_runs_pel_hpc_under_mpirun_and_writes_its_file(cluster, tmp_path):
+    job = submit(cluster, tmp_path, 2000)
+    info = cluster.wait(job)
+    log = (tmp_path / f"slurm-{job}.out").read_text()
+    assert info["JobState"] == "COMPLETED", log + cluster.logs()
+    assert info["NumTasks"] == "2"
+    for steps in frames(tmp_path / "job.h5"):
+        assert np.array_equal(steps, np.arange(500, 2101, 500))
+    with h5py.File(tmp_path / "job.h5", "r") as f:
+        assert f["parameters"].attrs["n_ranks"] == 2
+
+
+def test_usr1_checkpoints_requeues_and_completes(cluster, tmp_path):
+    job = submit(cluster, tmp_path, 20000)
+    cluster.wait(job, states=("RUNNING",), timeout=120)
+    log_file = tmp_path / f"slurm-{job}.out"
+    while not log_file.exists() or "# production: step" not in log_file.read_text():  # mid-production
+        assert cluster.state(job)["JobState"] == "RUNNING"
+        time.sleep(0.2)
+    cluster.run("scancel", "--batch", "--signal=USR1", str(job))
+    info = cluster.wait(job, timeout=400)
+    log = log_file.read_text()
+    assert info["JobState"] == "COMPLETED", log + cluster.logs()
+    assert "checkpointed; requeueing" in log and "continuing" in log
+    assert int(info.get("Restarts", "0")) >= 1
+    for steps in frames(tmp_path / "job.h5"):
+        assert np.array_equal(steps, np.arange(500, 20101, 500))  # every frame once across the requeue
