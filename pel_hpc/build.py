@@ -17,8 +17,12 @@ from pel_hpc.state import State
 
 
 def make_domain(cfg, comm, table):
-    """Serial domain on one rank; the decomposed domain of ``pel_hpc.parallel`` on several."""
-    if comm.size == 1:
+    """Serial domain on one rank; the decomposed domain of ``pel_hpc.parallel`` on several.
+
+    Reproducible mode uses the decomposed domain (a 1×1×1 grid) on one rank too, so a
+    one-rank run is bitwise the same as runs on any rank count.
+    """
+    if comm.size == 1 and not cfg.decomposition.reproducible:
         return SerialDomain(table.rc_max, cfg.system.skin, comm)
     from pel_hpc.parallel.domain import DecomposedDomain
 
