@@ -1,0 +1,47 @@
+"""Restart on 2/4 ranks (decomposed N = 260): a run stopped at a checkpoint and continued with
+``--restart`` ends bitwise equal to the uninterrupted run and its file holds every frame once."""
+import os
+
+import h5py
+import numpy as np
+
+from pel_hpc.deck.validate import validate_deck
+from pel_hpc.io.checkpoint import read_checkpoint
+from pel_hpc.io.session import run_deck
+from pel_hpc.parallel.comm import MPIComm
+
+
+def deck(folder, name, steps, size):
+    return validate_deck({
+        "run": {"name": name, "seed": 4}, "system": {"n": 260, "cutoff": 1.8},
+        "integrator": {"temperature": 0.8}, "stages": [{"name": "production", "steps": steps}],
+        "output": {"thermo": 10, "positions": 10, "velocities": 20, "file": f"{name}.h5"},
+        "checkpoint": {"every": 30}, "ensemble": {"ranks_per_replica": size}}, folder)
+
+
+def by_tag(state, name):
+    n = state.n_local
+    return getattr(state, name)[:n][np.argsort(state.tag[:n])], np.sort(state.tag[:n])
+
+
+def test_stop_and_restart_is_bitwise(world, tmp_path_factory):
+    folder = world.bcast(tmp_path_factory.mktemp("restart") if world.rank == 0 else None)
+    comm, devnull = MPIComm(world), open(os.devnull, "w")
+    run_deck(deck(folder, "whole", 90, world.size), comm, stream=devnull)
+    run_deck(deck(folder, "part", 60, world.size), comm, stream=devnull)  # "killed" after the step-60 checkpoint
+    run_deck(deck(folder, "part", 90, world.size), comm, restart=True, stream=devnull)
+    a, _ = read_checkpoint(folder / "whole.chk.h5", comm)
+    b, _ = read_checkpoint(folder / "part.chk.h5", comm)
+    assert a.step == b.step == 90
+    for name in ("x", "v", "image"):
+        (xa, ta), (xb, tb) = by_tag(a, name), by_tag(b, name)
+        assert np.array_equal(ta, tb) and np.array_equal(xa, xb), name
+    assert np.array_equal(a.nhc_eta, b.nhc_eta) and np.array_equal(a.nhc_veta, b.nhc_veta)
+    if world.rank == 0:
+        with h5py.File(folder / "whole.h5", "r") as fa, h5py.File(folder / "part.h5", "r") as fb:
+            for path in ("particles/replica_000/position", "particles/replica_000/velocity",
+                         "observables/replica_000/temperature"):
+                assert np.array_equal(fa[path]["step"][()], fb[path]["step"][()]), path
+                assert np.array_equal(fa[path]["value"][()], fb[path]["value"][()]), path
+            assert fb["particles/replica_000/position/step"][()].tolist() == list(range(0, 91, 10))
+    world.Barrier()
