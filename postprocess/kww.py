@@ -67,7 +67,11 @@ def fit_kww(time, f, f_max: float = 0.8, f_min: float = 0.02, amplitude: bool = 
 
 
 def kww_scan(time, fs, k, **kw):
-    """KWW fit for every k: returns (tau0, beta) arrays (NaN where a fit is impossible). ``fs`` (n_t, n_k)."""
+    """KWW fit for every k: returns (tau0, beta) arrays. ``fs`` (n_t, n_k).
+
+    NaN where a fit is impossible or meaningless: τ0 below the first sampled time (the decay is
+    vibrational, over before the first frame).
+    """
     tau0 = np.full(len(k), np.nan)
     beta = np.full(len(k), np.nan)
     for i in range(len(k)):
@@ -75,7 +79,8 @@ def kww_scan(time, fs, k, **kw):
             fit = fit_kww(time, fs[:, i], **kw)
         except DeckError:
             continue
-        tau0[i], beta[i] = fit.tau0, fit.beta
+        if fit.tau0 >= np.min(np.asarray(time)[np.asarray(time) > 0]):
+            tau0[i], beta[i] = fit.tau0, fit.beta
     return tau0, beta
 
 

@@ -62,3 +62,10 @@ def test_crossover_wavevector():
     k = np.geomspace(1, 400, 50)
     tau0_cont = 1e3 / k  # falls through the plateau value 50 at k = 20
     assert kww.crossover_wavevector(k, tau0_cont, 50.0) == pytest.approx(20.0, rel=1e-6)
+
+
+def test_kww_scan_rejects_decays_faster_than_the_first_frame():
+    t = np.geomspace(0.1, 1e3, 80)
+    fs = np.column_stack([np.exp(-((t / 50.0) ** 0.5)), 0.5 * np.exp(-((t / 1e-3) ** 0.3))])
+    tau0, beta = kww.kww_scan(t, fs, [1.0, 100.0])
+    assert tau0[0] == pytest.approx(50.0, rel=1e-4) and np.isnan(tau0[1]) and np.isnan(beta[1])
