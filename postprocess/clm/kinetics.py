@@ -81,15 +81,14 @@ def build_heap(key, heap, pos):
 def charge_energy(ehist, e, t_from, t_to, par):
     """Add the time spent at energy e within [t_from, t_to] ∩ recording window to its block/bin."""
     t0 = max(t_from, par[P_T0])
-    while t0 < t_to:
-        b = int((t0 - par[P_T0]) / par[P_TBLOCK])
-        if b >= ehist.shape[0]:
-            return
+    b = int((t0 - par[P_T0]) / par[P_TBLOCK])
+    x = int((e - par[P_EHLO]) / par[P_EHW])
+    while t0 < t_to and b < ehist.shape[0]:
         t1 = min(t_to, par[P_T0] + (b + 1) * par[P_TBLOCK])
-        x = int((e - par[P_EHLO]) / par[P_EHW])
-        if 0 <= x < ehist.shape[1]:
+        if t1 > t0 and 0 <= x < ehist.shape[1]:
             ehist[b, x] += t1 - t0
-        t0 = t1
+        t0 = max(t0, t1)
+        b += 1
 
 
 @njit(cache=True, inline="always")

@@ -119,3 +119,20 @@ def energy_distribution(tallies):
     h = tallies.energy_hist
     widths = np.diff(tallies.energy_edges)
     return tallies.energy_edges, h / (h.sum(axis=1, keepdims=True) * widths)
+
+
+def cutoff_share(n: float, temperature: float, p=None, width: float | None = None) -> float:
+    """Share of ⟨Γⁿ⟩_eq carried by states within ``width`` (default σ) above e_cut (quadrature).
+
+    n = −1 measures how much τα ∝ ⟨Γ⁻¹⟩ depends on the rare states near e_cut; n = −3 does the same
+    for the variance of the sampled ⟨τ²⟩ (∝ ⟨Γ⁻³⟩), i.e. for how well a run converges.
+    """
+    from scipy import integrate
+
+    from postprocess.landscape import TABLE_I, escape_rate, p_eq
+    p = TABLE_I if p is None else p
+    beta, width = 1.0 / temperature, p.sigma if width is None else width
+    f = lambda e: p_eq(e, beta, p) * escape_rate(e, beta, p) ** n  # noqa: E731
+    top = p.e0 + 15.0 * p.sigma
+    total = integrate.quad(f, p.e_cut, top, points=[p.e_c], limit=400)[0]
+    return integrate.quad(f, p.e_cut, p.e_cut + width, limit=400)[0] / total
