@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from ka_reference import ka_brute_force
+from pel_hpc.errors import DeckError
 from pel_hpc.md.domain import SerialDomain
 from pel_hpc.md.forces import compute_forces
 from pel_hpc.md.minimize import quench
@@ -18,12 +19,13 @@ def _domain(state, cutoff):
     return s, dom, table
 
 
+@pytest.mark.parametrize("method", ["fire", "lbfgs"])
 @pytest.mark.parametrize("fixture,cutoff", [("liquid65", 1.8), ("liquid500", 2.5)])
-def test_quench_reaches_tolerance_below_instantaneous_energy(request, fixture, cutoff):
+def test_quench_reaches_tolerance_below_instantaneous_energy(request, fixture, cutoff, method):
     s, dom, table = _domain(request.getfixturevalue(fixture), cutoff)
     e_inst, _ = compute_forces(s, dom, table)
     before = s.x.copy(), s.v.copy(), s.f.copy()
-    res = quench(s, dom, table, tol=1e-8)
+    res = quench(s, dom, table, tol=1e-8, method=method)
     assert res.converged and res.fnorm <= 1e-8
     assert res.e_is < e_inst / s.n_global - 0.1
     for a, b in zip(before, (s.x, s.v, s.f)):
@@ -33,28 +35,43 @@ def test_quench_reaches_tolerance_below_instantaneous_energy(request, fixture, c
     assert np.linalg.norm(f_ref) < 1e-7
 
 
+@pytest.mark.parametrize("method", ["fire", "lbfgs"])
 @pytest.mark.parametrize("fixture,cutoff", [("liquid65", 1.8), ("liquid500", 2.5)])
-def test_requench_of_inherent_structure_is_unchanged(request, fixture, cutoff):
+def test_requench_of_inherent_structure_is_unchanged(request, fixture, cutoff, method):
     s, dom, table = _domain(request.getfixturevalue(fixture), cutoff)
-    first = quench(s, dom, table, tol=1e-8)
+    first = quench(s, dom, table, tol=1e-8, method=method)
     is_state = State.from_arrays(first.x_is, dom.gather_by_tag(s, s.typ), s.box)
     is_dom = SerialDomain(table.rc_max, 0.3)
     is_dom.setup(is_state)
-    second = quench(is_state, is_dom, table, tol=1e-8)
+    second = quench(is_state, is_dom, table, tol=1e-8, method=method)
     d = second.x_is - first.x_is
     d -= s.box * np.round(d / s.box)
     assert np.max(np.abs(d)) < 1e-6
     assert second.e_is == pytest.approx(first.e_is, abs=1e-12)
 
 
-def test_compiled_and_generic_fire_agree_n65(liquid65):
-    """The compiled small-box FIRE and the domain-generic FIRE take the same moves."""
+@pytest.mark.parametrize("method", ["fire", "lbfgs"])
+def test_compiled_and_generic_minimisers_agree_n65(liquid65, method):
+    """The compiled small-box minimiser and the domain-generic one take the same moves."""
     s, dom, table = _domain(liquid65, 1.8)
-    fast = quench(s, dom, table, tol=1e-8)
+    fast = quench(s, dom, table, tol=1e-8, method=method)
     generic = _GenericOnly(dom)
-    slow = quench(s, generic, table, tol=1e-8)
+    slow = quench(s, generic, table, tol=1e-8, method=method)
     assert slow.e_is == pytest.approx(fast.e_is, abs=1e-10)
     assert abs(slow.n_iter - fast.n_iter) <= 2
+
+
+def test_lbfgs_needs_fewer_force_calls_than_fire(liquid65):
+    s, dom, table = _domain(liquid65, 1.8)
+    fire, lbfgs = (quench(s, dom, table, tol=1e-8, method=m) for m in ("fire", "lbfgs"))
+    assert lbfgs.n_iter * 1.5 < fire.n_iter
+    assert lbfgs.e_is == pytest.approx(fire.e_is, abs=1e-3)  # usually the same basin
+
+
+def test_unknown_method_is_a_deck_error(liquid65):
+    s, dom, table = _domain(liquid65, 1.8)
+    with pytest.raises(DeckError, match="quench.method"):
+        quench(s, dom, table, method="newton")
 
 
 def test_cg_reaches_an_inherent_structure(liquid65):
