@@ -11,8 +11,8 @@ jackknife over the ``n_blocks`` time blocks.  Definitions (Sect. II and IV of th
 where τ_k are the waiting times between consecutive active processes of the same ES (pooled
 over all ES); S0(t) is the probability that an ES picked at a random time has not relaxed
 (actively) within t — the incoherent persistence of the lattice, compared with S(k_c, t) of the MD.
-The KWW fit exp[−(t/τ0)^β] gives τα = (τ0/β)Γ(1/β) (``postprocess.kww`` is not available yet, so
-the fit lives here).  Times in τ (LJ units).
+The KWW fit exp[−(t/τ0)^β] of S0, with τα = (τ0/β)Γ(1/β), uses :mod:`postprocess.kww`.
+Times in τ (LJ units).
 """
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, special
 
 from pel_hpc.errors import DeckError
+from postprocess.kww import fit_kww
 
 
 def jackknife(block_sums: np.ndarray, estimator):
@@ -79,26 +79,10 @@ def persistence(tallies):
     return t, (above_sum - t * above_count) / tsum.sum()
 
 
-def kww(t, tau0, beta):
-    """The stretched exponential exp[−(t/τ0)^β] (KWW)."""
-    return np.exp(-np.power(np.asarray(t) / tau0, beta))
-
-
-def kww_tau_alpha(tau0: float, beta: float) -> float:
-    """τα = ∫ exp[−(t/τ0)^β] dt = (τ0/β) Γ(1/β) [τ] (Sect. II of the paper)."""
-    return tau0 / beta * special.gamma(1.0 / beta)
-
-
-def fit_kww(t, s, s_min: float = 0.02, s_max: float = 0.9):
-    """Fit exp[−(t/τ0)^β] to S(t) where s_min < S < s_max (the α regime); returns (τ0, β)."""
-    t, s = np.asarray(t, float), np.asarray(s, float)
-    sel = (s > s_min) & (s < s_max)
-    if sel.sum() < 3:
-        raise DeckError("KWW fit needs at least 3 points with s_min < S(t) < s_max")
-    guess = (float(np.interp(math.exp(-1.0), s[sel][::-1], t[sel][::-1])), 0.7)
-    popt, _ = optimize.curve_fit(lambda x, a, b: kww(x, a, b), t[sel], s[sel], p0=guess,
-                                 bounds=([1e-300, 0.05], [np.inf, 1.5]))
-    return float(popt[0]), float(popt[1])
+def kww_of_persistence(tallies):
+    """KWW fit exp[−(t/τ0)^β] of S0(t) (``postprocess.kww``, A = 1: S0 has no short-time decay)."""
+    t, s0 = persistence(tallies)
+    return fit_kww(t, s0, f_max=0.9, f_min=0.02, amplitude=False)
 
 
 def stokes_einstein_product(tallies):
