@@ -18,6 +18,8 @@ Lengths in [sigma].
 """
 from __future__ import annotations
 
+from time import perf_counter
+
 import numpy as np
 
 from pel_hpc.md import neighbors as nb
@@ -49,6 +51,7 @@ class DecomposedDomain:
         self.comm, self.requested_grid = comm, grid
         self.reproducible, self.capacity = bool(reproducible), int(capacity)
         self.n_rebuilds = 0
+        self.rebuild_comm_time = 0.0  # seconds in migration and borders at rebuilds (benchmarks)
         self.nlist = np.zeros((0, self.capacity), np.int32)
         self.count = np.zeros(0, np.int32)
         self.shifts = np.zeros((27, 3))  # ghosts sit at shifted coordinates: every shift is zero
@@ -91,12 +94,16 @@ class DecomposedDomain:
         """Wrap, migrate, sort by cell, rebuild the ghost plan and the neighbour list."""
         n = state.n_local
         wrap(state.x, state.image, state.box, n)
+        t0 = perf_counter()
         arrays, n = exchange(self.comm, self.grid, {k: getattr(state, k)[:n] for k in PER_PARTICLE}, n)
+        self.rebuild_comm_time += perf_counter() - t0
         self._store(state, arrays, n)
         cells = self._cell_grid()
         self._sort_by_cell(state, cells)
+        t0 = perf_counter()
         state.x, state.typ, state.tag, state.n_ghost = self.halo.borders(
             state.x, state.typ, state.tag, n, lambda need: self._grow(state, need))
+        self.rebuild_comm_time += perf_counter() - t0
         self._build_list(state, cells)
         self.x_build = state.x[:n].copy()
         self.n_rebuilds += 1

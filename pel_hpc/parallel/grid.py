@@ -79,7 +79,8 @@ def choose_dims(size: int, box, r_halo: float) -> tuple[int, int, int]:
     """
     box = np.asarray(box, dtype=float)
     best, best_area = None, np.inf
-    for nx, ny in product(range(1, size + 1), repeat=2):
+    divisors = [d for d in range(1, size + 1) if size % d == 0]
+    for nx, ny in product(divisors, repeat=2):
         if size % (nx * ny):
             continue
         dims = (nx, ny, size // (nx * ny))

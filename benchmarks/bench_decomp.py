@@ -1,0 +1,349 @@
+"""Domain decomposition and replica ensembles vs LAMMPS (``mpirun -n 1/2 lmp``, plain and ``-sf opt``).
+
+Prints, in one invocation (only ratios measured together mean anything on a shared machine):
+
+1. KA-LJ NVT (Nosé–Hoover chain 3, T = 0.5, ρ = 1.2, r_c = 2.5, skin 0.3, Δt = 0.005) for
+   N = 8000 and 32000 on 1 and 2 ranks: steps/s, speedup, parallel efficiency, and the
+   communication share of the step per rank (halo forward + reductions + migration/borders),
+   next to LAMMPS' own "Comm" share;
+2. 64 replicas of N = 65 (r_c = 1.8) on 2 ranks in compiled batches vs 64 separate LAMMPS runs
+   (two at a time on the two cores): aggregate particle-steps/s;
+3. a performance model of one step calibrated on (1): t = a·N/P + b·G + α·(m + 3⌈log₂P⌉) + β·24G,
+   with G the ghosts of a sub-box of the chosen grid, m its point-to-point messages and three
+   reductions per step, then a PREDICTION table of strong and weak scaling to 10³ ranks and
+   10⁷ particles.
+
+Usage::
+
+    python benchmarks/bench_decomp.py            # full settings (quiet machine)
+    python benchmarks/bench_decomp.py --quick    # seconds-long check that everything runs
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks" / "lammps"))
+os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+os.environ.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
+os.environ.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+
+import ka_lammps as K  # noqa: E402
+
+T, DT, SKIN, TAU, RHO = 0.5, 0.005, 0.3, 0.5, 1.2
+R_HALO = 2.5 + SKIN
+SIZES = {8000: (1000, (2, 2, 2)), 32000: (500, (4, 4, 4))}  # base system and its replication
+MPIRUN = ["mpirun", "--oversubscribe", "--bind-to", "none"]
+
+
+# ---------------------------------------------------------------- configurations (parent)
+def make_config(n: int, path: Path) -> None:
+    """Pushed random KA base system, replicated to N, MB velocities at T; saved as .npz."""
+    from pel_hpc.md.domain import SerialDomain
+    from pel_hpc.md.init import random_state, replicate, soft_push
+    from pel_hpc.md.velocities import maxwell_boltzmann
+    from pel_hpc.physics.kob_andersen import pair_table
+
+    base, reps = SIZES[n]
+    table = pair_table(2.5)
+    s = random_state(base, RHO, 0.8, seed=11)
+    soft_push(s, SerialDomain(table.rc_max, SKIN), table, max_iter=2000)
+    s = replicate(s, reps)
+    maxwell_boltzmann(s, SerialDomain(table.rc_max, SKIN), T)
+    k = s.n_local
+    np.savez(path, x=s.x[:k], v=s.v[:k], typ=s.typ[:k], box=s.box)
+
+
+# ---------------------------------------------------------------- workers (under mpirun)
+class TimedComm:
+    """Proxy of an MPIComm that accumulates the wall time of its reductions."""
+
+    def __init__(self, comm):
+        self._comm, self.time = comm, 0.0
+
+    def __getattr__(self, name):
+        return getattr(self._comm, name)
+
+    def _timed(self, fn, value):
+        t0 = time.perf_counter()
+        out = fn(value)
+        self.time += time.perf_counter() - t0
+        return out
+
+    def allreduce_sum(self, value):
+        return self._timed(self._comm.allreduce_sum, value)
+
+    def allreduce_max(self, value):
+        return self._timed(self._comm.allreduce_max, value)
+
+
+def worker_md(config: str, steps: int, serial: bool) -> None:
+    """Time ``steps`` NVT steps of the saved configuration on this world; rank 0 prints JSON."""
+    from pel_hpc.md.domain import SerialDomain
+    from pel_hpc.parallel.comm import MPIComm
+    from pel_hpc.parallel.domain import DecomposedDomain
+    from pel_hpc.physics.kob_andersen import pair_table
+    from pel_hpc.simulation import Integrator, Simulation
+    from pel_hpc.state import State
+
+    data = np.load(config)
+    world = MPIComm()
+    comm = TimedComm(world)
+    table = pair_table(2.5)
+    state = State.from_arrays(data["x"], data["typ"], data["box"], v=data["v"])
+    dom = SerialDomain(table.rc_max, SKIN, comm) if serial else DecomposedDomain(table.rc_max, SKIN, comm)
+    sim = Simulation(state, dom, table, Integrator(DT, T, TAU, 3)).setup()
+    sim.run(20)
+    comm.time, r0 = 0.0, dom.n_rebuilds
+    fwd0, reb0 = (dom.halo.comm_time, dom.rebuild_comm_time) if not serial else (0.0, 0.0)
+    world.barrier()
+    t0 = time.perf_counter()
+    sim.run(steps)
+    wall = time.perf_counter() - t0
+    comm_t = comm.time + ((dom.halo.comm_time - fwd0 + dom.rebuild_comm_time - reb0) if not serial else 0.0)
+    row = {"wall": wall, "comm": comm_t, "n_local": state.n_local, "n_ghost": state.n_ghost,
+           "messages": 0 if serial else dom.halo.messages_per_step,
+           "dims": [1, 1, 1] if serial else list(dom.grid.dims), "rebuilds": dom.n_rebuilds - r0}
+    rows = world.allgather(row)
+    if world.rank == 0:
+        print("RESULT " + json.dumps({"steps": steps, "ranks": rows}), flush=True)
+
+
+def worker_ensemble(replicas: int, steps: int) -> None:
+    """Advance this rank's share of ``replicas`` N = 65 systems in one compiled batch; rank 0 prints JSON."""
+    from pel_hpc.md.domain import SerialDomain
+    from pel_hpc.md.init import random_state, soft_push
+    from pel_hpc.md.velocities import maxwell_boltzmann
+    from pel_hpc.parallel.batch import ReplicaBatch
+    from pel_hpc.parallel.comm import MPIComm
+    from pel_hpc.parallel.ensemble import split_world
+    from pel_hpc.physics.kob_andersen import pair_table
+    from pel_hpc.simulation import Integrator
+
+    world = MPIComm()
+    layout, _ = split_world(world, replicas, 1)
+    table = pair_table(1.8)
+    states = []
+    for k in layout.replicas:
+        s = random_state(65, RHO, 0.8, seed=5, replica=k)
+        soft_push(s, SerialDomain(table.rc_max, SKIN), table)
+        maxwell_boltzmann(s, SerialDomain(table.rc_max, SKIN), T)
+        states.append(s)
+    batch = ReplicaBatch(states, table, Integrator(DT, T, TAU, 3), SKIN)
+    batch.advance(200)
+    world.barrier()
+    t0 = time.perf_counter()
+    batch.advance(steps)
+    wall = time.perf_counter() - t0
+    walls = world.allgather(wall)
+    if world.rank == 0:
+        print("RESULT " + json.dumps({"steps": steps, "walls": walls, "replicas": replicas}), flush=True)
+
+
+# ---------------------------------------------------------------- parent: launching and LAMMPS
+def run_worker(ranks: int, *args: str) -> dict:
+    """``mpirun -n ranks`` this script in worker mode; the RESULT line as a dict."""
+    cmd = MPIRUN + ["-n", str(ranks), sys.executable, __file__, "--worker", *args]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT).stdout
+    return json.loads(next(line for line in out.splitlines() if line.startswith("RESULT "))[7:])
+
+
+def lammps_md(config: Path, ranks: int, steps: int, opt: bool) -> tuple[float, float]:
+    """(steps/s, LAMMPS "Comm" % of the loop) of ``fix nvt`` (tchain 3) on the configuration."""
+    data = np.load(config)
+    work = config.parent
+    K.write_data(work / "ka.data", data["x"], data["typ"], data["box"], data["v"])
+    script = K.header("ka.data", 2.5, SKIN) + (
+        f"timestep {DT}\nfix 1 all nvt temp {T} {T} {TAU} tchain 3\nthermo 0\nrun 20\nrun {steps}\n")
+    (work / "in.run").write_text(script)
+    cmd = MPIRUN + ["-n", str(ranks), K.lmp_binary(), "-in", "in.run", "-log", "log.run", "-screen", "none"]
+    subprocess.run(cmd + (["-sf", "opt"] if opt else []), cwd=work, check=True,
+                   env=dict(os.environ, OMP_NUM_THREADS="1"))
+    log = (work / "log.run").read_text()
+    comm = [float(line.split("|")[-1]) for line in log.splitlines() if line.startswith("Comm ")]
+    return steps / K.loop_time(log), (comm[-1] if comm else float("nan"))
+
+
+def lammps_ensemble(runs: int, steps: int, work: Path) -> tuple[float, float]:
+    """Aggregate particle-steps/s of ``runs`` separate N = 65 LAMMPS runs, two at a time:
+    (from wall time including start-up, from LAMMPS loop times)."""
+    from pel_hpc.md.domain import SerialDomain
+    from pel_hpc.md.init import random_state, soft_push
+    from pel_hpc.physics.kob_andersen import pair_table
+
+    table = pair_table(1.8)
+    s = random_state(65, RHO, 0.8, seed=5)
+    soft_push(s, SerialDomain(table.rc_max, SKIN), table)
+    script = K.header("ka.data", 1.8, SKIN) + (
+        f"velocity all create {T} 4928 dist gaussian\ntimestep {DT}\n"
+        f"fix 1 all nvt temp {T} {T} {TAU} tchain 3\nthermo 0\nrun {steps}\n")
+    dirs = []
+    for k in range(runs):
+        d = work / f"e{k}"
+        d.mkdir(exist_ok=True)
+        K.write_data(d / "ka.data", s.x[:65], s.typ[:65], s.box)
+        (d / "in.run").write_text(script)
+        dirs.append(d)
+    cmd = [K.lmp_binary(), "-in", "in.run", "-log", "log.run", "-screen", "none"]
+    t0 = time.perf_counter()
+    for pair in range(0, runs, 2):
+        procs = [subprocess.Popen(cmd, cwd=d, env=dict(os.environ, OMP_NUM_THREADS="1"))
+                 for d in dirs[pair:pair + 2]]
+        for p in procs:
+            p.wait()
+    wall = time.perf_counter() - t0
+    loops = [K.loop_time((d / "log.run").read_text()) for d in dirs]
+    return runs * 65 * steps / wall, 2 * 65 * steps / float(np.mean(loops))
+
+
+# ---------------------------------------------------------------- performance model
+def ghosts(n: float, dims) -> float:
+    """Ghost particles of one sub-box: ρ[Π(w_d + 2r_h) − Π w_d] with w_d = L/n_d."""
+    w = (n / RHO) ** (1.0 / 3.0) / np.asarray(dims, dtype=float)
+    return RHO * (np.prod(w + 2.0 * R_HALO) - np.prod(w))
+
+
+def messages(dims) -> int:
+    """Point-to-point messages per step: two per decomposed dimension (others are self-copies)."""
+    return 2 * sum(1 for d in dims if d > 1)
+
+
+def model_terms(n: float, ranks: int, dims) -> np.ndarray:
+    """Regressors of t_step: [N/P, G, messages + 3⌈log₂P⌉ reduction stages, 24·G bytes (P > 1)]."""
+    g = ghosts(n, dims)
+    latency = messages(dims) + 3 * math.ceil(math.log2(ranks)) if ranks > 1 else 0
+    return np.array([n / ranks, g, latency, 24.0 * g if ranks > 1 else 0.0])
+
+
+def calibrate(measured: dict) -> np.ndarray:
+    """(a, b, α, β) [s]: compute from the 1-rank runs, communication from the 2-rank runs."""
+    rows1 = [(model_terms(n, 1, (1, 1, 1))[:2], m[1]["comp"]) for n, m in measured.items()]
+    ab = np.linalg.lstsq(np.array([r for r, _ in rows1]), np.array([t for _, t in rows1]), rcond=None)[0]
+    rows2 = [(model_terms(n, 2, m[2]["dims"])[2:], m[2]["comm"]) for n, m in measured.items()]
+    ab2 = np.linalg.lstsq(np.array([r for r, _ in rows2]), np.array([t for _, t in rows2]), rcond=None)[0]
+    return np.concatenate([np.maximum(ab, 0.0), np.maximum(ab2, 0.0)])
+
+
+def predict(coef: np.ndarray, n: float, ranks: int):
+    """Predicted seconds per step, or None when no grid fits the halo."""
+    from pel_hpc.errors import DecompositionError
+    from pel_hpc.parallel.grid import choose_dims
+
+    edge = (n / RHO) ** (1.0 / 3.0)
+    try:
+        dims = choose_dims(ranks, [edge] * 3, R_HALO)
+    except DecompositionError:
+        return None, None
+    return float(coef @ model_terms(n, ranks, dims)), dims
+
+
+# ---------------------------------------------------------------- reporting
+def summarize(res: dict) -> dict:
+    """Per-step wall (slowest rank), compute and communication times [s] from a worker result."""
+    steps, ranks = res["steps"], res["ranks"]
+    wall = max(r["wall"] for r in ranks) / steps
+    comm = float(np.mean([r["comm"] for r in ranks])) / steps
+    return {"step": wall, "comm": comm, "comp": wall - comm, "dims": ranks[0]["dims"],
+            "fractions": [r["comm"] / r["wall"] for r in ranks], "ghosts": [r["n_ghost"] for r in ranks]}
+
+
+def bench_md(args, work: Path) -> dict:
+    measured = {}
+    for n in args.sizes:
+        cfg = work / f"ka{n}.npz"
+        make_config(n, cfg)
+        serial = summarize(run_worker(1, "md", str(cfg), str(args.steps), "serial"))
+        m = {1: summarize(run_worker(1, "md", str(cfg), str(args.steps), "decomposed")),
+             2: summarize(run_worker(2, "md", str(cfg), str(args.steps), "decomposed"))}
+        lmp = {(p, o): lammps_md(cfg, p, args.steps, o) for p in (1, 2) for o in (False, True)}
+        best1 = min(serial["step"], m[1]["step"])
+        print(f"\nN={n} KA NVT T=0.5: steps/s (speedup 1->2 ranks, efficiency)")
+        print(f"  pel_hpc serial domain 1 rank {1 / serial['step']:9.1f} | 1x1x1 halo {1 / m[1]['step']:9.1f} | "
+              f"2 ranks {1 / m[2]['step']:9.1f} (grid {m[2]['dims']}) speedup {best1 / m[2]['step']:.2f} "
+              f"eff {best1 / m[2]['step'] / 2:.2f}")
+        for o in (False, True):
+            (s1, c1), (s2, c2) = lmp[1, o], lmp[2, o]
+            print(f"  LAMMPS{' -sf opt' if o else '        '}     1 rank {s1:9.1f} |                       | "
+                  f"2 ranks {s2:9.1f} speedup {s2 / s1:.2f} eff {s2 / s1 / 2:.2f}  (Comm {c1:.1f}% / {c2:.1f}%)")
+        print(f"  pel_hpc / LAMMPS -sf opt at 2 ranks: {(1 / m[2]['step']) / lmp[2, True][0]:.2f}x")
+        print("  communication share of the step per rank (2 ranks): "
+              + ", ".join(f"rank {i}: {100 * f:.1f}%" for i, f in enumerate(m[2]["fractions"]))
+              + f"; ghosts per rank {m[2]['ghosts']}")
+        measured[n] = m
+    return measured
+
+
+def bench_ensemble(args, work: Path) -> None:
+    res = run_worker(2, "ensemble", str(args.replicas), str(args.steps65))
+    ours = args.replicas * 65 * args.steps65 / max(res["walls"])
+    wall_rate, loop_rate = lammps_ensemble(args.lammps_runs, args.steps65, work)
+    print(f"\n{args.replicas} replicas of N=65 (r_c=1.8, NVT T=0.5) on 2 ranks, compiled batches: "
+          f"{ours / 1e6:.2f} M particle-steps/s")
+    print(f"  {args.lammps_runs} separate LAMMPS runs, two at a time: {wall_rate / 1e6:.2f} M particle-steps/s "
+          f"(wall incl. start-up), {loop_rate / 1e6:.2f} M (loop time only)")
+    print(f"  ratio pel_hpc / LAMMPS: {ours / wall_rate:.2f} (wall), {ours / loop_rate:.2f} (loop time only)")
+
+
+def print_model(measured: dict) -> None:
+    coef = calibrate(measured)
+    print("\nPerformance model  t_step = a N/P + b G + alpha (m + 3 ceil(log2 P)) + beta 24 G   (G ghosts, m messages)")
+    print(f"  calibrated: a = {coef[0] * 1e9:.1f} ns/particle, b = {coef[1] * 1e9:.1f} ns/ghost, "
+          f"alpha = {coef[2] * 1e6:.2f} us/message, beta = {coef[3] * 1e9:.3f} ns/byte")
+    for n, m in measured.items():
+        t2, _ = predict(coef, n, 2)
+        print(f"  check N={n}: 2 ranks measured {m[2]['step'] * 1e3:.2f} ms/step, model {t2 * 1e3:.2f}")
+    print("\nPREDICTION (model, not measured) — strong scaling, steps/s (parallel efficiency)")
+    ranks = (1, 8, 64, 216, 512, 1000)
+    print("  N          " + "".join(f"{p:>16d}" for p in ranks))
+    for n in (1e6, 1e7):
+        t1, _ = predict(coef, n, 1)
+        cells = []
+        for p in ranks:
+            t, _ = predict(coef, n, p)
+            cells.append("       no grid  " if t is None else f"{1 / t:9.2f} ({t1 / (p * t):.2f})")
+        print(f"  {n:9.0e}  " + "".join(f"{c:>16s}" for c in cells))
+    print("PREDICTION (model, not measured) — weak scaling at N/P = 10^4, steps/s (efficiency)")
+    print("  P          " + "".join(f"{p:>16d}" for p in ranks))
+    t1, _ = predict(coef, 1e4, 1)
+    cells = [f"{1 / t:9.2f} ({t1 / t:.2f})" for t in (predict(coef, 1e4 * p, p)[0] for p in ranks)]
+    print("  N=1e4 P    " + "".join(f"{c:>16s}" for c in cells))
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[8000, 32000])
+    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--replicas", type=int, default=64)
+    ap.add_argument("--steps65", type=int, default=20000)
+    ap.add_argument("--lammps-runs", type=int, default=64)
+    ap.add_argument("--quick", action="store_true", help="short settings: checks that everything runs")
+    args = ap.parse_args(argv)
+    if args.worker:
+        kind, *rest = args.worker
+        if kind == "md":
+            return worker_md(rest[0], int(rest[1]), rest[2] == "serial")
+        return worker_ensemble(int(rest[0]), int(rest[1]))
+    if args.quick:
+        args.steps, args.steps65, args.lammps_runs = 20, 300, 4
+    if K.lmp_binary() is None:
+        sys.exit("LAMMPS 'lmp' not found: install the Debian package 'lammps'")
+    work = Path(tempfile.mkdtemp(prefix="bench_decomp_"))
+    measured = bench_md(args, work)
+    bench_ensemble(args, work)
+    print_model(measured)
+
+
+if __name__ == "__main__":
+    main()
