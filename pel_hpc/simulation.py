@@ -10,9 +10,6 @@ from pel_hpc.md.forces import compute_forces
 from pel_hpc.md.observables import kinetic_energy, n_dof, pressure, sum_v2, temperature
 
 
-_ALL = object()  # every operation counts as acted at the marked step
-
-
 @dataclass
 class Integrator:
     """Velocity Verlet, with a Nosé–Hoover chain when ``chain`` > 0 (NVT) or plain NVE.
@@ -88,8 +85,9 @@ class Simulation:
         7. Nosé–Hoover chain half-step
         8. step += 1; every operation whose trigger fires at the new step acts, in list order
 
-        Operations also act at the first step of a run if they fire there and have not yet
-        acted at that step (so a production stage writes the step where equilibration ended).  With ``output=False`` operations flagged ``is_output`` are skipped.
+        Operations also act at the first step of a run if they fire there and no operation
+        has acted at that step yet; each step is acted at most once, so the step where an
+        output-free stage (equilibration) ended is not written by the next stage.  With ``output=False`` operations flagged ``is_output`` are skipped.
         """
         end = self.state.step + int(steps)
         self._act(output)
@@ -101,21 +99,18 @@ class Simulation:
 
     def mark_acted(self, step: int) -> None:
         """Treat ``step`` as already acted (workflow hook: a restart resumes after that step's output)."""
-        self._acted_at = (int(step), _ALL)
+        self._acted_at = int(step)
 
     def _active(self, output: bool):
         return [op for op in self.operations if output or not getattr(op, "is_output", False)]
 
     def _act(self, output: bool) -> None:
         step = self.state.step
-        if self._acted_at is None or self._acted_at[0] != step:
-            self._acted_at = (step, set())
-        done = self._acted_at[1]
-        if done is _ALL:
+        if self._acted_at == step:
             return
+        self._acted_at = step
         for op in self._active(output):
-            if op.trigger(step) and id(op) not in done:
-                done.add(id(op))
+            if op.trigger(step):
                 op.act(self, step)
 
     def _advance(self, k: int) -> None:
@@ -138,18 +133,14 @@ class Simulation:
         st.step += 1
 
     def _advance_compiled(self, k: int) -> None:
-        """``k`` steps in :func:`pel_hpc.md.loop.advance` (R = 1), growing the list on overflow."""
+        """``k`` steps in :func:`pel_hpc.md.loop.advance` (R = 1, list-free minimum image)."""
         st, d, t, integ, n = self.state, self.domain, self.table, self.integrator, self.state.n_local
         remaining, resume, info = np.array([k], np.int64), np.zeros(1, np.int8), np.zeros((1, 4))
-        while remaining[0] > 0:
-            loop.advance(st.x[None, :n], st.v[None, :n], st.f[None, :n], st.image[None, :n], d.x_build[None],
-                         st.typ[None, :n], st.box[None], d.shifts[None], d.nlist[None], d.count[None],
-                         t.eps4, t.sig2, t.rc2, t.ushift, t.fc, t.rc, t.force_shift, d.rlist, d.skin, integ.dt,
-                         st.nhc_eta[None], st.nhc_veta[None], integ.q, integ.ndof, integ.temperature,
-                         remaining, resume, info)
-            if resume[0]:
-                d.capacity = int(info[0, 3] * 1.2) + 8
-                d.nlist = np.zeros((n, d.capacity), np.int32)
+        loop.advance(st.x[None, :n], st.v[None, :n], st.f[None, :n], st.image[None, :n], d.x_build[None],
+                     st.typ[None, :n], st.box[None], d.shifts[None], d.nlist[None], d.count[None],
+                     t.eps4, t.sig2, t.rc2, t.ushift, t.fc, t.rc, t.force_shift, d.rlist, d.skin, integ.dt,
+                     st.nhc_eta[None], st.nhc_veta[None], integ.q, integ.ndof, integ.temperature,
+                     remaining, resume, info)
         st.step += k
         d.n_rebuilds += int(info[0, 2])
         self.epot, self.virial = info[0, 0], info[0, 1]

@@ -101,6 +101,52 @@ def _accumulate(buf, m, e0, e1, s0, s1, c0, c1, u0, u1, f0, f1, r0, r1, force_sh
     return fx, fy, fz, e, w
 
 
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
+def pair_forces_min_image(x, n, typ, box, eps4, sig2, rc2, ushift, fc, rc, force_shift, f):
+    """Tiny-box variant of :func:`pair_forces`: all pairs, minimum image, no list.
+
+    Exact when r_c < L/2 (then at most one image of a partner lies within r_c).  The
+    separation pass reads positions in structure-of-arrays order and vectorises too, and
+    there is no list to rebuild; the evaluation pass is the same :func:`_accumulate`.
+    Returns (E_pot, W) [epsilon] and fills ``f[:n]`` [epsilon/sigma].
+    """
+    xt = np.empty((3, n))
+    for i in range(n):
+        for d in range(3):
+            xt[d, i] = x[i, d]
+    tj = np.empty(n)
+    for j in range(n):
+        tj[j] = typ[j]
+    buf = np.empty((4, n))
+    epot = 0.0
+    vir = 0.0
+    for i in range(n):
+        _separations_min_image(xt, tj, i, n, box, buf)
+        t0 = 2 * typ[i]
+        fx, fy, fz, e, w = _accumulate(buf, n, eps4[t0], eps4[t0 + 1], sig2[t0], sig2[t0 + 1], rc2[t0],
+                                       rc2[t0 + 1], ushift[t0], ushift[t0 + 1], fc[t0], fc[t0 + 1], rc[t0],
+                                       rc[t0 + 1], force_shift)
+        f[i, 0] = fx
+        f[i, 1] = fy
+        f[i, 2] = fz
+        epot += 0.5 * e
+        vir += 0.5 * w
+    return epot, vir
+
+
+@njit(inline="always", cache=True, fastmath=FASTMATH, error_model="numpy")
+def _separations_min_image(xt, tj, i, n, box, buf):
+    """Scratch rows for all j: minimum-image separation and species; the self pair is put far away."""
+    for d in range(3):
+        xi, length, inv = xt[d, i], box[d], 1.0 / box[d]
+        for j in range(n):
+            dx = xi - xt[d, j]
+            buf[d, j] = dx - length * np.rint(dx * inv)
+    for j in range(n):
+        buf[3, j] = tj[j]
+    buf[0, i] = 1e3  # beyond every cut-off: contributes exactly zero
+
+
 def compute_forces(state, domain, table):
     """Forces into ``state.f`` and the global (E_pot, W) [epsilon], reduced over ``domain.comm``."""
     epot, vir = pair_forces(state.x, state.n_local, domain.nlist, domain.count, domain.shifts,

@@ -21,8 +21,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from pel_hpc.md.forces import compute_forces, pair_forces
-from pel_hpc.md.neighbors import refresh_all_pairs
+from pel_hpc.md.forces import compute_forces, pair_forces_min_image
+from pel_hpc.md.neighbors import refresh_min_image
 
 # memory M, max step [sigma] (2-norm of the 3N step), relative energy rise allowed, initial H0, max halvings
 LBFGS_PARAMS = np.array([5.0, 0.1, 1e-4, 0.1, 10.0])
@@ -74,17 +74,16 @@ def lbfgs_all_pairs(x, v, f, image, x_build, typ, box, shifts, nlist, count, eps
 
     Same signature as :func:`pel_hpc.md.minimize.fire_all_pairs` (``v`` is unused).
 
-    Returns 0, or −worst on a list overflow (grow ``nlist`` and call again).
+    Forces are the list-free minimum-image ones (``nlist``, ``count``, ``shifts``, ``rlist``
+    are unused and kept for a uniform signature); returns 0.
     """
     n3 = 3 * x.shape[0]
     xf, ff = x.reshape(n3), f.reshape(n3)
     m, max_step, max_rise, h0 = int(params[0]), params[1], params[2], params[3]
     s_hist, y_hist, rho, k = np.zeros((m, n3)), np.zeros((m, n3)), np.zeros(m), 0
     d = np.empty(n3)
-    st = refresh_all_pairs(x, image, x_build, typ, box, rlist, skin, nlist, count, True)
-    if st < 0:
-        return st
-    e, _ = pair_forces(x, x.shape[0], nlist, count, shifts, eps4, sig2, rc2, ushift, fc, rc, force_shift, f)
+    refresh_min_image(x, image, x_build, box, 0.0)  # wrap if moved since the set-up
+    e, _ = pair_forces_min_image(x, x.shape[0], typ, box, eps4, sig2, rc2, ushift, fc, rc, force_shift, f)
     for it in range(max_iter + 1):
         out[0], out[1], out[2] = e, it, np.sqrt(np.dot(ff, ff))
         if out[2] <= tol or it == max_iter:
@@ -93,11 +92,9 @@ def lbfgs_all_pairs(x, v, f, image, x_build, typ, box, shifts, nlist, count, eps
         direction(g, s_hist, y_hist, rho, k, h0, max_step, d)
         for trial in range(int(params[4]) + 1):
             xf += d
-            st = refresh_all_pairs(x, image, x_build, typ, box, rlist, skin, nlist, count, False)
-            if st < 0:
-                return st
-            e_new, _ = pair_forces(x, x.shape[0], nlist, count, shifts, eps4, sig2, rc2, ushift, fc, rc,
-                                   force_shift, f)
+            refresh_min_image(x, image, x_build, box, skin)
+            e_new, _ = pair_forces_min_image(x, x.shape[0], typ, box, eps4, sig2, rc2, ushift, fc, rc,
+                                             force_shift, f)
             if e_new - e <= max_rise * abs(e_new) or trial == int(params[4]):
                 break
             xf -= d

@@ -34,9 +34,9 @@ from numba import njit
 
 from pel_hpc.errors import DeckError
 from pel_hpc.md.box import wrap
-from pel_hpc.md.forces import compute_forces, pair_forces
+from pel_hpc.md.forces import compute_forces, pair_forces_min_image
 from pel_hpc.md.lbfgs import LBFGS_PARAMS, lbfgs, lbfgs_all_pairs
-from pel_hpc.md.neighbors import refresh_all_pairs
+from pel_hpc.md.neighbors import refresh_min_image
 
 # dt0, dt_max, N_min, f_inc, f_dec, alpha0, f_alpha, d_max  (LJ time / length)
 METHODS = ("fire", "lbfgs", "cg")
@@ -108,23 +108,21 @@ def fire_all_pairs(x, v, f, image, x_build, typ, box, shifts, nlist, count, eps4
                    force_shift, rlist, skin, tol, max_iter, params, out):
     """Compiled FIRE for tiny serial boxes (all-pairs list); same moves as :func:`minimize`.
 
-    ``out`` = [E_pot, n_iter, |F|] on return.  Returns 0, or −worst on a list overflow
-    (grow ``nlist`` and call again: the quench restarts from the current positions).
+    ``out`` = [E_pot, n_iter, |F|] on return.  Forces are the list-free minimum-image ones
+    (``nlist``, ``count``, ``shifts``, ``rlist`` unused, kept for a uniform signature); returns 0.
     """
     n = x.shape[0]
     v[:, :] = 0.0
     ctl = np.array([params[0], params[5], 0.0])
-    st = refresh_all_pairs(x, image, x_build, typ, box, rlist, skin, nlist, count, True)
+    refresh_min_image(x, image, x_build, box, 0.0)  # wrap if moved since the set-up
     for it in range(max_iter + 1):
-        if st < 0:
-            return st
-        epot, _ = pair_forces(x, n, nlist, count, shifts, eps4, sig2, rc2, ushift, fc, rc, force_shift, f)
+        epot, _ = pair_forces_min_image(x, n, typ, box, eps4, sig2, rc2, ushift, fc, rc, force_shift, f)
         sums = fire_sums(f, v, n)
         out[0], out[1], out[2] = epot, it, np.sqrt(sums[0])
         if out[2] <= tol or it == max_iter:
             return 0
         fire_update(x, v, f, n, sums, ctl, params)
-        st = refresh_all_pairs(x, image, x_build, typ, box, rlist, skin, nlist, count, False)
+        refresh_min_image(x, image, x_build, box, skin)
     return 0
 
 
@@ -178,17 +176,12 @@ def quench(state, domain, table, tol: float = 1e-8, max_iter: int = 100000, meth
 
 
 def _minimize_small(state, domain, table, tol, max_iter, kernel, params):
-    """Run a compiled all-pairs minimiser (FIRE or L-BFGS) on a tiny serial box, growing its list."""
+    """Run a compiled minimum-image minimiser (FIRE or L-BFGS) on a tiny serial box."""
     n, out = state.n_local, np.zeros(3)
-    while True:
-        st = kernel(state.x[:n], state.v[:n], state.f[:n], state.image[:n], domain.x_build,
-                    state.typ[:n], state.box, domain.shifts, domain.nlist, domain.count,
-                    table.eps4, table.sig2, table.rc2, table.ushift, table.fc, table.rc,
-                    table.force_shift, domain.rlist, domain.skin, tol, max_iter, params, out)
-        if st == 0:
-            return out[0], int(out[1]), out[2], out[2] <= tol
-        domain.capacity = int(-st * 1.2) + 8
-        domain.rebuild(state)
+    kernel(state.x[:n], state.v[:n], state.f[:n], state.image[:n], domain.x_build, state.typ[:n], state.box,
+           domain.shifts, domain.nlist, domain.count, table.eps4, table.sig2, table.rc2, table.ushift, table.fc,
+           table.rc, table.force_shift, domain.rlist, domain.skin, tol, max_iter, params, out)
+    return out[0], int(out[1]), out[2], out[2] <= tol
 
 
 def _minimize_cg(state, domain, table, tol, max_iter):

@@ -190,3 +190,18 @@ def refresh_all_pairs(x, image, x_build, typ, box, rlist, skin, nlist, count, fo
     if worst > nlist.shape[1]:
         return -worst
     return 1
+
+
+@njit(cache=True)
+def refresh_min_image(x, image, x_build, box, skin):
+    """Compiled refresh for the list-free minimum-image path: wrap once moved > skin/2.
+
+    Minimum-image forces need no list; wrapping only keeps coordinates small (and the image
+    counters right).  Returns 1 if wrapped, else 0.
+    """
+    n = x.shape[0]
+    if max_displacement2(x, x_build, n) <= 0.25 * skin * skin:
+        return 0
+    wrap(x, image, box, n)
+    x_build[:, :] = x
+    return 1

@@ -58,7 +58,7 @@ def test_compiled_and_generic_minimisers_agree_n65(liquid65, method):
     generic = _GenericOnly(dom)
     slow = quench(s, generic, table, tol=1e-8, method=method)
     assert slow.e_is == pytest.approx(fast.e_is, abs=1e-10)
-    assert abs(slow.n_iter - fast.n_iter) <= 2
+    assert abs(slow.n_iter - fast.n_iter) <= max(2, 0.05 * fast.n_iter)  # rounding of the two force paths
 
 
 def test_lbfgs_needs_fewer_force_calls_than_fire(liquid65):
