@@ -105,20 +105,20 @@ def counting_sort(cell_of, n, ncell, cell_start, cell_atoms):
 def build_cells(x, typ, n_local, cell_of, cell_start, cell_atoms, nc, m, box, periodic, rlist, nlist, count):
     """Cell-list build: stencil of (2m+1)³ cells of side ≥ r_list/m around each local particle.
 
+    Loops over cell pairs, so the stencil arithmetic is paid per cell, not per particle.
     ``periodic``: neighbour cells wrap with an image shift (serial domain, needs nc ≥ 2m+1);
     otherwise cells beyond the grid are skipped and ghosts carry their own shift (halo).
     Returns the largest per-particle count (overflow when > capacity).
     """
     cap = nlist.shape[1]
     rl2 = rlist * rlist
-    worst = 0
-    for i in range(n_local):
-        ci = cell_of[i]
-        cz = ci % nc[2]
-        cy = (ci // nc[2]) % nc[1]
-        cx = ci // (nc[2] * nc[1])
-        ti = typ[i]
-        c = 0
+    found = np.zeros(n_local, np.int64)
+    for cell in range(nc[0] * nc[1] * nc[2]):
+        if cell_start[cell] == cell_start[cell + 1]:
+            continue
+        cz = cell % nc[2]
+        cy = (cell // nc[2]) % nc[1]
+        cx = cell // (nc[2] * nc[1])
         for a in range(cx - m, cx + m + 1):
             sa, wa = _wrap_cell(a, nc[0], periodic)
             if wa < 0:
@@ -129,24 +129,40 @@ def build_cells(x, typ, n_local, cell_of, cell_start, cell_atoms, nc, m, box, pe
                     continue
                 for g in range(cz - m, cz + m + 1):
                     sg, wg = _wrap_cell(g, nc[2], periodic)
-                    if wg < 0:
-                        continue
-                    cell = (wa * nc[1] + wb) * nc[2] + wg
-                    s = 9 * (sa + 1) + 3 * (sb + 1) + sg + 1
-                    sx, sy, sz = sa * box[0], sb * box[1], sg * box[2]
-                    for q in range(cell_start[cell], cell_start[cell + 1]):
-                        j = cell_atoms[q]
-                        dx = x[i, 0] - x[j, 0] - sx
-                        dy = x[i, 1] - x[j, 1] - sy
-                        dz = x[i, 2] - x[j, 2] - sz
-                        r2 = dx * dx + dy * dy + dz * dz
-                        if r2 < rl2 and r2 > 0.0:
-                            if c < cap:
-                                nlist[i, c] = (j << 7) | (s << 2) | (2 * ti + typ[j])
-                            c += 1
-        count[i] = min(c, cap)
-        worst = max(worst, c)
+                    if wg >= 0:
+                        other = (wa * nc[1] + wb) * nc[2] + wg
+                        _cell_pairs(x, typ, n_local, cell_start, cell_atoms, cell, other,
+                                    9 * (sa + 1) + 3 * (sb + 1) + sg + 1, sa * box[0], sb * box[1], sg * box[2],
+                                    rl2, nlist, found)
+    worst = 0
+    for i in range(n_local):
+        count[i] = min(found[i], cap)
+        worst = max(worst, found[i])
     return worst
+
+
+@njit(inline="always", cache=True)
+def _cell_pairs(x, typ, n_local, cell_start, cell_atoms, cell, other, s, sx, sy, sz, rl2, nlist, found):
+    """Append to the rows of the local particles of ``cell`` their partners in ``other`` (image s)."""
+    cap = nlist.shape[1]
+    for p in range(cell_start[cell], cell_start[cell + 1]):
+        i = cell_atoms[p]
+        if i >= n_local:
+            continue
+        xi, yi, zi = x[i, 0] - sx, x[i, 1] - sy, x[i, 2] - sz
+        code_i = (s << 2) | (2 * typ[i])
+        c = found[i]
+        for q in range(cell_start[other], cell_start[other + 1]):
+            j = cell_atoms[q]
+            dx = xi - x[j, 0]
+            dy = yi - x[j, 1]
+            dz = zi - x[j, 2]
+            r2 = dx * dx + dy * dy + dz * dz
+            # branch-free append (a quarter of the candidates are accepted, unpredictably):
+            # always write the slot, advance only on acceptance
+            nlist[i, min(c, cap - 1)] = (j << 7) | code_i | typ[j]
+            c += (r2 < rl2) & (r2 > 0.0)
+        found[i] = c
 
 
 @njit(inline="always", cache=True)
