@@ -45,3 +45,20 @@ def test_module_entry_point_cutoff_error(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "pel_hpc", "run", str(deck)], capture_output=True, text=True)
     assert proc.returncode == 2
     assert "system.cutoff" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_start_from_our_file_replicated_keeps_energy_per_particle(tmp_path, capsys):
+    """Run, then start a second deck from the last frame, replicated 2×1×1: same E_pot per particle."""
+    first = tmp_path / "first.yaml"
+    first.write_text(DECK.format(extra="").replace("positions: 0, file: out.h5", "positions: 500, file: out.h5"))
+    assert main(["run", str(first)]) == 0
+    rows_first = [ln.split() for ln in capsys.readouterr().out.splitlines() if ln.strip()[:1].isdigit()]
+    second = tmp_path / "second.yaml"
+    second.write_text(DECK.format(extra=", init: {kind: replicate, file: out.h5, replicate: [2, 1, 1]}")
+                      .replace("n: 65, ", "").replace("file: out.h5}", "file: out2.h5}")
+                      .replace("steps: 200, output: false", "steps: 0, output: false")
+                      .replace("steps: 300", "steps: 1"))
+    assert main(["run", str(second)]) == 0
+    rows_second = [ln.split() for ln in capsys.readouterr().out.splitlines() if ln.strip()[:1].isdigit()]
+    assert int(rows_first[-1][0]) == 500 and int(rows_second[0][0]) == 0
+    assert float(rows_second[0][3]) == pytest.approx(float(rows_first[-1][3]), abs=2e-6)  # E_pot, 6 decimals
