@@ -2,7 +2,8 @@
 
 One :class:`H5MDWriter` per rank, all ranks of the run's (world) communicator together.
 Each rank contributes its owned particles of its own replica; every method is collective
-and must be called by all ranks at the same step.  See :mod:`pel_hpc.io.layout` for the
+and must be called by all ranks at the same step.  Rows are exchanged so that every rank
+writes one contiguous block of tags (no gather to rank 0).  See :mod:`pel_hpc.io.layout` for the
 file layout and :mod:`pel_hpc.io.h5md` for the collective primitives.
 """
 from __future__ import annotations
@@ -14,6 +15,17 @@ from pel_hpc.io import layout as L
 
 # elements whose clock is shared (hard-linked) with another element at the same cadence
 _CLOCK_PARTNER = {L.IMAGE: L.POSITION}
+OBSERVABLE_BUFFER = 64  # scalar rows kept in memory at most; flushed at every frame and checkpoint
+
+
+class _Clock:
+    """The ``step``/``time`` pair of one cadence, with its length tracked in memory."""
+
+    def __init__(self, group):
+        self.step, self.time = group[L.STEP], group[L.TIME]
+        self.n = self.step.shape[0]
+        self.last = int(self.step[self.n - 1]) if self.n else None
+        self.pending: list[int] = []
 
 
 def enabled_elements(cfg) -> dict[str, int]:
@@ -64,14 +76,14 @@ class H5MDWriter:
             self._create_series(f, r)
         self._write_per_replica(lambda r: f[f"{L.particles_path(r)}/{L.SPECIES}"], None, parts)
         f.flush()
-        return self
+        return self._cache()
 
     def _create_series(self, f, r: int) -> None:
-        for name, every in self.elements.items():
-            dtype = L.PARTICLE_ELEMENTS[name][0]
+        for name in self.elements:
             partner = _CLOCK_PARTNER.get(name)
             linked = L.element_path(r, partner) if partner in self.elements else None
-            h5md.create_series(f, L.element_path(r, name), (self.n, 3), dtype, h5md.ELEMENT_UNITS[name], linked)
+            h5md.create_series(f, L.element_path(r, name), (self.n, 3), L.PARTICLE_ELEMENTS[name][0],
+                               h5md.ELEMENT_UNITS[name], linked)
         first = None
         for name in self.observables:
             linked = first if name in L.THERMO_OBSERVABLES else None
@@ -91,30 +103,73 @@ class H5MDWriter:
                 if f[f"{path}/{member}"].shape[0] != keep:
                     f[f"{path}/{member}"].resize(keep, axis=0)
         f.flush()
-        return self
+        return self._cache()
 
     def _series_paths(self) -> list[str]:
         paths = [L.element_path(r, name) for r in range(self.replicas) for name in self.elements]
         paths += [L.observable_path(r, name) for r in range(self.replicas) for name in self.observables]
         return paths
 
+    def _cache(self) -> "H5MDWriter":
+        """Dataset handles and clock lengths in memory (no path lookups or reads per write)."""
+        self.values, self.clocks, by_step_id = {}, {}, {}
+        for path in self._series_paths():
+            group = self.file[path]
+            key = group[L.STEP].id
+            clock = by_step_id.setdefault(key, _Clock(group))
+            self.values[path], self.clocks[path] = group[L.VALUE], clock
+        self.pending: dict[str, list] = {}
+        return self
+
     # -- appending -----------------------------------------------------------------------
     def _frame(self, path: str, step: int) -> int:
         """Index of ``step`` in the series' clock, appending it (once per shared clock)."""
-        group = self.file[path]
-        steps = group[L.STEP]
-        k = steps.shape[0]
-        if k > 0 and steps[k - 1] == step:
-            return k - 1
-        steps.resize(k + 1, axis=0)
-        group[L.TIME].resize(k + 1, axis=0)
-        rows = np.array([k]) if self.comm.rank == 0 else np.zeros(0, np.int64)
-        h5md.write_rows(steps, None, rows, np.array([step])[: len(rows)], self.dxpl)
-        h5md.write_rows(group[L.TIME], None, rows, np.array([step * self.dt])[: len(rows)], self.dxpl)
-        return k
+        return self._frames(path, [step])[0]
+
+    def _frames(self, path: str, steps: list) -> list:
+        """Indices of increasing ``steps`` in the series' clock, appending the new ones in one write."""
+        clock = self.clocks[path]
+        new = [s for s in steps if clock.last is None or s > clock.last]
+        k = clock.n
+        if new:
+            clock.step.resize(k + len(new), axis=0)
+            clock.time.resize(k + len(new), axis=0)
+            mine = self.comm.rank == 0
+            rows = np.arange(k, k + len(new)) if mine else np.zeros(0, np.int64)
+            h5md.write_rows(clock.step, None, rows, np.array(new if mine else [], np.int64), self.dxpl)
+            h5md.write_rows(clock.time, None, rows, np.array(new if mine else [], np.float64) * self.dt, self.dxpl)
+            clock.n, clock.last = k + len(new), new[-1]
+        first = k - (len(steps) - len(new))  # already-present steps are the clock's last ones
+        return list(range(first, first + len(steps)))
+
+    def _to_blocks(self, parts: dict) -> dict:
+        """Move rows so that rank k holds the contiguous tag block [kN/P, (k+1)N/P) of every replica.
+
+        One ``alltoall`` per write: each rank then writes one hyperslab per replica, which
+        MPI-IO turns into large contiguous writes (scattered rows would cost one selection
+        per run of consecutive tags).
+        """
+        size = self.comm.size
+        if size == 1:
+            return parts
+        bounds = np.arange(size + 1) * self.n // size
+        send = [{} for _ in range(size)]
+        for r, (tags, values) in parts.items():
+            tags, values = np.asarray(tags), np.asarray(values)
+            dest = np.searchsorted(bounds, tags, side="right") - 1
+            for k in np.unique(dest):
+                mask = dest == k
+                send[k][r] = (tags[mask], values[mask])
+        merged = {}
+        for got in self.comm.alltoall(send):
+            for r, piece in got.items():
+                merged.setdefault(r, []).append(piece)
+        return {r: (np.concatenate([t for t, _ in pieces]), np.concatenate([v for _, v in pieces]))
+                for r, pieces in merged.items()}
 
     def _write_per_replica(self, dset_of, frame_of, parts: dict) -> None:
         """Collective write into every replica's dataset; ``parts[r] = (tags, values)`` are this rank's rows."""
+        parts = self._to_blocks(parts)
         for r in range(self.replicas):
             dset = dset_of(r)
             frame = None if frame_of is None else frame_of(r)
@@ -126,31 +181,51 @@ class H5MDWriter:
 
     def append_particles(self, element: str, step: int, parts: dict) -> None:
         """Append one frame of a per-particle element; ``parts[replica] = (tags, values)`` of this rank."""
-        frames = {r: self._frame(L.element_path(r, element), step) for r in range(self.replicas)}
-        self._write_per_replica(lambda r: self.file[f"{L.element_path(r, element)}/{L.VALUE}"],
-                                frames.__getitem__, parts)
+        self.flush_observables()
+        paths = {r: L.element_path(r, element) for r in range(self.replicas)}
+        frames = {r: self._frame(paths[r], step) for r in range(self.replicas)}
+        self._write_per_replica(lambda r: self.values[paths[r]], frames.__getitem__, parts)
 
     def append_observables(self, step: int, values: dict) -> None:
-        """Append scalar observables; ``values[replica] = {name: value}`` for the replicas this rank leads."""
+        """Queue scalar observables; ``values[replica] = {name: value}`` on the ranks that lead a replica.
+
+        Every rank calls this at the same steps with the same names (collective contract);
+        rows are written in blocks of at most :data:`OBSERVABLE_BUFFER`, and at every frame,
+        :meth:`flush` and :meth:`close`, so a checkpoint never precedes its rows on disk.
+        """
         names = sorted({name for row in values.values() for name in row})
         names = self.comm.bcast(names) if self.comm.size > 1 else names
-        for name in [n for n in self.observables if n in names]:
+        for name in (n for n in self.observables if n in names):
             for r in range(self.replicas):
-                frame = self._frame(L.observable_path(r, name), step)
-                dset = self.file[f"{L.observable_path(r, name)}/{L.VALUE}"]
-                if dset.shape[0] <= frame:
-                    dset.resize(frame + 1, axis=0)
-                mine = r in values
-                rows = np.array([frame]) if mine else np.zeros(0, np.int64)
-                val = np.array([values[r][name]]) if mine else np.zeros(0)
-                h5md.write_rows(dset, None, rows, val, self.dxpl)
+                path = L.observable_path(r, name)
+                queue = self.pending.setdefault(path, [])
+                queue.append((step, values[r][name] if r in values else None))
+                if len(queue) >= OBSERVABLE_BUFFER:
+                    self.flush_observables()
+
+    def flush_observables(self) -> None:
+        """Write every queued observable row (collective)."""
+        for path in sorted(self.pending):
+            queue = self.pending[path]
+            if not queue:
+                continue
+            frames = self._frames(path, [step for step, _ in queue])
+            dset = self.values[path]
+            if dset.shape[0] < frames[-1] + 1:
+                dset.resize(frames[-1] + 1, axis=0)
+            held = [(k, v) for k, (_, v) in zip(frames, queue) if v is not None]
+            rows = np.array([k for k, _ in held], np.int64)
+            h5md.write_rows(dset, None, rows, np.array([v for _, v in held], np.float64), self.dxpl)
+            queue.clear()
 
     def flush(self) -> None:
-        """Flush HDF5 buffers to disk (collective); called before every checkpoint."""
+        """Write queued rows and flush HDF5 buffers to disk (collective); called before every checkpoint."""
+        self.flush_observables()
         self.file.flush()
 
     def close(self) -> None:
-        """Close the file (collective)."""
+        """Write queued rows and close the file (collective)."""
         if self.file is not None:
+            self.flush_observables()
             self.file.close()
             self.file = None
