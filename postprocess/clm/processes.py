@@ -194,7 +194,7 @@ def log_rate_at(e, e_lo, h, log_rate):
 
 
 @njit(cache=True, inline="always")
-def draw_state(rng, prob, alias, e_lo, h, log_rate, sigma_gamma, visit_sign):
+def draw_state(rng, cache, prob, alias, e_lo, h, log_rate, sigma_gamma, visit_sign):
     """(e, ln γ): e from the alias-tabulated density, ln γ = ln Γ(e) ± σ_γ²/2 + σ_γ z (eq. (2)).
 
     ``visit_sign`` = +1 draws the per-visit rate (active landing), −1 the time-weighted rate.
@@ -204,15 +204,15 @@ def draw_state(rng, prob, alias, e_lo, h, log_rate, sigma_gamma, visit_sign):
     e = e_lo + (k + f) * h
     lr = log_rate[k] + f * (log_rate[k + 1] - log_rate[k])
     if sigma_gamma > 0.0:
-        lr += visit_sign * 0.5 * sigma_gamma * sigma_gamma + sigma_gamma * normal(rng)
+        lr += visit_sign * 0.5 * sigma_gamma * sigma_gamma + sigma_gamma * normal(rng, cache)
     return e, lr
 
 
 @njit(cache=True, inline="always")
-def gaussian_step(rng, e, a, b, s, e_cut, redraw):
+def gaussian_step(rng, cache, e, a, b, s, e_cut, redraw):
     """Gaussian coupling e' = a e + b + s ξ; below e_cut reject (keep e) or, if ``redraw``, draw again."""
     while True:
-        e_new = a * e + b + s * normal(rng)
+        e_new = a * e + b + s * normal(rng, cache)
         if e_new >= e_cut:
             return e_new
         if not redraw:

@@ -2,7 +2,8 @@ r"""A small counter-free random number generator for the CLM kernels (xoshiro256
 
 numba's ``np.random`` keeps one hidden global state, so two simulations in one process would share
 a stream and a continued run could not be reproduced.  Here each simulation owns its state array
-``rng`` (4 × uint64), which is saved with the simulation: same seed, same result, also across
+``rng`` (4 × uint64) and its Box–Muller cache ``cache`` (2 × float64), which are kept with the
+simulation: same seed, same result, also across
 interrupted and continued scans.
 
 References
@@ -60,7 +61,17 @@ def exponential(rng):
 
 
 @njit(cache=True, inline="always")
-def normal(rng):
-    """A standard normal variate (Box–Muller, one of the pair)."""
-    u = 1.0 - uniform(rng)
-    return math.sqrt(-2.0 * math.log(u)) * math.cos(2.0 * math.pi * uniform(rng))
+def normal(rng, cache):
+    """A standard normal variate (Box–Muller); the second of each pair waits in ``cache`` = (flag, value)."""
+    if cache[0] != 0.0:
+        cache[0] = 0.0
+        return cache[1]
+    r = math.sqrt(-2.0 * math.log(1.0 - uniform(rng)))
+    phi = 2.0 * math.pi * uniform(rng)
+    cache[0], cache[1] = 1.0, r * math.sin(phi)
+    return r * math.cos(phi)
+
+
+def new_cache() -> np.ndarray:
+    """An empty Box–Muller cache for :func:`normal` (saved with the generator state)."""
+    return np.zeros(2)

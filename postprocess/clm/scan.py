@@ -33,7 +33,9 @@ from postprocess.landscape import TABLE_I
 from .simulation import CLMConfig, CLMSimulation, CLMTallies
 
 GRID_KEYS = ("temperature", "q", "shape", "r_max", "seed")
-RUN_KEYS = ("coupling", "duration", "warmup", "n_blocks", "exponent", "gauss_step", "gauss_redraw")
+RUN_TYPES = {"coupling": str, "duration": float, "warmup": float, "n_blocks": int, "exponent": float,
+             "gauss_step": float, "gauss_redraw": bool}
+RUN_KEYS = tuple(RUN_TYPES)
 ARRAYS = ("moments", "tau_hist", "log_tau_edges", "energy_hist", "energy_edges")
 SCALARS = ("n_active", "n_passive", "mean_tau_0", "tau_alpha_0", "n_eff", "block_time")
 
@@ -42,6 +44,17 @@ def _check_keys(section: dict, allowed, where: str):
     unknown = sorted(set(section) - set(allowed))
     if unknown:
         raise DeckError(f"{where}: unknown key(s) {unknown}; allowed: {list(allowed)}")
+
+
+def _typed(section: dict, types: dict, where: str) -> dict:
+    """Convert YAML values (e.g. ``4.0e5``, which YAML 1.1 reads as a string) to their types."""
+    out = {}
+    for key, value in section.items():
+        try:
+            out[key] = types[key](float(value)) if types[key] is int else types[key](value)
+        except (TypeError, ValueError):
+            raise DeckError(f"{where}.{key}: expected {types[key].__name__}, got {value!r}") from None
+    return out
 
 
 def load_scan(path) -> list[CLMConfig]:
@@ -58,12 +71,17 @@ def load_scan(path) -> list[CLMConfig]:
     _check_keys(run, RUN_KEYS, f"{path}: run")
     if "temperature" not in grid:
         raise DeckError(f"{path}: grid.temperature is required")
-    pel = TABLE_I.replace(**{k: float(v) if k != "entropic_sign" else int(v) for k, v in pel_over.items()})
+    pel_types = {f.name: (int if f.name == "entropic_sign" else float) for f in dataclasses.fields(TABLE_I)}
+    pel = TABLE_I.replace(**_typed(pel_over, pel_types, f"{path}: pel"))
+    run = _typed(run, RUN_TYPES, f"{path}: run")
     defaults = {"q": [0.0], "shape": [[3, 3, 3]], "r_max": [None], "seed": [1]}
     values = [list(grid.get(k, defaults.get(k))) for k in GRID_KEYS]
-    return [CLMConfig(temperature=float(t), q=float(q), shape=tuple(int(n) for n in sh),
-                      r_max=None if r is None else float(r), seed=int(s), pel=pel, **run)
-            for t, q, sh, r, s in itertools.product(*values)]
+    try:
+        return [CLMConfig(temperature=float(t), q=float(q), shape=tuple(int(n) for n in sh),
+                          r_max=None if r is None else float(r), seed=int(s), pel=pel, **run)
+                for t, q, sh, r, s in itertools.product(*values)]
+    except (TypeError, ValueError) as exc:
+        raise DeckError(f"{path}: grid values must be numbers (shape: lists of ints): {exc}") from None
 
 
 def config_key(cfg: CLMConfig) -> str:

@@ -20,7 +20,7 @@ from postprocess.landscape import TABLE_I, PELParameters
 from . import kinetics as kin
 from .lattice import make_lattice
 from .processes import COUPLING_NAMES, build_tables, gaussian_coefficients
-from .rng import seed_state
+from .rng import new_cache, seed_state
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ class CLMTallies:
     moments: np.ndarray          # (n_blocks, 4)
     tau_hist: np.ndarray         # (n_tbins + 2, 2): count and Στ per log-τ bin (0: below, last: above)
     log_tau_edges: np.ndarray    # (n_tbins + 1,) ln of the bin edges [ln τ]
-    energy_hist: np.ndarray      # (n_blocks, n_ebins): time spent per energy bin [τ]
+    energy_hist: np.ndarray      # (n_blocks, n_ebins): ES energies counted in snapshots at even times
     energy_edges: np.ndarray     # (n_ebins + 1,) [ε]
     n_active: int
     n_passive: int
@@ -99,17 +99,18 @@ class CLMSimulation:
         self.tables = build_tables(config.temperature, config.pel, n_cells)
         self.mean_tau_0 = float(predicted_mean_tau(beta, config.pel))
         self.tau_alpha_0 = float(predicted_tau_alpha(beta, config.pel))
-        self.rng = seed_state(config.seed)
+        self.rng, self.cache = seed_state(config.seed), new_cache()
         n = self.lattice.n_es
         self.e, self.lg = np.empty(n), np.empty(n)
-        self.t_next, self.t_last, self.t_change = np.empty(n), np.empty(n), np.empty(n)
+        self.t_next, self.t_last = np.empty(n), np.empty(n)
         self.heap, self.pos = np.empty(n, np.int64), np.empty(n, np.int64)
         self._tab = np.array([self.tables.e_lo, self.tables.h, self.tables.sigma_gamma,
                               self.tables.log_rate_max])
-        kin.initial_state(self.rng, self.tables.passive_prob, self.tables.passive_alias,
+        kin.initial_state(self.rng, self.cache, self.tables.passive_prob, self.tables.passive_alias,
                           self.tables.log_rate, self._tab, self.e, self.lg, self.t_next,
-                          self.t_last, self.t_change)
+                          self.t_last)
         kin.build_heap(self.t_next, self.heap, self.pos)
+        self.n_snapshots = config.n_blocks * max(1, min(1024, 2**20 // n))
 
     def _parameters(self, t0, t1):
         cfg, tb = self.config, self.tables
@@ -121,7 +122,17 @@ class CLMSimulation:
         par[[kin.P_T0, kin.P_T1, kin.P_TBLOCK]] = t0, t1, (t1 - t0) / cfg.n_blocks
         par[[kin.P_LOGTMIN, kin.P_DLOGT]] = lo_tau, dlog
         par[[kin.P_EHLO, kin.P_EHW]] = tb.e_lo, (tb.e_hi - tb.e_lo) / self.N_EBINS
+        par[[kin.P_INV_TBLOCK, kin.P_INV_DLOGT, kin.P_INV_EHW]] = 1.0 / par[[kin.P_TBLOCK, kin.P_DLOGT, kin.P_EHW]]
+        par[kin.P_INV_LOG1MQ] = self._geometric_skip()
         return par
+
+    def _geometric_skip(self) -> float:
+        """1/ln(1 − q w) when all links share one weight (geometric skipping), else 0 (test each link)."""
+        w = self.lattice.weights
+        p_link = self.config.q * (w[0] if w.size else 0.0)
+        if w.size == 0 or not np.all(w == w[0]) or p_link >= 1.0:
+            return 0.0
+        return -math.inf if p_link <= 0.0 else 1.0 / math.log1p(-p_link)
 
     def run(self, max_events: int = 2**62) -> CLMTallies:
         """Warm up, then record ``duration``·⟨τ⟩_0; returns the tallies (the state stays advanced)."""
@@ -133,14 +144,13 @@ class CLMSimulation:
         moments, thist = np.zeros((cfg.n_blocks, 4)), np.zeros((n_tbins + 2, 2))
         ehist, counts = np.zeros((cfg.n_blocks, self.N_EBINS)), np.zeros(2, np.int64)
         link_q = cfg.q * lat.weights
-        t = kin.run_events(self.rng, self.e, self.lg, self.t_next, self.t_last, self.t_change,
+        t = kin.run_events(self.rng, self.cache, self.e, self.lg, self.t_next, self.t_last,
                            self.heap, self.pos, lat.offsets, lat.neighbours, link_q, tb.log_rate,
                            tb.active_prob, tb.active_alias, tb.passive_prob, tb.passive_alias,
                            self._tab, COUPLING_NAMES[cfg.coupling], cfg.gauss_redraw, par,
-                           max_events, moments, thist, ehist, counts)
+                           max_events, moments, thist, ehist, self.n_snapshots, counts)
         if t < t1:
             raise DeckError(f"CLM run stopped at t = {t:.4g} < t_end = {t1:.4g} after max_events = {max_events}")
-        kin.charge_open_sojourns(ehist, self.e, self.t_change, t1, par)
         return CLMTallies(cfg, moments, thist,
                           par[kin.P_LOGTMIN] + par[kin.P_DLOGT] * np.arange(n_tbins + 1), ehist,
                           tb.e_lo + par[kin.P_EHW] * np.arange(self.N_EBINS + 1),

@@ -96,3 +96,21 @@ def test_same_seed_same_result_and_independent_streams():
     ta, tb, tc = a.run(), b.run(), c.run()
     assert np.array_equal(ta.moments, tb.moments) and np.array_equal(ta.energy_hist, tb.energy_hist)
     assert not np.array_equal(ta.moments, tc.moments)
+
+
+@pytest.mark.parametrize("r_max,q", [(None, 0.05), (None, 0.4), (2.5, 0.2)])
+def test_passive_processes_per_active_equal_q_eff(r_max, q):
+    """Each active process triggers N_eff q passive ones on average (geometric skip and per-link tests)."""
+    cfg = CLMConfig(temperature=0.8, q=q, shape=(6, 6, 6), r_max=r_max, duration=300.0)
+    sim = CLMSimulation(cfg)
+    tal = sim.run()
+    n, expected = tal.n_active, sim.lattice.q_eff(q)
+    var = np.sum(q * sim.lattice.weights[:sim.lattice.offsets[1]] * (1 - q * sim.lattice.weights[:sim.lattice.offsets[1]]))
+    assert abs(tal.n_passive / n - expected) < 4 * np.sqrt(var / n)
+
+
+def test_long_range_coupling_preserves_p_eq():
+    cfg = CLMConfig(temperature=0.6, q=0.1, shape=(12, 12, 12), r_max=2.5, duration=100.0)
+    sim = CLMSimulation(cfg)
+    sim.run()
+    assert stats.kstest(sim.e, _cdf(0.6)).pvalue > KS_ALPHA
