@@ -1,6 +1,6 @@
 r"""Exact, rejection-free event-driven kinetics of the coupled landscape model (next-reaction method).
 
-Each ES i fires its next active process at an absolute time t_i; the times sit in an indexed binary
+Each ES i fires its next active process at an absolute time t_i; the times sit in an indexed 4-ary
 min-heap (Gibson & Bruck's next-reaction method), so an event costs O(log N) for the fired ES and
 for every ES whose rate changed by a passive process.  Because every waiting time is exponential at
 fixed γ, a rate change at time t simply redraws t_j = t + Exp(1)/γ'_j (memorylessness): the
@@ -41,41 +41,49 @@ N_PAR = 16
 
 
 @njit(cache=True, inline="always")
-def _sift(heap, pos, key, k):
-    """Restore the min-heap property around heap slot k (sift up, then down)."""
+def _sift(heap, hkey, pos, k, key_new):
+    """Give heap slot k the key ``key_new`` and restore the 4-ary min-heap (sift up, then down).
+
+    ``heap[k]`` is the ES in slot k, ``hkey[k]`` its next firing time (kept in heap order so that
+    the four children of a slot share one cache line), ``pos[i]`` the slot of ES i.
+    """
     i = heap[k]
-    ki = key[i]
     while k > 0:
-        parent = (k - 1) >> 1
-        j = heap[parent]
-        if key[j] <= ki:
+        parent = (k - 1) >> 2
+        if hkey[parent] <= key_new:
             break
-        heap[k] = j
-        pos[j] = k
+        heap[k] = heap[parent]
+        hkey[k] = hkey[parent]
+        pos[heap[k]] = k
         k = parent
     n = heap.size
     while True:
-        c = 2 * k + 1
+        c = 4 * k + 1
         if c >= n:
             break
-        if c + 1 < n and key[heap[c + 1]] < key[heap[c]]:
-            c += 1
-        j = heap[c]
-        if key[j] >= ki:
+        best = c
+        for d in range(c + 1, min(c + 4, n)):
+            if hkey[d] < hkey[best]:
+                best = d
+        if hkey[best] >= key_new:
             break
-        heap[k] = j
-        pos[j] = k
-        k = c
+        heap[k] = heap[best]
+        hkey[k] = hkey[best]
+        pos[heap[k]] = k
+        k = best
     heap[k] = i
+    hkey[k] = key_new
     pos[i] = k
 
 
 @njit(cache=True)
-def build_heap(key, heap, pos):
-    """Fill ``heap``/``pos`` with all ES ordered by ``key`` (their next firing times)."""
+def build_heap(key, heap, hkey, pos):
+    """Fill the 4-ary heap with all ES ordered by ``key`` (their next firing times); a sorted
+    array is a valid heap."""
     order = np.argsort(key)
     for k in range(key.size):
         heap[k] = order[k]
+        hkey[k] = key[order[k]]
         pos[order[k]] = k
 
 
@@ -131,12 +139,13 @@ def _flush(moments, b, s0, s1, s2, s3):
 
 
 @njit(cache=True)
-def run_events(rng, cache, e, lg, t_next, t_last, heap, pos, offsets, neighbours, link_q,
+def run_events(rng, cache, e, lg, t_last, heap, hkey, pos, offsets, neighbours, link_q,
                log_rate, act_prob, act_alias, pas_prob, pas_alias, tab, mode, gauss_redraw,
                par, max_events, moments, thist, ehist, n_snap, counts):
     """Advance the CLM until the next event would pass ``par[P_T1]`` or ``max_events`` were done.
 
-    Arrays ``e`` [ε], ``lg`` (ln γ [ln(1/τ)]) and the times [τ] are updated in place; ``tab`` =
+    Arrays ``e`` [ε], ``lg`` (ln γ [ln(1/τ)]), ``t_last`` and the heap (``heap``, ``hkey`` = next
+    firing times [τ] in heap order, ``pos``) are updated in place; ``tab`` =
     (e_lo, h, σ_γ, ln Γ_max); ``rng``/``cache`` are the generator state.  ``n_snap`` energy
     snapshots are taken at evenly spaced times of the recording window.  Returns the time reached
     (t_end, or the last event time if ``max_events`` stopped it); ``counts`` += (active, passive).
@@ -150,7 +159,7 @@ def run_events(rng, cache, e, lg, t_next, t_last, heap, pos, offsets, neighbours
     t = t_end
     for _ in range(max_events):
         i = heap[0]
-        t = t_next[i]
+        t = hkey[0]
         if t >= t_end:
             t = t_end
             break
@@ -173,8 +182,7 @@ def run_events(rng, cache, e, lg, t_next, t_last, heap, pos, offsets, neighbours
             thist[k, 1] += tau
         t_last[i] = t
         e[i], lg[i] = draw_state(rng, cache, act_prob, act_alias, e_lo, h, log_rate, sg, 1.0)
-        t_next[i] = t + exponential(rng) * math.exp(-lg[i])
-        _sift(heap, pos, t_next, pos[i])
+        _sift(heap, hkey, pos, 0, t + exponential(rng) * math.exp(-lg[i]))
         counts[0] += 1
         k, k_end = offsets[i] - 1, offsets[i + 1]
         while True:
@@ -190,8 +198,7 @@ def run_events(rng, cache, e, lg, t_next, t_last, heap, pos, offsets, neighbours
                     continue
             _passive(rng, cache, j, e, lg, mode, gauss_redraw, par, tab, log_rate, act_prob, act_alias,
                      pas_prob, pas_alias)
-            t_next[j] = t + exponential(rng) * math.exp(-lg[j])
-            _sift(heap, pos, t_next, pos[j])
+            _sift(heap, hkey, pos, pos[j], t + exponential(rng) * math.exp(-lg[j]))
             counts[1] += 1
     _flush(moments, cur_b, s0, s1, s2, s3)
     while t >= t_end and k_snap < n_snap:

@@ -102,14 +102,14 @@ class CLMSimulation:
         self.rng, self.cache = seed_state(config.seed), new_cache()
         n = self.lattice.n_es
         self.e, self.lg = np.empty(n), np.empty(n)
-        self.t_next, self.t_last = np.empty(n), np.empty(n)
-        self.heap, self.pos = np.empty(n, np.int64), np.empty(n, np.int64)
+        t_next, self.t_last = np.empty(n), np.empty(n)
+        self.heap, self.pos, self.hkey = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n)
         self._tab = np.array([self.tables.e_lo, self.tables.h, self.tables.sigma_gamma,
                               self.tables.log_rate_max])
         kin.initial_state(self.rng, self.cache, self.tables.passive_prob, self.tables.passive_alias,
-                          self.tables.log_rate, self._tab, self.e, self.lg, self.t_next,
+                          self.tables.log_rate, self._tab, self.e, self.lg, t_next,
                           self.t_last)
-        kin.build_heap(self.t_next, self.heap, self.pos)
+        kin.build_heap(t_next, self.heap, self.hkey, self.pos)
         self.n_snapshots = config.n_blocks * max(1, min(1024, 2**20 // n))
 
     def _parameters(self, t0, t1):
@@ -144,8 +144,8 @@ class CLMSimulation:
         moments, thist = np.zeros((cfg.n_blocks, 4)), np.zeros((n_tbins + 2, 2))
         ehist, counts = np.zeros((cfg.n_blocks, self.N_EBINS)), np.zeros(2, np.int64)
         link_q = cfg.q * lat.weights
-        t = kin.run_events(self.rng, self.cache, self.e, self.lg, self.t_next, self.t_last,
-                           self.heap, self.pos, lat.offsets, lat.neighbours, link_q, tb.log_rate,
+        t = kin.run_events(self.rng, self.cache, self.e, self.lg, self.t_last,
+                           self.heap, self.hkey, self.pos, lat.offsets, lat.neighbours, link_q, tb.log_rate,
                            tb.active_prob, tb.active_alias, tb.passive_prob, tb.passive_alias,
                            self._tab, COUPLING_NAMES[cfg.coupling], cfg.gauss_redraw, par,
                            max_events, moments, thist, ehist, self.n_snapshots, counts)

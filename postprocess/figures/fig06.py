@@ -19,7 +19,7 @@ from postprocess.figures.clm_common import finish, nearest_neighbour_table, pars
 def md_couplings(table, md_path):
     """{T: (R_MD, q(T))} for the temperatures present in both the CLM scan and the MD table."""
     t_md, r_md = fs.md_reduction_table(fs.read_md_table(md_path))
-    ratio = reduction(table)
+    ratio, _ = reduction(table)
     out = {}
     for t, r in zip(t_md, r_md):
         rows = np.isclose(table["temperature"], t)
@@ -31,8 +31,7 @@ def md_couplings(table, md_path):
 def main(argv=None) -> int:
     args = parser("postprocess.figures.fig06", __doc__, md=True).parse_args(argv)
     table = nearest_neighbour_table(args.scan)
-    ratio = reduction(table)
-    err = ratio * table["tau_alpha_err"] / table["tau_alpha"]
+    ratio, err = reduction(table)
     md = md_couplings(table, args.md) if args.md else {}
     fig, ax = plt.subplots(figsize=(6, 4))
     fit_c = np.full(ratio.size, np.nan)
@@ -42,7 +41,7 @@ def main(argv=None) -> int:
         line = ax.errorbar(q, ratio[rows], err[rows], fmt="o", ms=4, label=f"CLM T={t:g}")[0]
         (t0, c), _ = fs.fit_sqrt_law(q, table["tau_alpha"][rows], table["tau_alpha_err"][rows])
         fit_c[rows] = c
-        qq = np.linspace(0.0, q.max(), 200)
+        qq = np.concatenate([[0.0], np.geomspace(1e-4, q.max(), 200)])
         ax.plot(qq, fs.sqrt_law(qq, t0, c) / t0, "-", color=line.get_color(), lw=1, label=f"1/(1+{c:.2f}√q)")
         if float(t) in md:
             r_md, q_t = md[float(t)]

@@ -40,6 +40,9 @@ def main(argv=None) -> int:
         md = np.genfromtxt(args.md_curve, delimiter=",", names=True, comments="#")
         ax.semilogx(md["t"], md["S"], "ko", ms=3, label="MD S(k_c, t)")
         sources += f"; MD {Path(args.md_curve).name}"
+    t_all, s_all = np.concatenate([c[:, 1] for c in cols]), np.concatenate([c[:, 2] for c in cols])
+    active = t_all[(s_all < 0.995) & (s_all > 1e-3)]
+    ax.set_xlim(active.min() / 3.0, active.max() * 3.0)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("t [tau]")
     ax.set_ylabel("S0(t)")

@@ -19,8 +19,7 @@ from postprocess.figures.clm_common import finish, parser
 def main(argv=None) -> int:
     args = parser("postprocess.figures.fig10", __doc__).parse_args(argv)
     table = summarise(read_results(args.scan))
-    ratio = reduction(table)
-    err = ratio * table["tau_alpha_err"] / table["tau_alpha"]
+    ratio, err = reduction(table)
     fig, ax = plt.subplots(figsize=(5.5, 4))
     key = np.nan_to_num(table["r_max"], nan=1.0)
     for t in np.unique(table["temperature"]):
