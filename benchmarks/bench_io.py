@@ -2,8 +2,9 @@
 
 1. Bandwidth: ``--frames`` position frames of ``--n`` particles (float64, (N, 3) per frame)
    written through :class:`pel_hpc.io.writer.H5MDWriter` by every rank of ``mpirun -n 2``
-   (each rank owns a random half of the tags, rows written by their owners, collective
-   MPI-IO), against rank 0 alone writing the same bytes with plain ``h5py`` (``dset[k] = x``).
+   (each rank owns a random half of the tags; rows are exchanged to contiguous tag blocks and
+   each rank writes its block, with independent and with collective MPI-IO), against rank 0
+   alone writing the same bytes with plain ``h5py`` (``dset[k] = x``).
 2. Share of a production step spent in output at the default cadences (thermo 100,
    positions 1000; IS energies every quench): the same serial run with and without output.
 
@@ -41,10 +42,10 @@ def deck(folder, name, n, **output):
                          folder)
 
 
-def collective_write(cfg, comm, x, frames: int) -> float:
-    """Seconds for ``frames`` collective position frames; each rank owns a random half of the tags."""
+def parallel_write(cfg, comm, x, frames: int, collective: bool) -> float:
+    """Seconds for ``frames`` position frames from all ranks; each rank owns a random share of the tags."""
     tags = np.sort(np.random.default_rng(0).permutation(cfg.system.n)[comm.rank::comm.size])
-    writer = H5MDWriter(cfg, comm).create([10.0] * 3, {0: (tags, np.zeros(len(tags), np.int32))})
+    writer = H5MDWriter(cfg, comm, collective).create([10.0] * 3, {0: (tags, np.zeros(len(tags), np.int32))})
     comm.barrier()
     t0 = time.perf_counter()
     for k in range(frames):
@@ -52,6 +53,14 @@ def collective_write(cfg, comm, x, frames: int) -> float:
     writer.close()
     comm.barrier()
     return time.perf_counter() - t0
+
+
+def verified(path, x, frames: int) -> str:
+    """"ok" if every frame on disk equals what was written, else a warning."""
+    with h5py.File(path, "r") as f:
+        value = f[L.element_path(0, L.POSITION)][L.VALUE]
+        good = value.shape[0] == frames and all(np.array_equal(value[k], x + k) for k in range(frames))
+    return "verified" if good else "DATA LOST (rows on disk differ from what was written)"
 
 
 def serial_write(path, x, frames: int) -> float:
@@ -64,15 +73,16 @@ def serial_write(path, x, frames: int) -> float:
     return time.perf_counter() - t0
 
 
-def io_share(folder, steps: int) -> tuple[float, float]:
-    """(seconds with default output, seconds without output) of a serial N = 65 run with quenches."""
+def io_share(folder, n: int, steps: int) -> tuple[float, float]:
+    """(seconds with default output, seconds without output) of a serial run of N particles."""
     times = []
     for name, out in (("with", {}), ("without", {"thermo": 0, "positions": 0})):
-        d = {"run": {"name": f"share_{name}"}, "system": {"n": 65, "cutoff": 1.8},
+        d = {"run": {"name": f"share{n}_{name}"}, "system": {"n": n, "cutoff": 1.8},
              "integrator": {"temperature": 0.6}, "stages": [{"name": "p", "steps": steps}],
              "output": out, "checkpoint": {"file": None}}
         cfg = validate_deck(d, folder)
-        run_deck(cfg, SerialComm(), stream=open(os.devnull, "w"))  # warm-up: compile and caches
+        if not times:  # warm-up: compilation and caches
+            run_deck(cfg, SerialComm(), stream=open(os.devnull, "w"))
         t0 = time.perf_counter()
         run_deck(cfg, SerialComm(), stream=open(os.devnull, "w"))
         times.append(time.perf_counter() - t0)
@@ -89,16 +99,22 @@ def main() -> None:
     folder = Path(comm.bcast(tempfile.mkdtemp(prefix="bench_io_") if comm.rank == 0 else None))
     x = np.random.default_rng(1).random((args.n, 3)) * 10.0
     megabytes = args.frames * x.nbytes / 1e6
-    t_coll = collective_write(deck(folder, "coll", args.n), comm, x, args.frames)
+    ind, coll = deck(folder, "ind", args.n), deck(folder, "coll", args.n)
+    t_ind = parallel_write(ind, comm, x, args.frames, collective=False)
+    t_coll = parallel_write(coll, comm, x, args.frames, collective=True)
     if comm.rank == 0:
         t_ser = serial_write(folder / "serial.h5", x, args.frames)
         print(f"N = {args.n}, {args.frames} frames, {megabytes:.1f} MB of positions")
-        print(f"collective H5MD write on {comm.size} ranks: {megabytes / t_coll:8.1f} MB/s ({t_coll:.3f} s)")
-        print(f"serial plain h5py write, 1 process:      {megabytes / t_ser:8.1f} MB/s ({t_ser:.3f} s)")
-        with_io, without = io_share(folder, args.steps)
-        print(f"N = 65, {args.steps} steps, default cadences (thermo 100, positions 1000): "
-              f"{with_io:.2f} s with output, {without:.2f} s without -> I/O share "
-              f"{100 * (with_io - without) / with_io:.1f} %")
+        print(f"H5MD writer, {comm.size} ranks, collective MPI-IO (default): {megabytes / t_coll:8.1f} MB/s "
+              f"({t_coll:.3f} s) {verified(coll.output.file, x, args.frames)}")
+        print(f"H5MD writer, {comm.size} ranks, independent MPI-IO:          {megabytes / t_ind:8.1f} MB/s "
+              f"({t_ind:.3f} s) {verified(ind.output.file, x, args.frames)}")
+        print(f"plain h5py write, 1 process:                       {megabytes / t_ser:8.1f} MB/s ({t_ser:.3f} s)")
+        for n, steps in ((65, args.steps), (2080, args.steps // 10)):
+            with_io, without = io_share(folder, n, steps)
+            print(f"N = {n}, {steps} steps, default cadences (thermo 100, positions 1000): "
+                  f"{with_io:.2f} s with output, {without:.2f} s without -> I/O share "
+                  f"{100 * (with_io - without) / with_io:.1f} %")
     comm.barrier()
 
 

@@ -19,7 +19,7 @@ from dataclasses import fields
 import numpy as np
 
 from pel_hpc.errors import CorruptFileError, InputFileError
-from pel_hpc.io.h5md import _dxpl, open_h5, write_rows
+from pel_hpc.io.h5md import open_h5, transfer_plist, write_rows
 from pel_hpc.state import PER_PARTICLE, State
 
 PARTICLES = "particles"
@@ -39,7 +39,7 @@ def write_checkpoint(path, state: State, comm, extra: dict | None = None) -> Non
     counts = np.array(comm.allgather(int(state.n_local)), dtype=np.int64)
     offset, total = int(counts[: comm.rank].sum()), int(counts.sum())
     rows = np.arange(offset, offset + state.n_local)
-    dxpl = _dxpl(comm)
+    dxpl = transfer_plist(comm, collective=True)
     with open_h5(tmp, "w", comm) as f:
         f.attrs["format"] = FORMAT
         f.attrs[ATTR_N_RANKS] = comm.size

@@ -1,8 +1,8 @@
 """Collective H5MD 1.1 writer: every rank writes its own rows, nothing is gathered to rank 0.
 
 The file is opened by all ranks of the run's communicator with ``driver="mpio"`` (serial runs
-open it plainly).  Every call here is collective: all ranks call it in the same order with
-the same step; a rank contributes the rows of the particles it owns (by global tag) for its
+open it plainly).  Every call here is made by all ranks in the same order with the same step
+(metadata operations and data transfers are collective, see :func:`transfer_plist`); a rank contributes the rows of the particles it owns (by global tag) for its
 own replica and an empty selection for the others.  Time series are chunked datasets
 (one frame per chunk) grown by one frame per write; ``step``/``time`` are shared by hard
 links among elements of the same cadence.  Names come from :mod:`pel_hpc.io.layout`.
@@ -46,11 +46,18 @@ def open_h5(path, mode: str, comm=None) -> h5py.File:
         raise
 
 
-def _dxpl(comm):
+def transfer_plist(comm, collective: bool = False):
+    """Data-transfer property list: MPI-IO collective (the default everywhere) or independent.
+
+    Each rank writes one contiguous block of rows (:mod:`pel_hpc.io.writer`).  Independent
+    transfers are faster in raw tests here but lost the last rows written before a dataset
+    was shrunk (HDF5 1.10.8, mpio), so pel_hpc writes collectively; ``benchmarks/bench_io.py``
+    measures and verifies both.  Metadata operations (create, resize) are always collective.
+    """
     if comm is None or comm.size == 1:
         return None
     dxpl = h5py.h5p.create(h5py.h5p.DATASET_XFER)
-    dxpl.set_dxpl_mpio(h5py.h5fd.MPIO_COLLECTIVE)
+    dxpl.set_dxpl_mpio(h5py.h5fd.MPIO_COLLECTIVE if collective else h5py.h5fd.MPIO_INDEPENDENT)
     return dxpl
 
 
@@ -119,7 +126,8 @@ def write_box(f: h5py.File, replica: int, edges) -> None:
 
 def create_clock(group: h5py.Group) -> None:
     """Empty growable ``step`` (int64) and ``time`` (float64, [tau]) datasets in ``group``."""
-    group.create_dataset(L.STEP, shape=(0,), maxshape=(None,), chunks=(1024,), dtype=np.int64)
+    group.create_dataset(L.STEP, shape=(0,), maxshape=(None,), chunks=(1024,), dtype=np.int64,
+                         fillvalue=L.UNWRITTEN_STEP)
     group.create_dataset(L.TIME, shape=(0,), maxshape=(None,), chunks=(1024,), dtype=np.float64)
     group[L.TIME].attrs[L.ATTR_UNIT] = units.TIME
 

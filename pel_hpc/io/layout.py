@@ -25,6 +25,9 @@ File layout (H5MD 1.1, https://www.nongnu.org/h5md/h5md.html)::
     /parameters                   provenance: deck (the YAML text), attrs package_version, git_commit,
                                   n_ranks, replicas
 
+Time series grow in blocks of frames and are trimmed to the written length at every flush
+(checkpoint) and at close; after a kill without restart, trailing preallocated rows have
+``step`` = :data:`UNWRITTEN_STEP` (``--restart`` removes them).
 Rows of every per-particle ``value`` are in global-tag order (row i is particle i).
 ``step`` (int64) and ``time`` (float64, [tau]) are stored explicitly; elements written at the
 same cadence share them through HDF5 hard links (``image`` links ``position``'s; the
@@ -55,6 +58,7 @@ VELOCITY = "velocity"
 INHERENT_STRUCTURE = "inherent_structure"
 
 # time-series members
+UNWRITTEN_STEP = 2**63 - 1  # fill value of ``step`` in rows preallocated but not (yet) written
 STEP = "step"
 TIME = "time"
 VALUE = "value"

@@ -16,6 +16,13 @@ from pel_hpc.io import layout as L
 # elements whose clock is shared (hard-linked) with another element at the same cadence
 _CLOCK_PARTNER = {L.IMAGE: L.POSITION}
 OBSERVABLE_BUFFER = 64  # scalar rows kept in memory at most; flushed at every frame and checkpoint
+GROW_FRAMES = 1  # frames added per resize; >1 lost rows written into preallocated space under mpio (HDF5 1.10.8)
+
+
+def _ensure(dset, need: int) -> None:
+    """Grow ``dset`` along its first axis to hold ``need`` rows, in blocks of GROW_FRAMES."""
+    if dset.shape[0] < need:
+        dset.resize(max(need, dset.shape[0] + GROW_FRAMES), axis=0)
 
 
 class _Clock:
@@ -25,7 +32,6 @@ class _Clock:
         self.step, self.time = group[L.STEP], group[L.TIME]
         self.n = self.step.shape[0]
         self.last = int(self.step[self.n - 1]) if self.n else None
-        self.pending: list[int] = []
 
 
 def enabled_elements(cfg) -> dict[str, int]:
@@ -54,13 +60,13 @@ class H5MDWriter:
         The communicator of all ranks that share the file.
     """
 
-    def __init__(self, cfg, comm):
+    def __init__(self, cfg, comm, collective: bool = True):
         self.cfg, self.comm = cfg, comm
         self.n, self.replicas, self.dt = cfg.system.n, cfg.ensemble.replicas, cfg.integrator.dt
         self.path = cfg.output.file
         self.elements = enabled_elements(cfg)
         self.observables = enabled_observables(cfg)
-        self.dxpl = h5md._dxpl(comm)
+        self.dxpl = h5md.transfer_plist(comm, collective)
         self.file = None
 
     # -- opening -------------------------------------------------------------------------
@@ -132,8 +138,8 @@ class H5MDWriter:
         new = [s for s in steps if clock.last is None or s > clock.last]
         k = clock.n
         if new:
-            clock.step.resize(k + len(new), axis=0)
-            clock.time.resize(k + len(new), axis=0)
+            _ensure(clock.step, k + len(new))
+            _ensure(clock.time, k + len(new))
             mine = self.comm.rank == 0
             rows = np.arange(k, k + len(new)) if mine else np.zeros(0, np.int64)
             h5md.write_rows(clock.step, None, rows, np.array(new if mine else [], np.int64), self.dxpl)
@@ -157,9 +163,10 @@ class H5MDWriter:
         for r, (tags, values) in parts.items():
             tags, values = np.asarray(tags), np.asarray(values)
             dest = np.searchsorted(bounds, tags, side="right") - 1
-            for k in np.unique(dest):
-                mask = dest == k
-                send[k][r] = (tags[mask], values[mask])
+            order = np.argsort(dest, kind="stable")
+            for k, idx in enumerate(np.split(order, np.cumsum(np.bincount(dest, minlength=size))[:-1])):
+                if len(idx):
+                    send[k][r] = (tags[idx], values[idx])
         merged = {}
         for got in self.comm.alltoall(send):
             for r, piece in got.items():
@@ -173,8 +180,8 @@ class H5MDWriter:
         for r in range(self.replicas):
             dset = dset_of(r)
             frame = None if frame_of is None else frame_of(r)
-            if frame is not None and dset.shape[0] <= frame:
-                dset.resize(frame + 1, axis=0)
+            if frame is not None:
+                _ensure(dset, frame + 1)
             tags, values = parts.get(r, (np.zeros(0, np.int64), np.zeros((0,) + dset.shape[2:])))
             order = np.argsort(tags, kind="stable")
             h5md.write_rows(dset, frame, np.asarray(tags)[order], np.asarray(values)[order], self.dxpl)
@@ -211,21 +218,30 @@ class H5MDWriter:
                 continue
             frames = self._frames(path, [step for step, _ in queue])
             dset = self.values[path]
-            if dset.shape[0] < frames[-1] + 1:
-                dset.resize(frames[-1] + 1, axis=0)
+            _ensure(dset, frames[-1] + 1)
             held = [(k, v) for k, (_, v) in zip(frames, queue) if v is not None]
             rows = np.array([k for k, _ in held], np.int64)
             h5md.write_rows(dset, None, rows, np.array([v for _, v in held], np.float64), self.dxpl)
             queue.clear()
 
+    def trim(self) -> None:
+        """Shrink every time series to its written length (drops the preallocated rows)."""
+        for path in self._series_paths():
+            clock, value = self.clocks[path], self.values[path]
+            for dset in (clock.step, clock.time, value):
+                if dset.shape[0] != clock.n:
+                    dset.resize(clock.n, axis=0)
+
     def flush(self) -> None:
-        """Write queued rows and flush HDF5 buffers to disk (collective); called before every checkpoint."""
+        """Write queued rows, trim, and flush HDF5 buffers to disk (collective); before every checkpoint."""
         self.flush_observables()
+        self.trim()
         self.file.flush()
 
     def close(self) -> None:
         """Write queued rows and close the file (collective)."""
         if self.file is not None:
             self.flush_observables()
+            self.trim()
             self.file.close()
             self.file = None
