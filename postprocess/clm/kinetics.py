@@ -12,7 +12,9 @@ Step order of one event (ES i at time t, written once here):
 1. close i's waiting interval τ = t − t_last[i] (recorded if t lies in the recording window);
 2. active process: (e_i, γ_i) from π ∝ Γ p_eq and ϖ (see :mod:`.processes`), t_i = t + Exp/γ_i;
 3. for every coupled ES j, with probability q w_ij (× Γ(e_j)/Γ_max for energy-dependent coupling):
-   passive process of j, t_j = t + Exp/γ_j.
+   passive process of j, t_j = t + Exp/γ_j.  The links are visited by geometric skipping with the
+   largest link probability p_max = q max(w) and thinned by w_ij/max(w) (exact, and O(1 + N_eff q)
+   per event instead of one random number per link).
 
 Appendix B caveats: with σ_γ > 0 the waiting time at fixed e is not exponential; our Γ(e) ≡ 1/⟨τ(e)⟩
 (see :mod:`postprocess.landscape`) keeps ⟨τ⟩ = 1/⟨Γ⟩_eq exactly invariant under passive processes,
@@ -122,10 +124,8 @@ def _passive(rng, cache, j, e, lg, mode, gauss_redraw, par, tab, log_rate, act_p
 
 @njit(cache=True, inline="always")
 def _next_link(rng, k, inv_log1mq):
-    """Next link index after k that fires: geometric skip for equal link probabilities p
-    (``inv_log1mq`` = 1/ln(1 − p) < 0, one uniform per passive process), else k + 1."""
-    if inv_log1mq == 0.0:
-        return k + 1
+    """Next candidate link after k: Bernoulli(p_max) trials on successive links, done by geometric
+    skipping (``inv_log1mq`` = 1/ln(1 − p_max); −inf: none fires; −0: every link is a candidate)."""
     skip = math.log(1.0 - uniform(rng)) * inv_log1mq
     return k + 1 + (int(skip) if skip < 4.0e18 else 4000000000000000000)
 
@@ -139,7 +139,7 @@ def _flush(moments, b, s0, s1, s2, s3):
 
 
 @njit(cache=True)
-def run_events(rng, cache, e, lg, t_last, heap, hkey, pos, offsets, neighbours, link_q,
+def run_events(rng, cache, e, lg, t_last, heap, hkey, pos, offsets, neighbours, link_accept,
                log_rate, act_prob, act_alias, pas_prob, pas_alias, tab, mode, gauss_redraw,
                par, max_events, moments, thist, ehist, n_snap, counts):
     """Advance the CLM until the next event would pass ``par[P_T1]`` or ``max_events`` were done.
@@ -190,9 +190,8 @@ def run_events(rng, cache, e, lg, t_last, heap, hkey, pos, offsets, neighbours, 
             if k >= k_end:
                 break
             j = neighbours[k]
-            if par[P_INV_LOG1MQ] == 0.0:      # unequal weights: test every link
-                if uniform(rng) >= link_q[k]:
-                    continue
+            if link_accept[k] < 1.0 and uniform(rng) >= link_accept[k]:   # thinning: q w_k of q w_max
+                continue
             if mode == ENERGY_DEPENDENT:      # thinning: accept with Γ(e_j)/Γ_max
                 if uniform(rng) >= math.exp(log_rate_at(e[j], e_lo, h, log_rate) - lr_max):
                     continue

@@ -127,12 +127,12 @@ class CLMSimulation:
         return par
 
     def _geometric_skip(self) -> float:
-        """1/ln(1 − q w) when all links share one weight (geometric skipping), else 0 (test each link)."""
+        """1/ln(1 − p_max) with p_max = q max(w), the largest link probability (see kinetics)."""
         w = self.lattice.weights
-        p_link = self.config.q * (w[0] if w.size else 0.0)
-        if w.size == 0 or not np.all(w == w[0]) or p_link >= 1.0:
-            return 0.0
-        return -math.inf if p_link <= 0.0 else 1.0 / math.log1p(-p_link)
+        p_max = self.config.q * (w.max() if w.size else 0.0)
+        if p_max <= 0.0:
+            return -math.inf
+        return -0.0 if p_max >= 1.0 else 1.0 / math.log1p(-p_max)
 
     def run(self, max_events: int = 2**62) -> CLMTallies:
         """Warm up, then record ``duration``·⟨τ⟩_0; returns the tallies (the state stays advanced)."""
@@ -143,9 +143,9 @@ class CLMSimulation:
         n_tbins = 12 * self.N_TBINS_PER_DECADE
         moments, thist = np.zeros((cfg.n_blocks, 4)), np.zeros((n_tbins + 2, 2))
         ehist, counts = np.zeros((cfg.n_blocks, self.N_EBINS)), np.zeros(2, np.int64)
-        link_q = cfg.q * lat.weights
+        link_accept = lat.weights / lat.weights.max() if lat.weights.size else lat.weights
         t = kin.run_events(self.rng, self.cache, self.e, self.lg, self.t_last,
-                           self.heap, self.hkey, self.pos, lat.offsets, lat.neighbours, link_q, tb.log_rate,
+                           self.heap, self.hkey, self.pos, lat.offsets, lat.neighbours, link_accept, tb.log_rate,
                            tb.active_prob, tb.active_alias, tb.passive_prob, tb.passive_alias,
                            self._tab, COUPLING_NAMES[cfg.coupling], cfg.gauss_redraw, par,
                            max_events, moments, thist, ehist, self.n_snapshots, counts)
