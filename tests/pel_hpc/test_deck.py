@@ -123,3 +123,7 @@ def test_world_size_check(tmp_path):
     check_world_size(cfg, 4)
     with pytest.raises(LaunchError, match="= 4 MPI ranks, but the run has 2"):
         check_world_size(cfg, 2)
+
+
+def test_readme_holds_the_generated_deck_reference():
+    assert reference_markdown() in (ROOT / "README.md").read_text()
