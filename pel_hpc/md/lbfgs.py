@@ -2,8 +2,9 @@
 
 The quasi-Newton direction comes from Nocedal's two-loop recursion over the last M pairs
 (s_k = Δx, y_k = Δ∇E) with H_0 = s·y / y·y; instead of a line search the step is capped
-at ``max_step`` and halved while the energy rises by more than ``max_rise``·|E| (the
-scheme of the pele/GMIN landscape codes, built for exactly this kind of IS quench).
+so that no particle moves more than ``max_step`` and halved while the energy rises by
+more than ``max_rise``·|E| (the scheme of the pele/GMIN landscape codes, built for exactly
+this kind of IS quench).
 Near the minimum it converges superlinearly where FIRE converges linearly, so at the
 tight stopping rule |F|₂ ≤ 1e-8 [epsilon/sigma] it needs several times fewer force calls.
 
@@ -24,8 +25,17 @@ from numba import njit
 from pel_hpc.md.forces import compute_forces, pair_forces_min_image
 from pel_hpc.md.neighbors import refresh_min_image
 
-# memory M, max step [sigma] (2-norm of the 3N step), relative energy rise allowed, initial H0, max halvings
+# memory M, max step of one particle [sigma], relative energy rise allowed, initial H0, max halvings
 LBFGS_PARAMS = np.array([5.0, 0.1, 1e-4, 0.1, 10.0])
+
+
+@njit(cache=True)
+def _dot(a, b):
+    """Plain-loop dot product: BLAS ``ddot`` threads contend badly with MPI ranks on shared cores."""
+    s = 0.0
+    for i in range(len(a)):
+        s += a[i] * b[i]
+    return s
 
 
 @njit(cache=True)
@@ -34,24 +44,26 @@ def direction(g, s_hist, y_hist, rho, k, h0, max_step, d):
     q = g.copy()
     alpha = np.zeros(k)
     for i in range(k - 1, -1, -1):
-        alpha[i] = rho[i] * np.dot(s_hist[i], q)
+        alpha[i] = rho[i] * _dot(s_hist[i], q)
         q -= alpha[i] * y_hist[i]
     q *= h0
     for i in range(k):
-        beta = rho[i] * np.dot(y_hist[i], q)
+        beta = rho[i] * _dot(y_hist[i], q)
         q += (alpha[i] - beta) * s_hist[i]
     d[:] = -q
-    if np.dot(d, g) > 0.0:
+    if _dot(d, g) > 0.0:
         d *= -1.0
-    norm = np.sqrt(np.dot(d, d))
-    if norm > max_step:
-        d *= max_step / norm
+    largest = 0.0  # the cap is per particle (as LAMMPS dmax), so it does not shrink with N
+    for i in range(0, len(d), 3):
+        largest = max(largest, d[i] * d[i] + d[i + 1] * d[i + 1] + d[i + 2] * d[i + 2])
+    if largest > max_step * max_step:
+        d *= max_step / np.sqrt(largest)
 
 
 @njit(cache=True)
 def remember(s_hist, y_hist, rho, k, s, y, h0):
     """Store the pair (s, y) if s·y > 0 (dropping the oldest when full); return (k, H0)."""
-    sy = np.dot(s, y)
+    sy = _dot(s, y)
     if sy <= 0.0:
         return k, h0
     m = s_hist.shape[0]
@@ -64,7 +76,7 @@ def remember(s_hist, y_hist, rho, k, s, y, h0):
     s_hist[k] = s
     y_hist[k] = y
     rho[k] = 1.0 / sy
-    return k + 1, sy / np.dot(y, y)
+    return k + 1, sy / _dot(y, y)
 
 
 @njit(cache=True)
@@ -85,7 +97,7 @@ def lbfgs_all_pairs(x, v, f, image, x_build, typ, box, shifts, nlist, count, eps
     refresh_min_image(x, image, x_build, box, 0.0)  # wrap if moved since the set-up
     e, _ = pair_forces_min_image(x, x.shape[0], typ, box, eps4, sig2, rc2, ushift, fc, rc, force_shift, f)
     for it in range(max_iter + 1):
-        out[0], out[1], out[2] = e, it, np.sqrt(np.dot(ff, ff))
+        out[0], out[1], out[2] = e, it, np.sqrt(_dot(ff, ff))
         if out[2] <= tol or it == max_iter:
             return 0
         g = -ff
@@ -115,7 +127,7 @@ def lbfgs(state, domain, table, tol: float = 1e-8, max_iter: int = 100000, param
     e, _ = compute_forces(state, domain, table)
     grad = -domain.gather_by_tag(state, state.f).reshape(-1)
     for it in range(max_iter + 1):
-        fnorm = float(np.sqrt(np.dot(grad, grad)))
+        fnorm = float(np.sqrt(_dot(grad, grad)))
         if fnorm <= tol or it == max_iter:
             return e, it, fnorm, fnorm <= tol
         direction(grad, s_hist, y_hist, rho, k, h0, params[1], d)
