@@ -24,7 +24,6 @@ import sys
 import time
 
 import h5py
-import numpy as np
 import yaml
 
 from pel_hpc.errors import DeckError, InputFileError, PelError
