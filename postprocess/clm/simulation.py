@@ -111,6 +111,7 @@ class CLMSimulation:
                           self.t_last)
         kin.build_heap(t_next, self.heap, self.hkey, self.pos)
         self.n_snapshots = config.n_blocks * max(1, min(1024, 2**20 // n))
+        self.t_now = 0.0
 
     def _parameters(self, t0, t1):
         cfg, tb = self.config, self.tables
@@ -135,9 +136,13 @@ class CLMSimulation:
         return -0.0 if p_max >= 1.0 else 1.0 / math.log1p(-p_max)
 
     def run(self, max_events: int = 2**62) -> CLMTallies:
-        """Warm up, then record ``duration``·⟨τ⟩_0; returns the tallies (the state stays advanced)."""
+        """Warm up, then record ``duration``·⟨τ⟩_0; returns the tallies of this window.
+
+        The state stays advanced: a second call continues the same trajectory (another warm-up and
+        recording window), so calls can be chained for more statistics.
+        """
         cfg, tb, lat = self.config, self.tables, self.lattice
-        t0 = cfg.warmup * self.tau_alpha_0
+        t0 = self.t_now + cfg.warmup * self.tau_alpha_0
         t1 = t0 + cfg.duration * self.mean_tau_0
         par = self._parameters(t0, t1)
         n_tbins = 12 * self.N_TBINS_PER_DECADE
@@ -151,6 +156,7 @@ class CLMSimulation:
                            max_events, moments, thist, ehist, self.n_snapshots, counts)
         if t < t1:
             raise DeckError(f"CLM run stopped at t = {t:.4g} < t_end = {t1:.4g} after max_events = {max_events}")
+        self.t_now = t1
         return CLMTallies(cfg, moments, thist,
                           par[kin.P_LOGTMIN] + par[kin.P_DLOGT] * np.arange(n_tbins + 1), ehist,
                           tb.e_lo + par[kin.P_EHW] * np.arange(self.N_EBINS + 1),
