@@ -50,16 +50,20 @@ magnitude k_entro, are too.  Evidence, each checked by a test or a number below:
    for s = −1 (whose *variance*, 3.77, is near 4.4; in log10 neither fits: 1.73 and 0.84).
    The low-T exponent ξ = 2λ/(2+λ) is independent of s (only the β² terms survive); at T = 0.5 the
    local exponent d ln Dτα/d ln τα is 0.51 (s = −1) or 0.58 (s = +1), not yet at its limit 0.4.
-6. Our MD decides for s = −1 (N = 65, r_c = 1.8, NVT, IS every 0.5 τ; 2000 τ at T = 0.6 with 1370
-   MBs, 5000 τ at T = 0.5 with 682 MBs; the script and numbers are in the post report of 2026-11-25):
+6. Our MD decides for s = −1 (N = 65, r_c = 1.8, NVT; first pair of runs IS every 0.5 τ, 2000 τ at
+   T = 0.6 (1370 MBs) and 5000 τ at T = 0.5 (682 MBs); a second pair from ``pel_hpc run`` decks,
+   1000 τ / 3000 τ; numbers in the post report of 2026-11-25):
    * T-dependence with Table I: τα(0.5)/τα(0.6) is predicted 13.6 (s = −1) or 84 (s = +1); measured
      15.0 (KWW of S_MB(k = 400)) and 12.3 (A particles, k = 7.25).  ⟨τ⟩(0.5)/⟨τ⟩(0.6): predicted 3.11
      or 4.12, measured 3.2.  Dτα(0.5)/Dτα(0.6): predicted 4.4 or 20, measured 2.0–2.6.
    * Fitting eq. (1) to our ln⟨τ(e)⟩ at both T (``pel_fit``, s = −1) gives κ = +0.88 ± 0.19 (so
      sκ < 0 at 4.7σ), λ = 0.47 ± 0.17, σ_γ = 1.07 ± 0.27, e_c − e0 = −14 and σ = 3.1 (IS frames),
-     close to Table I; s = +1 would need κ = −0.88.
-   * Absolute scale: our τα is ≈ 18× the Table I prediction at both T, i.e. Γ0 ≈ 0.26/τ in our
-     units (the paper's time unit or Γ0 differs; the ratios above do not depend on it).
+     close to Table I; s = +1 would need κ = −0.88.  The second pair gives κ = +0.93 ± 0.23.
+     (The second pair's τα ratio is only 4.2: at T = 0.5 our runs hold a few τα, so ratios scatter.)
+   * Absolute scale: with quenches every 0.05 τ the liquid-like plateau is ln⟨τ⟩ ≈ −1.6 at T = 0.6,
+     i.e. Γ0 ≈ 5/τ, as Table I's 4.82 in LJ time; but our τα (⟨τ²⟩/2⟨τ⟩: 17–29 at T = 0.6, 86–116 at
+     0.5; KWW of S_MB(400): 28–55 and 118–825) exceeds the s = −1 prediction (3.2, 44) by 2–18×
+     (s = +1: 2579, 2.2·10⁵, too large by 10²–10³).  Runs of 10³ τ hold few α times: errors are large.
 
 Choose the other reading with ``PELParameters(entropic_sign=+1)``; every function honours it.
 Note that a fit of Γ(e) to MD data determines only the product sκ (``pel_fit`` with s = −1 returning
