@@ -109,11 +109,11 @@ def compile_times() -> tuple[float, float]:
 
 
 def peak_memory_per_particle() -> tuple[float, float]:
-    """(held, peak) numpy bytes per particle of state + domain + one run (tracemalloc, N = 32000)."""
+    """(held, peak) numpy bytes per particle of state + domain + one run (tracemalloc, N = 32768)."""
     code = ("import tracemalloc, numpy as np\ntracemalloc.start()\nfrom pel_hpc.md.init import random_state\n"
             "from pel_hpc.md.domain import SerialDomain\nfrom pel_hpc.physics.kob_andersen import pair_table\n"
             "from pel_hpc.simulation import Integrator, Simulation\n"
-            "n=32000; t=pair_table(2.5); base=tracemalloc.get_traced_memory()[0]; s=random_state(n)\n"
+            "n=32768; t=pair_table(2.5); base=tracemalloc.get_traced_memory()[0]; s=random_state(n)\n"
             "s.x[:] = (np.indices((32,32,32)).reshape(3,-1).T + 0.5) * s.box / 32\n"
             "sim=Simulation(s, SerialDomain(t.rc_max,0.3), t, Integrator(0.001,0.5,0.5,3)).setup(); sim.run(5)\n"
             "now, peak = tracemalloc.get_traced_memory(); print((now-base)/n, (peak-base)/n)\n")
@@ -155,7 +155,7 @@ def main(argv=None) -> None:
     cold, warm = compile_times()
     print(f"numba: small run in a fresh process {cold:.1f} s with a cold cache, {warm:.1f} s cached")
     held, peak = peak_memory_per_particle()
-    print(f"memory (N=32000, r_c=2.5, numpy arrays): {held:.0f} bytes/particle held, {peak:.0f} peak")
+    print(f"memory (N=32768, r_c=2.5, numpy arrays): {held:.0f} bytes/particle held, {peak:.0f} peak")
 
 
 if __name__ == "__main__":
