@@ -1,0 +1,63 @@
+"""Job scripts without SLURM: syntax, the campaign's dependency graph, per-task decks, and the
+launcher's restart-if-checkpoint logic run as a plain shell (SLURM_NTASKS=1)."""
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pel_hpc.deck.derive import derive
+from pel_hpc.errors import DeckError
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = sorted((ROOT / "jobs").glob("*.sbatch")) + [ROOT / "jobs" / "common.sh", ROOT / "jobs" / "campaign_paper.sh"]
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+def test_shell_syntax(script):
+    assert subprocess.run(["bash", "-n", str(script)], capture_output=True).returncode == 0
+
+
+def test_sbatch_headers_signal_requeue():
+    for script in (ROOT / "jobs").glob("*.sbatch"):
+        text = script.read_text()
+        if script.name != "postprocess.sbatch":
+            assert "#SBATCH --signal=B:USR1@" in text and "#SBATCH --requeue" in text, script.name
+            assert "pel_launch" in text
+
+
+def test_campaign_dry_run_orders_post_processing_after_production():
+    out = subprocess.run(["bash", str(ROOT / "jobs" / "campaign_paper.sh"), "--dry-run"], capture_output=True,
+                         text=True, cwd=ROOT)
+    lines = [line for line in out.stderr.splitlines() if line.startswith("sbatch")]
+    assert out.returncode == 0 and len(lines) == 5
+    assert "--dependency=afterok:<ka65> jobs/ice520.sbatch" in lines[3]
+    assert "--dependency=afterok:<ka65>:<fsize_small>:<fsize_large>:<ice520> jobs/postprocess.sbatch" in lines[4]
+
+
+def test_derive_sets_keys_and_anchors_paths(tmp_path):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "d.yaml").write_text(
+        "system: {n: 65, cutoff: 1.8}\nintegrator: {temperature: 0.5}\nstages: [{name: p, steps: 10}]\n")
+    out = derive(tmp_path / "src" / "d.yaml", tmp_path / "run" / "deck.yaml", ["run.seed=7", "run.name=t7"])
+    data = yaml.safe_load(out.read_text())
+    assert data["run"] == {"seed": 7, "name": "t7"} and data["system"]["n"] == 65
+    with pytest.raises(DeckError, match="unknown key 'run.sed'"):
+        derive(tmp_path / "src" / "d.yaml", tmp_path / "bad" / "deck.yaml", ["run.sed=7"])
+    assert not (tmp_path / "bad" / "deck.yaml").exists()
+
+
+def test_launcher_restarts_when_a_checkpoint_exists(tmp_path):
+    (tmp_path / "d.yaml").write_text("run: {name: d}\nsystem: {n: 65, cutoff: 1.8}\n"
+                                     "integrator: {temperature: 0.6}\nstages: [{name: p, steps: 200}]\n"
+                                     "output: {thermo: 100, positions: 100}\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
+    env.update(SLURM_NTASKS="1", PEL_ROOT=str(ROOT), PEL_MPIRUN_FLAGS="--oversubscribe")
+    command = f"source {ROOT}/jobs/common.sh && pel_launch {tmp_path}/d.yaml"
+    first = subprocess.run(["bash", "-c", command], capture_output=True, text=True, env=env)
+    assert first.returncode == 0, first.stderr
+    assert "continuing" not in first.stdout and (tmp_path / "d.chk.h5").exists()
+    second = subprocess.run(["bash", "-c", command], capture_output=True, text=True, env=env)
+    assert second.returncode == 0, second.stderr
+    assert "continuing" in second.stdout  # the final checkpoint marks the run done: nothing left to run
