@@ -122,6 +122,23 @@ def test_mdanalysis_reads_our_positions_and_box(run_file, tmp_path):
         assert ts.data["step"] == 200 + 100 * k
 
 
+def test_pyh5md_reads_our_file_as_written(run_file):
+    pyh5md = pytest.importorskip("pyh5md", reason="pyh5md is not installed (pip install pyh5md)")
+    from pel_hpc.io.checkpoint import read_checkpoint as read_chk
+
+    with pyh5md.File(run_file.output.file, "r") as f:  # checks the h5md group, author and creator
+        group = f.particles_group(L.replica_group(0))
+        position = pyh5md.element(group, L.POSITION)
+        species = pyh5md.element(group, L.SPECIES)
+        assert isinstance(position, pyh5md.TimeElement) and isinstance(species, pyh5md.FixedElement)
+        last = position.value[-1]
+        assert position.step[-1] == 700 and np.isclose(position.time[-1], 3.5)
+        edges = group[L.BOX][L.EDGES][()]
+        assert np.allclose(edges, (65 / 1.2) ** (1 / 3)) and group[L.BOX].attrs["dimension"] == 3
+    state, _ = read_chk(run_file.checkpoint.file, SerialComm())
+    assert np.array_equal(last, state.x[np.argsort(state.tag)])
+
+
 def test_export_of_one_replica(tmp_path):
     cfg = load_deck_text(tmp_path, DECK.replace("run: {name: out", "ensemble: {replicas: 3}\nrun: {name: ens"))
     w = H5MDWriter(cfg, SerialComm())
