@@ -28,8 +28,8 @@ FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 def pair_forces(x, n_local, nlist, count, shifts, eps4, sig2, rc2, ushift, fc, rc, force_shift, f):
     """Fill ``f[:n_local]`` and return this rank's (E_pot, W) partial sums [epsilon].
 
-    Per particle, a scalar pass gathers the separations and partner species of its list
-    into contiguous scratch rows; a second, gather-free pass evaluates the LJ formula and
+    Per particle, a scalar pass gathers the separations of its list entries into
+    contiguous scratch rows; a second, gather-free pass evaluates the LJ formula and
     accumulates — that pass is what LLVM vectorises (fast-math reductions and
     ``error_model="numpy"``, without which a division carries a zero check that blocks SIMD).
 
@@ -44,14 +44,14 @@ def pair_forces(x, n_local, nlist, count, shifts, eps4, sig2, rc2, ushift, fc, r
     f : (capacity, 3) output forces [epsilon/sigma]
     """
     cap = nlist.shape[1]
-    buf = np.empty((4, cap))
+    buf = np.empty((3, cap))
     epot = 0.0
     vir = 0.0
     for i in range(n_local):
         m = count[i]
         _gather(x, i, nlist[i], m, shifts, buf)
         t0 = 2 * ((nlist[i, 0] & 3) >> 1) if m > 0 else 0  # 2·t_i: pair types t0 (j is A), t0 + 1 (j is B)
-        fx, fy, fz, e, w = _accumulate(buf, m, eps4[t0], eps4[t0 + 1], sig2[t0], sig2[t0 + 1], rc2[t0],
+        fx, fy, fz, e, w = _accumulate(buf, nlist[i], m, eps4[t0], eps4[t0 + 1], sig2[t0], sig2[t0 + 1], rc2[t0],
                                        rc2[t0 + 1], ushift[t0], ushift[t0 + 1], fc[t0], fc[t0 + 1], rc[t0],
                                        rc[t0 + 1], force_shift)
         f[i, 0] = fx
@@ -64,7 +64,7 @@ def pair_forces(x, n_local, nlist, count, shifts, eps4, sig2, rc2, ushift, fc, r
 
 @njit(inline="always", cache=True)
 def _gather(x, i, row, m, shifts, buf):
-    """Scratch rows: separation dx, dy, dz [sigma] and partner species t_j (0.0/1.0) of i's entries."""
+    """Scratch rows: separation dx, dy, dz [sigma] of i's entries (the species stays in the entry)."""
     xi, yi, zi = x[i, 0], x[i, 1], x[i, 2]
     for k in range(m):
         code = row[k]
@@ -73,14 +73,15 @@ def _gather(x, i, row, m, shifts, buf):
         buf[0, k] = xi - x[j, 0] - shifts[s, 0]
         buf[1, k] = yi - x[j, 1] - shifts[s, 1]
         buf[2, k] = zi - x[j, 2] - shifts[s, 2]
-        buf[3, k] = code & 1
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH, error_model="numpy")
-def _accumulate(buf, m, e0, e1, s0, s1, c0, c1, u0, u1, f0, f1, r0, r1, force_shift):
+def _accumulate(buf, species, m, e0, e1, s0, s1, c0, c1, u0, u1, f0, f1, r0, r1, force_shift):
     """Σ over the scratch rows of force, energy and virial (the vectorised loop).
 
-    Pair parameters are p = (1 − t_j) p_A + t_j p_B (exact for t_j ∈ {0, 1}), branch- and gather-free.
+    ``species[k] & 1`` is the partner's species t_j (a packed list entry, or the species
+    array itself).  Pair parameters are p = (1 − t_j) p_A + t_j p_B (exact for t_j ∈ {0, 1}),
+    branch- and gather-free.
     """
     fx = 0.0
     fy = 0.0
@@ -88,7 +89,8 @@ def _accumulate(buf, m, e0, e1, s0, s1, c0, c1, u0, u1, f0, f1, r0, r1, force_sh
     e = 0.0
     w = 0.0
     for k in range(m):
-        dx, dy, dz, tj = buf[0, k], buf[1, k], buf[2, k], buf[3, k]
+        dx, dy, dz = buf[0, k], buf[1, k], buf[2, k]
+        tj = float(species[k] & 1)
         ta = 1.0 - tj
         r2 = dx * dx + dy * dy + dz * dz
         f_over_r, u = lj_energy_force(r2, ta * e0 + tj * e1, ta * s0 + tj * s1, ta * c0 + tj * c1,
@@ -114,16 +116,13 @@ def pair_forces_min_image(x, n, typ, box, eps4, sig2, rc2, ushift, fc, rc, force
     for i in range(n):
         for d in range(3):
             xt[d, i] = x[i, d]
-    tj = np.empty(n)
-    for j in range(n):
-        tj[j] = typ[j]
-    buf = np.empty((4, n))
+    buf = np.empty((3, n))
     epot = 0.0
     vir = 0.0
     for i in range(n):
-        _separations_min_image(xt, tj, i, n, box, buf)
+        _separations_min_image(xt, i, n, box, buf)
         t0 = 2 * typ[i]
-        fx, fy, fz, e, w = _accumulate(buf, n, eps4[t0], eps4[t0 + 1], sig2[t0], sig2[t0 + 1], rc2[t0],
+        fx, fy, fz, e, w = _accumulate(buf, typ, n, eps4[t0], eps4[t0 + 1], sig2[t0], sig2[t0 + 1], rc2[t0],
                                        rc2[t0 + 1], ushift[t0], ushift[t0 + 1], fc[t0], fc[t0 + 1], rc[t0],
                                        rc[t0 + 1], force_shift)
         f[i, 0] = fx
@@ -135,15 +134,13 @@ def pair_forces_min_image(x, n, typ, box, eps4, sig2, rc2, ushift, fc, rc, force
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH, error_model="numpy")
-def _separations_min_image(xt, tj, i, n, box, buf):
-    """Scratch rows for all j: minimum-image separation and species; the self pair is put far away."""
+def _separations_min_image(xt, i, n, box, buf):
+    """Scratch rows for all j: minimum-image separation; the self pair is put far away."""
     for d in range(3):
         xi, length, inv = xt[d, i], box[d], 1.0 / box[d]
         for j in range(n):
             dx = xi - xt[d, j]
             buf[d, j] = dx - length * np.rint(dx * inv)
-    for j in range(n):
-        buf[3, j] = tj[j]
     buf[0, i] = 1e3  # beyond every cut-off: contributes exactly zero
 
 
