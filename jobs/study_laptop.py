@@ -83,8 +83,8 @@ def md_steps(decks: Path, runs: Path, scale: float, np_: int) -> list:
     if ice.exists():
         src = runs / "ka65_T0.60" / "ka65_T0.60.h5"
         steps.append(md_step(ice, runs, scale, np_, [f"system.init.file={src}"], ["ka65_T0.60"]))
-    return steps + [md_step(d, runs, scale, np_) for d in sorted(decks.glob("finite_size_N*.yaml"),
-                                                                key=lambda p: -int(p.stem.split("N")[-1]))]
+    return steps + [md_step(d, runs, scale, np_) for d in sorted(decks.glob("finite_size_*.yaml"),
+                                                                key=lambda p: -int(p.stem.rsplit("N", 1)[-1]))]
 
 
 def post(name, module, inputs, out: Path, *options, after=()) -> Step:
@@ -103,7 +103,7 @@ def post_steps(decks: Path, runs: Path, md: list) -> list:
     """Every post-processing step, wired to the MD outputs it reads."""
     res = runs / "results"
     ka = [s for s in md if s.name.startswith("ka65_T")]
-    fs = [s for s in md if s.name.startswith("finite_size_N")]
+    fs = [s for s in md if s.name.startswith("finite_size_")]
     ice = [s for s in md if s.name == "ice520"]
     ka_files, ka_names = [s.outputs for s in ka], [s.name for s in ka]
     steps = [post("metabasins", "postprocess.metabasins", ka_files, res / "metabasins", after=ka_names),
@@ -119,22 +119,27 @@ def post_steps(decks: Path, runs: Path, md: list) -> list:
     watched = ka + fs + ice
     steps.append(post("crystal", "postprocess.crystal", [s.outputs for s in watched], res / "crystal",
                       after=[s.name for s in watched]))
+    if fs:
+        steps.append(post("finite_size_table", "postprocess.finite_size_table", [s.outputs for s in fs],
+                          res / "finite_size", after=[s.name for s in fs]))
     scan = decks / "clm_scan.yaml"
     if scan.exists():
         steps.append(Step("clm_scan", [PY, "-m", "postprocess.clm.scan", str(scan), "--out", str(runs / "clm_scan.h5")],
                           inputs=[str(scan)], outputs=str(runs / "clm_scan.h5")))
-        steps += clm_figure_steps(runs / "clm_scan.h5", fs, ka, res)
+        steps += clm_figure_steps(runs / "clm_scan.h5", res, bool(fs))
     return [s for s in steps if available(s.command[2])]
 
 
-def clm_figure_steps(scan_file: Path, fs: list, ka: list, res: Path) -> list:
-    """Figs. 6–10: the CLM scan, with the finite-size MD series (Figs. 6, 7, 9) and IS runs (Fig. 8)."""
-    md_for = {"fig06": fs, "fig07": fs, "fig08": ka, "fig09": fs, "fig10": []}
+def clm_figure_steps(scan_file: Path, res: Path, with_md: bool) -> list:
+    """Figs. 6–10 from the CLM scan; Figs. 6–7 also read the MD finite-size table (τα(N), D(N))."""
+    table = res / "finite_size" / "finite_size.csv"
     steps = []
-    for fig, md in md_for.items():
-        inputs = [str(scan_file), *[s.outputs for s in md]]
-        steps.append(post(fig, f"postprocess.figures.{fig}", inputs, res / fig,
-                          after=["clm_scan", *[s.name for s in md]]))
+    for fig in ("fig06", "fig07", "fig08", "fig09", "fig10"):
+        md = with_md and fig in ("fig06", "fig07")
+        step = post(fig, f"postprocess.figures.{fig}", [scan_file], res / fig, *(["--md", str(table)] if md else []),
+                    after=["clm_scan", *(["finite_size_table"] if md else [])])
+        step.inputs += [str(table)] if md else []
+        steps.append(step)
     return steps
 
 
@@ -244,13 +249,15 @@ def main(argv=None) -> int:
     ap.add_argument("--decks", type=Path, default=ROOT / "input" / "study", help="campaign decks")
     ap.add_argument("--scale", type=float, default=1.0, help="multiply every stage length (tests: 0.05)")
     ap.add_argument("--every", type=float, default=20.0, help="seconds between progress lines")
+    ap.add_argument("--skip", default="", help="comma-separated post-processing steps to leave out (e.g. fig02,fig03)")
     args = ap.parse_args(argv)
     os.environ.update(NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", PYTHONUNBUFFERED="1",
                       OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", MPLBACKEND="Agg")
     os.environ["PYTHONPATH"] = str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")
     runs = args.root.resolve() / "runs" / "study"
     md = md_steps(args.decks.resolve(), runs, args.scale, args.np)
-    steps = md + post_steps(args.decks.resolve(), runs, md)
+    skip = set(filter(None, args.skip.split(",")))
+    steps = md + [s for s in post_steps(args.decks.resolve(), runs, md) if s.name not in skip]
     steps.append(report_step(runs, args.root.resolve() / "report"))
     sched = Scheduler(steps, args.np, runs / "logs", runs / "manifest.json", args.every)
     sched.say(f"{len(md)} MD runs and {len(steps) - len(md)} post-processing steps on {args.np} cores "

@@ -104,7 +104,7 @@ def md_decks(manifest: dict) -> dict:
 def sources_block(step: dict, decks: dict) -> list:
     """Table rows naming each input of a step: run, N, T, deck, file, SHA-256, git commit."""
     rows = []
-    for name in step["inputs"]:
+    for name in expand_tables(step["inputs"]):
         if not Path(name).exists() or not name.endswith(".h5"):
             rows.append([Path(name).name, "", "", name, "", "", ""])
             continue
@@ -112,6 +112,33 @@ def sources_block(step: dict, decks: dict) -> list:
         deck = decks.get(name, ("", ""))[0] or "(not an MD run)"
         rows.append([p["run"], str(p["n"]), str(p["temperature"]), deck, p["file"], p["sha256"], p["git_commit"]])
     return rows
+
+
+def expand_tables(inputs) -> list:
+    """Inputs with every CSV that names its own source files (a ``file`` column) replaced by those files."""
+    out = []
+    for name in inputs:
+        if name.endswith(".csv") and Path(name).exists():
+            with open(name) as fh:
+                files = [r["file"] for r in csv.DictReader(fh) if r.get("file")]
+            out += files or [name]
+        else:
+            out.append(name)
+    return out
+
+
+def finite_size_blocks(manifest: dict) -> list:
+    """The MD finite-size table (T, N, τα, D) that Figs. 6–7 compare with the CLM."""
+    step = next((s for s in manifest["steps"] if s["name"] == "finite_size_table"), None)
+    path = Path(step["outputs"]) / "finite_size.csv" if step else None
+    blocks = [("h2", "MD finite-size series (postprocess.finite_size_table)")]
+    if step is None or step["status"] != "done" or not path.exists():
+        return blocks + [("p", f"Not produced: {failure_text(step)}")]
+    with open(path) as fh:
+        rows = list(csv.DictReader(fh))
+    table = [[r["T"], r["N"], f"{float(r['tau_alpha']):.4g} ± {float(r['tau_alpha_err']):.2g}", f"{float(r['beta']):.3f}",
+              f"{float(r['D']):.4g} ± {float(r['D_err']):.2g}", Path(r["file"]).name] for r in rows]
+    return blocks + [("table", ["T", "N", "τα [τ] (KWW, k = 7.25)", "β_KWW", "D_A [σ²/τ]", "file"], table)]
 
 
 SOURCE_HEADER = ["run", "N", "T", "deck", "file", "sha256[:16]", "git commit"]
@@ -145,7 +172,7 @@ def command_text(step: dict) -> str:
 def failure_text(step) -> str:
     """Why a step has no result: missing module, skipped, or the last lines of its log."""
     if step is None:
-        return "its module is not in this checkout (not yet implemented)"
+        return "not run (its module is not in this checkout, or the step was left out with --skip)"
     if step["status"] == "skipped":
         return "skipped because a run it reads failed"
     lines = Path(step["log"]).read_text(errors="replace").splitlines() if step.get("log") else []
@@ -211,7 +238,8 @@ def build(runs: Path) -> list:
     head = [("h1", "pel_hpc laptop study — report"),
             ("p", f"Generated {time.strftime('%Y-%m-%d %H:%M:%S %Z')} from `{runs}` ({done} of "
                   f"{len(manifest['steps'])} steps done)."), ("p", HONESTY)]
-    return head + table1_blocks(manifest, decks) + figure_blocks(manifest, decks) + crystal_blocks(manifest) + \
+    return head + table1_blocks(manifest, decks) + figure_blocks(manifest, decks) + finite_size_blocks(manifest) + \
+        crystal_blocks(manifest) + \
         timing_blocks(manifest)
 
 
