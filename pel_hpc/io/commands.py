@@ -21,9 +21,9 @@ def _validate(args) -> int:
 
     cfg = load_deck(args.deck)
     if args.ranks is not None:
-        from pel_hpc.parallel.ensemble import replica_table
+        from pel_hpc.deck.checks import check_world_size
 
-        replica_table(cfg.ensemble.replicas, cfg.ensemble.ranks_per_replica, args.ranks)
+        check_world_size(cfg, args.ranks)
     stages = ", ".join(f"{s.name} {s.steps}" for s in cfg.stages)
     print(f"{args.deck}: valid — N={cfg.system.n}, T={cfg.integrator.temperature}, stages [{stages}], "
           f"{cfg.ensemble.replicas} replica(s) x {cfg.ensemble.ranks_per_replica} rank(s), output {cfg.output.file}")

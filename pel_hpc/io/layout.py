@@ -32,7 +32,7 @@ Rows of every per-particle ``value`` are in global-tag order (row i is particle 
 ``step`` (int64) and ``time`` (float64, [tau]) are stored explicitly; elements written at the
 same cadence share them through HDF5 hard links (``image`` links ``position``'s; the
 observables at the thermo cadence share one pair).  Common H5MD readers open only the
-first particles group: ``pel-hpc export FILE --replica k`` writes replica k as a
+first particles group: ``pel-hpc export FILE OUT --replica k`` writes replica k as a
 standalone single-group file (:func:`pel_hpc.io.export.export_replica`).
 """
 from __future__ import annotations

@@ -17,7 +17,8 @@ from __future__ import annotations
 import os
 import sys
 
-from pel_hpc.errors import DecompositionError, InputFileError
+from pel_hpc.deck.checks import check_world_size
+from pel_hpc.errors import InputFileError
 from pel_hpc.io.checkpoint import read_checkpoint, write_checkpoint
 from pel_hpc.io.ops import ProgressOp, output_operations
 from pel_hpc.io.signals import StopFlag
@@ -25,14 +26,17 @@ from pel_hpc.io.writer import H5MDWriter
 
 
 def replica_of_rank(cfg, world):
-    """(replica index, replica communicator) of this rank; one replica per rank group."""
+    """(replica index, replica communicator) of this rank; one replica per rank group.
+
+    Raises
+    ------
+    LaunchError
+        When the world size differs from ``ensemble.replicas × ensemble.ranks_per_replica``.
+    """
     from pel_hpc.parallel.ensemble import split_world
 
+    check_world_size(cfg, world.size)
     layout, group = split_world(world, cfg.ensemble.replicas, cfg.ensemble.ranks_per_replica)
-    if layout.n_groups != cfg.ensemble.replicas:
-        raise DecompositionError(
-            f"ensemble.replicas = {cfg.ensemble.replicas} with ensemble.ranks_per_replica = "
-            f"{cfg.ensemble.ranks_per_replica} needs {cfg.n_ranks} MPI ranks for the output, the run has {world.size}")
     return layout.replicas[0], group
 
 
