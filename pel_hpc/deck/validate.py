@@ -55,7 +55,7 @@ def validate_deck(data, base_dir, text: str = "", deck_path: str = "") -> RunCon
         if name == "stages":
             sections[name] = _stages(data.get("stages", REQUIRED))
         else:
-            sections[name] = _section(data.get(name) or {}, name, name, base_dir)
+            sections[name] = _section(_mapping_or_empty(data.get(name)), name, name)
     sections = checks.resolve_paths(sections, base_dir)
     cfg = RunConfig(**sections, deck_text=text, deck_path=deck_path)
     return checks.cross_check(cfg)
@@ -74,7 +74,7 @@ def _reject_unknown(mapping: dict, valid, prefix: str) -> None:
         raise DeckError(f"unknown key '{path}'" + (f" (did you mean '{hint}'?)" if hint else ""))
 
 
-def _section(mapping, section: str, path: str, base_dir: Path):
+def _section(mapping, section: str, path: str):
     """Validate one mapping section into its frozen dataclass."""
     if not isinstance(mapping, dict):
         raise DeckError(f"{path}: expected a mapping of keys, got {_show(mapping)}")
@@ -84,7 +84,7 @@ def _section(mapping, section: str, path: str, base_dir: Path):
     for name, key in keys.items():
         key_path = f"{path}.{name}"
         if key.kind == "section":
-            values[name] = _section(mapping.get(name) or {}, key.section, key_path, base_dir)
+            values[name] = _section(_mapping_or_empty(mapping.get(name)), key.section, key_path)
         elif name in mapping:
             values[name] = coerce(key, mapping[name], key_path)
         elif key.default is REQUIRED:
@@ -94,12 +94,17 @@ def _section(mapping, section: str, path: str, base_dir: Path):
     return CLASSES[section](**values)
 
 
+def _mapping_or_empty(value):
+    """An absent or empty (``key:``) section means all defaults; anything else is checked as given."""
+    return {} if value is None else value
+
+
 def _stages(items):
     if items is REQUIRED:
         raise DeckError("stages: required key is missing (a list of {name, steps, output})")
     if not isinstance(items, list) or not items:
         raise DeckError(f"stages: expected a non-empty list of {{name, steps, output}}, got {_show(items)}")
-    stages = tuple(_section(item, "stage", f"stages[{i}]", Path(".")) for i, item in enumerate(items))
+    stages = tuple(_section(item, "stage", f"stages[{i}]") for i, item in enumerate(items))
     names = [stage.name for stage in stages]
     for i, name in enumerate(names):
         if name in names[:i]:
