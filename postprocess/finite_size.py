@@ -34,12 +34,19 @@ def sqrt_law(q, tau_alpha_0, c):
     return tau_alpha_0 / (1.0 + c * np.sqrt(np.asarray(q, float)))
 
 
-def fit_sqrt_law(q, tau_alpha, tau_alpha_err=None):
-    """Least-squares (τα(0), c) of :func:`sqrt_law`, with their 1-σ errors: ((τα0, c), (err, err))."""
+def fit_sqrt_law(q, tau_alpha, tau_alpha_err=None, tau_alpha_0: float | None = None):
+    """Least-squares (τα(0), c) of :func:`sqrt_law` with 1-σ errors: ((τα0, c), (err, err)).
+
+    With ``tau_alpha_0`` given (e.g. the analytic CTRW value) only c is fitted (its error is 0).
+    """
     q, y = np.asarray(q, float), np.asarray(tau_alpha, float)
-    if q.size < 2 or np.any(q < 0):
-        raise DeckError("the τα(q) fit needs at least two non-negative q values")
+    if q.size < (1 if tau_alpha_0 is not None else 2) or np.any(q < 0):
+        raise DeckError("the τα(q) fit needs non-negative q values (two or more if τα(0) is free)")
     sigma = None if tau_alpha_err is None else np.asarray(tau_alpha_err, float)
+    if tau_alpha_0 is not None:
+        popt, pcov = optimize.curve_fit(lambda x, c: sqrt_law(x, tau_alpha_0, c), q, y, p0=(1.0,),
+                                        sigma=sigma, absolute_sigma=sigma is not None)
+        return (float(tau_alpha_0), float(popt[0])), (0.0, float(np.sqrt(pcov[0, 0])))
     p0 = (float(y[np.argmin(q)]), 1.0)
     popt, pcov = optimize.curve_fit(sqrt_law, q, y, p0=p0, sigma=sigma, absolute_sigma=sigma is not None)
     return (float(popt[0]), float(popt[1])), tuple(float(x) for x in np.sqrt(np.diag(pcov)))

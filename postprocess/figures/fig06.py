@@ -39,7 +39,8 @@ def main(argv=None) -> int:
         rows = table["temperature"] == t
         q = table["q"][rows]
         line = ax.errorbar(q, ratio[rows], err[rows], fmt="o", ms=4, label=f"CLM T={t:g}")[0]
-        (t0, c), _ = fs.fit_sqrt_law(q, table["tau_alpha"][rows], table["tau_alpha_err"][rows])
+        (t0, c), _ = fs.fit_sqrt_law(q, table["tau_alpha"][rows], table["tau_alpha_err"][rows],
+                                     tau_alpha_0=table["tau_alpha_0"][rows][0])
         fit_c[rows] = c
         qq = np.concatenate([[0.0], np.geomspace(1e-4, q.max(), 200)])
         ax.plot(qq, fs.sqrt_law(qq, t0, c) / t0, "-", color=line.get_color(), lw=1, label=f"1/(1+{c:.2f}√q)")

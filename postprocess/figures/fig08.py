@@ -26,7 +26,8 @@ def gamma_scaled_curve(table, q_ref: float):
     tau_a = []
     for t, q in zip(temps, q_t):
         rows = table["temperature"] == t
-        (t0, c), _ = fs.fit_sqrt_law(table["q"][rows], table["tau_alpha"][rows], table["tau_alpha_err"][rows])
+        (t0, c), _ = fs.fit_sqrt_law(table["q"][rows], table["tau_alpha"][rows], table["tau_alpha_err"][rows],
+                                     tau_alpha_0=table["tau_alpha_0"][rows][0])
         tau_a.append(fs.sqrt_law(q, t0, c))
     return temps, q_t, np.array(tau_a), mean_tau
 

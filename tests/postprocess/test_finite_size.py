@@ -34,3 +34,9 @@ def test_hydrodynamic_scaling_and_md_table(tmp_path):
 
 def test_q_eff_is_n_eff_times_q():
     assert fs.q_eff_master([0.1, 0.2], [6.0, 10.0]) == pytest.approx(np.array([[0.6, 1.2], [1.0, 2.0]]))
+
+
+def test_sqrt_law_fit_with_known_tau_alpha_0():
+    q = np.array([0.003, 0.01, 0.1])
+    (t0, c), (_, c_err) = fs.fit_sqrt_law(q, fs.sqrt_law(q, 40.0, 2.5), 0.001 * np.ones(3), tau_alpha_0=40.0)
+    assert t0 == 40.0 and c == pytest.approx(2.5, rel=1e-6)
