@@ -1,7 +1,8 @@
 #!/bin/bash
 # Submit every MD campaign of the paper with its post-processing, from the project folder:
 #   jobs/campaign_paper.sh            submit (prints the job ids)
-#   jobs/campaign_paper.sh --dry-run  print the sbatch commands and the resources, submit nothing
+#   jobs/campaign_paper.sh --dry-run  print the sbatch commands, the resources and the expected core-hours
+#                                     (a 20 s calibration; PEL_RATES="65:S,1040:S,quench65:Q" skips it)
 #
 #   ka65        array 0-15 (4 T x 4 seeds), 1 rank each            -> IS energies / positions
 #   fsize_small array over N = 65…2080, 1 rank each                  -> tau_alpha(N)
@@ -42,4 +43,7 @@ resources (rank-hours are upper bounds from the #SBATCH --time lines):
   ice520       4 tasks x 16 ranks x 24 h
   post         1 task  x 1 rank  x 12 h
 TXT
+    # expected core-hours per job from our measured speed (study engineer: benchmarks/core_hours.py)
+    py="${PEL_ROOT}/.venv/bin/python"; [ -x "$py" ] || py=python
+    "$py" benchmarks/core_hours.py ${PEL_RATES:+--rates "$PEL_RATES"}
 fi
