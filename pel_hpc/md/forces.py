@@ -107,41 +107,72 @@ def _accumulate(buf, species, m, e0, e1, s0, s1, c0, c1, u0, u1, f0, f1, r0, r1,
 def pair_forces_min_image(x, n, typ, box, eps4, sig2, rc2, ushift, fc, rc, force_shift, f):
     """Tiny-box variant of :func:`pair_forces`: all pairs, minimum image, no list.
 
-    Exact when r_c < L/2 (then at most one image of a partner lies within r_c).  The
-    separation pass reads positions in structure-of-arrays order and vectorises too, and
-    there is no list to rebuild; the evaluation pass is the same :func:`_accumulate`.
+    Exact when r_c < L/2 (then at most one image of a partner lies within r_c).  Positions
+    are copied to structure-of-arrays order; for each i the partners j > i are a contiguous
+    range, so the separation pass, the evaluation and the Newton's-third-law update of the
+    partners' forces are all contiguous and vectorise — each pair is evaluated once.
     Returns (E_pot, W) [epsilon] and fills ``f[:n]`` [epsilon/sigma].
     """
     xt = np.empty((3, n))
+    ft = np.zeros((3, n))
     for i in range(n):
         for d in range(3):
             xt[d, i] = x[i, d]
     buf = np.empty((3, n))
     epot = 0.0
     vir = 0.0
-    for i in range(n):
-        _separations_min_image(xt, i, n, box, buf)
+    for i in range(n - 1):
+        m = n - 1 - i
+        _separations_min_image(xt, i, m, box, buf)
         t0 = 2 * typ[i]
-        fx, fy, fz, e, w = _accumulate(buf, typ, n, eps4[t0], eps4[t0 + 1], sig2[t0], sig2[t0 + 1], rc2[t0],
-                                       rc2[t0 + 1], ushift[t0], ushift[t0 + 1], fc[t0], fc[t0 + 1], rc[t0],
-                                       rc[t0 + 1], force_shift)
-        f[i, 0] = fx
-        f[i, 1] = fy
-        f[i, 2] = fz
-        epot += 0.5 * e
-        vir += 0.5 * w
+        fx, fy, fz, e, w = _accumulate_pairs(buf, typ[i + 1:], m, eps4[t0], eps4[t0 + 1], sig2[t0], sig2[t0 + 1],
+                                             rc2[t0], rc2[t0 + 1], ushift[t0], ushift[t0 + 1], fc[t0], fc[t0 + 1],
+                                             rc[t0], rc[t0 + 1], force_shift, ft[:, i + 1:])
+        ft[0, i] += fx
+        ft[1, i] += fy
+        ft[2, i] += fz
+        epot += e
+        vir += w
+    for i in range(n):
+        for d in range(3):
+            f[i, d] = ft[d, i]
     return epot, vir
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH, error_model="numpy")
-def _separations_min_image(xt, i, n, box, buf):
-    """Scratch rows for all j: minimum-image separation; the self pair is put far away."""
+def _separations_min_image(xt, i, m, box, buf):
+    """Scratch rows k < m: minimum-image separation of i from j = i + 1 + k [sigma]."""
     for d in range(3):
         xi, length, inv = xt[d, i], box[d], 1.0 / box[d]
-        for j in range(n):
-            dx = xi - xt[d, j]
-            buf[d, j] = dx - length * np.rint(dx * inv)
-    buf[0, i] = 1e3  # beyond every cut-off: contributes exactly zero
+        for k in range(m):
+            dx = xi - xt[d, i + 1 + k]
+            buf[d, k] = dx - length * np.rint(dx * inv)
+
+
+@njit(inline="always", cache=True, fastmath=FASTMATH, error_model="numpy")
+def _accumulate_pairs(buf, species, m, e0, e1, s0, s1, c0, c1, u0, u1, f0, f1, r0, r1, force_shift, fpart):
+    """As :func:`_accumulate`, also subtracting each pair force from the partner rows ``fpart`` (3, m)."""
+    fx = 0.0
+    fy = 0.0
+    fz = 0.0
+    e = 0.0
+    w = 0.0
+    for k in range(m):
+        dx, dy, dz = buf[0, k], buf[1, k], buf[2, k]
+        tj = float(species[k] & 1)
+        ta = 1.0 - tj
+        r2 = dx * dx + dy * dy + dz * dz
+        f_over_r, u = lj_energy_force(r2, ta * e0 + tj * e1, ta * s0 + tj * s1, ta * c0 + tj * c1,
+                                      ta * u0 + tj * u1, ta * f0 + tj * f1, ta * r0 + tj * r1, force_shift)
+        fx += f_over_r * dx
+        fy += f_over_r * dy
+        fz += f_over_r * dz
+        fpart[0, k] -= f_over_r * dx
+        fpart[1, k] -= f_over_r * dy
+        fpart[2, k] -= f_over_r * dz
+        e += u
+        w += f_over_r * r2
+    return fx, fy, fz, e, w
 
 
 def compute_forces(state, domain, table):
