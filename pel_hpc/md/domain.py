@@ -48,7 +48,9 @@ class SerialDomain:
 
     Tiny boxes (fewer than 3 cells of side r_list per edge, e.g. N = 65 with r_c = 1.8)
     use the exact all-pairs multi-image list; larger boxes a cell list with cells of side
-    ≥ r_list/2 and particles sorted by cell at every rebuild.
+    ≥ r_list/2 and particles sorted by cell at every rebuild.  For tiny boxes
+    (``uses_all_pairs``) the compiled MD loop and the compiled quenches skip the list and
+    use the equivalent list-free minimum-image forces (:func:`pel_hpc.md.forces.pair_forces_min_image`).
 
     Parameters
     ----------
