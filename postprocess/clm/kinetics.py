@@ -16,9 +16,12 @@ Step order of one event (ES i at time t, written once here):
    largest link probability p_max = q max(w) and thinned by w_ij/max(w) (exact, and O(1 + N_eff q)
    per event instead of one random number per link).
 
-Appendix B caveats: with σ_γ > 0 the waiting time at fixed e is not exponential; our Γ(e) ≡ 1/⟨τ(e)⟩
-(see :mod:`postprocess.landscape`) keeps ⟨τ⟩ = 1/⟨Γ⟩_eq exactly invariant under passive processes,
-whereas defining Γ(e) as the mean rate ⟨γ⟩_ϖ would shift ⟨τ⟩ by a few per cent (the paper's ≈ 4 %).
+Appendix B caveats: with σ_γ > 0 the waiting time at fixed e is not exponential.  Passive processes
+here redraw γ from the *time-weighted* ϖ_t (see :mod:`.processes`), which keeps the stationary
+time-weighted state and hence ⟨τ⟩ = 1/⟨Γ⟩_eq exactly invariant (Γ(e) ≡ 1/⟨τ(e)⟩ as in
+:mod:`postprocess.landscape`).  Redrawing γ from the per-visit ϖ instead would bias the rates upwards
+by e^{σ_γ²} at a passive process — a plausible origin of the paper's "≈ 4 %" change of ⟨τ⟩ (not
+verified here).
 
 Statistics: each ES starts from the stationary time-weighted state with an age drawn as Exp(γ)
 (exact for q = 0), so intervals ending in [t_warm, t_end) sample the per-visit waiting times.
