@@ -12,7 +12,7 @@ NP          ?= 2
 DECK        ?= input/demo.yaml
 MPIRUN      := mpirun --oversubscribe
 APT_PKGS    := libopenmpi-dev openmpi-bin libhdf5-openmpi-dev pkg-config lammps slurm-wlm munge
-PY_PKGS     := numpy numba scipy pyyaml pytest mpi4py "setuptools>=77" cython pkgconfig matplotlib
+PY_PKGS     := numpy numba scipy pyyaml pytest mpi4py "setuptools>=77" cython pkgconfig matplotlib MDAnalysis pyh5md
 
 # Open MPI refuses root without these (containers, CI); one thread per MPI rank unless a deck says otherwise.
 export OMPI_ALLOW_RUN_AS_ROOT := 1
