@@ -103,7 +103,7 @@ class CLMSimulation:
         n = self.lattice.n_es
         self.e, self.lg = np.empty(n), np.empty(n)
         t_next, self.t_last = np.empty(n), np.empty(n)
-        self.heap, self.pos, self.hkey = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n)
+        self.heap, self.pos, self.hkey = np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n)
         self._tab = np.array([self.tables.e_lo, self.tables.h, self.tables.sigma_gamma,
                               self.tables.log_rate_max])
         kin.initial_state(self.rng, self.cache, self.tables.passive_prob, self.tables.passive_alias,
