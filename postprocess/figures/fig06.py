@@ -11,20 +11,32 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
+from pel_hpc.errors import DeckError
 from postprocess import finite_size as fs
 from postprocess.clm.summary import reduction
 from postprocess.figures.clm_common import finish, nearest_neighbour_table, parser
 
 
 def md_couplings(table, md_path):
-    """{T: (R_MD, q(T))} for the temperatures present in both the CLM scan and the MD table."""
+    """{T: (R_MD, q(T))} for the temperatures present in both the CLM scan and the MD table.
+
+    The CLM curve starts from the exact point (q = 0, ratio 1) (τα(0) is the analytic CTRW value);
+    an MD reduction ≥ 1 gives q = 0, one below the scanned range gives NaN (with a message).
+    """
     t_md, r_md = fs.md_reduction_table(fs.read_md_table(md_path))
     ratio, _ = reduction(table)
     out = {}
     for t, r in zip(t_md, r_md):
-        rows = np.isclose(table["temperature"], t)
-        if rows.sum() >= 2:
-            out[float(t)] = (float(r), fs.coupling_from_reduction(table["q"][rows], ratio[rows], r))
+        rows = np.isclose(table["temperature"], t) & (table["q"] > 0)
+        if not rows.any():
+            continue
+        q = np.concatenate([[0.0], table["q"][rows]])
+        curve = np.concatenate([[1.0], ratio[rows]])
+        try:
+            out[float(t)] = (float(r), 0.0 if r >= 1.0 else fs.coupling_from_reduction(q, curve, r))
+        except DeckError as exc:
+            print(f"fig06: T = {t:g}: no q(T): {exc}")
+            out[float(t)] = (float(r), float("nan"))
     return out
 
 

@@ -23,7 +23,9 @@ def main(argv=None) -> int:
         raise DeckError("fig07 needs the MD finite-size table (--md MD.csv with T, N, tau_alpha, D)")
     table = nearest_neighbour_table(args.scan)
     md = md_couplings(table, args.md)
-    temps = np.array(sorted(md))
+    temps = np.array([t for t in sorted(md) if np.isfinite(md[t][1]) and md[t][1] > 0])
+    if temps.size == 0:
+        raise DeckError("fig07: no temperature with a finite, positive q(T) (see fig06 messages)")
     q = np.array([md[t][1] for t in temps])
     rate = np.array([1.0 / table["mean_tau_0"][np.isclose(table["temperature"], t)][0] for t in temps])
     fig, ax = plt.subplots(figsize=(5, 4))

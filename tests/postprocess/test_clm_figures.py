@@ -38,3 +38,18 @@ def test_fig10_q_eff_and_reduction(scan_file, tmp_path):
 def test_other_figures_write_png(scan_file, tmp_path, module):
     assert module.main([str(scan_file), "--out", str(tmp_path)]) == 0
     assert any(p.suffix == ".png" and p.stat().st_size > 1000 for p in tmp_path.iterdir())
+
+
+def test_fig06_q_from_md_table(scan_file, tmp_path):
+    """An MD reduction equal to the CLM's at q = 0.05 is inverted to q ≈ 0.05; ≥ 1 gives q = 0."""
+    from postprocess.clm.scan import read_results
+    from postprocess.clm.summary import reduction, select, summarise
+    table = summarise(read_results(scan_file))
+    table = select(table, np.isnan(table["r_max"]))
+    ratio, _ = reduction(table)
+    r05 = ratio[(table["temperature"] == 0.8) & (table["q"] == 0.05)][0]
+    md = tmp_path / "md.csv"
+    md.write_text(f"T,N,tau_alpha,D\n0.8,65,1.0,1.0\n0.8,8320,{r05},1.0\n1.0,65,1.0,1.0\n1.0,8320,1.1,1.0\n")
+    q = fig06.md_couplings(table, md)
+    assert q[0.8][1] == pytest.approx(0.05, rel=1e-9) and q[1.0][1] == 0.0
+    assert fig06.main([str(scan_file), "--md", str(md), "--out", str(tmp_path)]) == 0
