@@ -50,6 +50,7 @@ from pel_hpc.simulation import Integrator, Simulation  # noqa: E402
 
 N, RHO, RC, SKIN, DT, TAU = 1000, 1.2, 2.5, 0.3, 0.005, 0.5
 T_C, GAMMA_A = 0.435, 2.0  # Kob & Andersen 1995
+GAMMA_TMAX = 0.85  # the power law is asymptotic (T → T_c): fit γ with T ≤ 0.85 when two such points exist
 SAMPLE, N_QUENCH = 100, 8
 
 
@@ -138,15 +139,19 @@ def checks(rows) -> list:
     rows = sorted(rows, key=lambda r: r["T"])
     out = [("thermostat", "<T_kin> = T", ", ".join(f"{r['T_kin']:.3f}" for r in rows),
             "ok" if all(abs(r["T_kin"] / r["T"] - 1) < 0.02 for r in rows) else "OFF")]
-    falls = all(b["e_is"] - a["e_is"] > 2 * np.hypot(a["e_is_err"], b["e_is_err"]) for a, b in zip(rows, rows[1:]))
-    out.append(("e_IS(T)", "falls on cooling below T≈1 (Sastry 1998)",
+    lo, hi = rows[0], rows[-1]
+    falls = hi["e_is"] - lo["e_is"] > 3 * np.hypot(lo["e_is_err"], hi["e_is_err"])
+    out.append(("e_IS(T)", "nearly flat above T≈1, falls on cooling (Sastry 1998)",
                 ", ".join(f"{r['e_is']:.4f}±{r['e_is_err']:.4f}" for r in rows), "ok" if falls else "not resolved"))
     ratio = [(r["U"] - r["e_is"]) / (1.5 * r["T"]) for r in rows]
     out.append(("(U−e_IS)/(3T/2)", "→ 1 at low T, > 1 (anharmonic) at high T", ", ".join(f"{x:.3f}" for x in ratio),
                 "ok" if 0.9 < ratio[0] < 1.15 and ratio[-1] >= ratio[0] - 0.02 else "OFF"))
-    if len(rows) >= 2:
-        g, g_err = fit_gamma(rows)
-        out.append(("γ_A of D_A ∝ (T−0.435)^γ", f"{GAMMA_A} (Kob & Andersen 1995)", f"{g:.2f} ± {g_err:.2f}",
+    near = [r for r in rows if r["T"] <= GAMMA_TMAX]
+    near = near if len(near) >= 2 else rows
+    if len(near) >= 2:
+        g, g_err = fit_gamma(near)
+        out.append((f"γ_A, D_A ∝ (T−0.435)^γ, T≤{max(r['T'] for r in near):g}", f"{GAMMA_A} (Kob & Andersen 1995)",
+                    f"{g:.2f} ± {g_err:.2f}",
                     "agrees" if abs(g - GAMMA_A) <= 2 * g_err + 0.2 else "differs"))
     if len(rows) >= 3:
         a, b, chi = rosenfeld_tarazona(rows)

@@ -39,7 +39,7 @@ import h5py
 import numpy as np
 from scipy.special import sph_harm_y
 
-from pel_hpc.errors import DeckError
+from pel_hpc.errors import CorruptFileError, DeckError
 from pel_hpc.io import layout as L
 from postprocess import io as pio
 
@@ -164,12 +164,12 @@ def watch_file(path, n_frames: int = 8, r_cut: float = R_CUT) -> CrystalWatch:
     """Bond order of the A particles in sampled frames and the IS-energy drop of one run file."""
     box, species, frames = sampled_frames(path, n_frames)
     orders = [bond_order(x[species == 0], box, r_cut) for x in frames]
+    with h5py.File(path, "r") as f:
+        temperature = pio.deck_temperature(pio.provenance(f))
     try:
-        traj = pio.read_inherent_structures(path)
-        drop, err = energy_drop(traj.energy_per_particle)
-        temperature, run = traj.temperature, str(traj.provenance.get("file", path))
-    except Exception:  # noqa: BLE001 — runs without quenches have no IS energies: order only
-        drop, err, temperature, run = 0.0, float("inf"), float("nan"), str(path)
+        drop, err = energy_drop(pio.read_inherent_structures(path).energy_per_particle)
+    except CorruptFileError:  # runs without quenches have no IS energies: order only
+        drop, err = 0.0, float("inf")
     solid = np.array([o.solid_fraction for o in orders])
     reasons = []
     if solid.max() > SOLID_FRACTION_FLAG:
