@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pel_hpc.deck.derive import derive  # noqa: E402
+from pel_hpc.errors import PelError  # noqa: E402
 
 PY = sys.executable
 ICE_OPTIONS = ["--lag", "5", "--window", "1"]  # τα(T=0.6) ≈ a few τ; the defaults are for T = 0.5 (τα ≈ 100 τ)
@@ -183,7 +184,13 @@ class Scheduler:
     def start(self, step: Step) -> None:
         step.log = str(self.logs / f"{step.name}.log")
         if step.derive:
-            derive(*step.derive)
+            try:
+                derive(*step.derive)
+            except PelError as err:  # a deck that cannot be derived fails this step only
+                step.status = "failed"
+                Path(step.log).write_text(f"derive {step.derive[0]}: {err}\n")
+                self.say(f"failed {step.name}: {err}")
+                return
         step.status, step.load_start = "running", list(os.getloadavg())
         fh = open(step.log, "w")
         fh.write("$ " + " ".join(step.command) + "\n")
