@@ -27,6 +27,10 @@ def source_hash(root: Path) -> str:
 
 def configure_numba_cache() -> None:
     """Set ``NUMBA_CACHE_DIR`` to ``<repo>/.numba_cache/<source hash>`` unless already set."""
+    # One thread per MPI rank: threaded BLAS and numba pools stall on shared cores (an N=8000
+    # L-BFGS iteration was 10x slower with threaded ddot).  Effective only before numpy loads.
+    for var in ("NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
     if os.environ.get("NUMBA_CACHE_DIR"):
         return
     root = Path(__file__).resolve().parent.parent
@@ -34,10 +38,6 @@ def configure_numba_cache() -> None:
     if not os.access(root, os.W_OK):
         base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pel_hpc" / "numba"
     os.environ["NUMBA_CACHE_DIR"] = str(base / source_hash(root))
-    # One thread per MPI rank: threaded BLAS and numba pools stall on shared cores (an N=8000
-    # L-BFGS iteration was 10x slower with threaded ddot).  Effective only before numpy loads.
-    for var in ("NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(var, "1")
     if "numba" in sys.modules:  # numba read its config already: make it see the new directory
         from numba.core import config
 
