@@ -17,8 +17,8 @@ for N = 65, entirely in compiled code.  Per iteration, with P = F·v:
 
 Stopping rule as LAMMPS ``minimize`` ftol: the 2-norm of the global 3N force vector
 ≤ ``tol`` [epsilon/sigma].  The IS energy is reported per particle, e_IS [epsilon].
-``method="lbfgs"`` (:mod:`pel_hpc.md.lbfgs`) needs 3–7× fewer force calls at that rule and is
-the faster choice; ``method="cg"`` (serial only) uses scipy's Polak–Ribière CG, for cross-checks.
+``method="lbfgs"`` (:mod:`pel_hpc.md.lbfgs`, the default here and in the deck) needs 3–7×
+fewer force calls at that rule and is the faster choice; ``method="cg"`` (serial only) uses scipy's Polak–Ribière CG, for cross-checks.
 
 References
 ----------
@@ -39,7 +39,7 @@ from pel_hpc.md.lbfgs import LBFGS_PARAMS, lbfgs, lbfgs_all_pairs
 from pel_hpc.md.neighbors import refresh_min_image
 
 # dt0, dt_max, N_min, f_inc, f_dec, alpha0, f_alpha, d_max  (LJ time / length)
-METHODS = ("fire", "lbfgs", "cg")
+METHODS = ("lbfgs", "fire", "cg")
 FIRE_PARAMS = np.array([0.005, 0.05, 5.0, 1.1, 0.5, 0.1, 0.99, 0.1])
 
 
@@ -147,7 +147,7 @@ def minimize(state, domain, table, tol: float = 1e-8, max_iter: int = 100000, pa
         epot, _ = compute_forces(state, domain, table)
 
 
-def quench(state, domain, table, tol: float = 1e-8, max_iter: int = 100000, method: str = "fire") -> QuenchResult:
+def quench(state, domain, table, tol: float = 1e-8, max_iter: int = 100000, method: str = "lbfgs") -> QuenchResult:
     """Quench a copy of ``state`` to its inherent structure; the trajectory is untouched.
 
     Parameters
@@ -189,7 +189,7 @@ def _minimize_cg(state, domain, table, tol, max_iter):
     from scipy.optimize import minimize as sp_minimize
 
     if domain.comm.size != 1:
-        raise DeckError("quench.method: 'cg' runs serially only; use 'fire' with several ranks")
+        raise DeckError("quench.method: 'cg' runs serially only; use 'lbfgs' or 'fire' with several ranks")
     n = state.n_local
 
     def energy_grad(flat):

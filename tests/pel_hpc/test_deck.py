@@ -60,7 +60,7 @@ def minimal(**sections):
 def test_defaults_follow_the_schema(tmp_path):
     cfg = validate_deck(minimal(), tmp_path)
     assert cfg.integrator.dt == 0.005 and cfg.integrator.chain == 3 and cfg.integrator.tau_t == 0.5
-    assert cfg.quench.every == 0 and cfg.quench.tolerance == 1e-8 and cfg.quench.method == "fire"
+    assert cfg.quench.every == 0 and cfg.quench.tolerance == 1e-8 and cfg.quench.method == "lbfgs"
     assert (cfg.output.thermo, cfg.output.positions, cfg.output.velocities) == (100, 1000, 0)
     assert cfg.output.file == str(tmp_path / "run.h5") and cfg.checkpoint.file == str(tmp_path / "run.chk.h5")
     assert cfg.decomposition.grid == "auto" and cfg.system.truncation == "shift"
