@@ -42,18 +42,22 @@ def initial_state(cfg, domain, table, replica: int = 0) -> State:
 
     Random starts are pushed apart (capped FIRE); file starts read the frame with
     :func:`pel_hpc.io.reader.read_frame` and keep its velocities if stored with it.
+    In an iso-configurational ensemble (``ensemble.mode``) every replica starts from
+    replica 0's positions with its own fresh velocities (never the file's), exactly as
+    :func:`pel_hpc.parallel.ensemble.replica_states` makes them for batched replicas.
     Every rank builds the full configuration; ``domain.setup`` then distributes it.
     """
     sysc, init, seed = cfg.system, cfg.system.init, cfg.run.seed
+    iso = cfg.ensemble.mode == "iso_configurational"
     if init.kind == "random":
-        state = random_state(sysc.n, sysc.density, sysc.fraction_a, seed, replica)
+        state = random_state(sysc.n, sysc.density, sysc.fraction_a, seed, 0 if iso else replica)
         soft_push(state, SerialDomain(table.rc_max, sysc.skin), table)
         keep_v = False
     else:
         from pel_hpc.io.reader import read_frame
 
         fr = read_frame(init.file, init.frame, init.source, init.replica)
-        keep_v = fr.v is not None and init.source == "position"
+        keep_v = fr.v is not None and init.source == "position" and not iso
         state = State.from_arrays(fr.x, fr.species, fr.box, v=fr.v if keep_v else None, image=fr.image,
                                   seed=seed, replica=replica)
         if init.kind == "replicate":
