@@ -249,6 +249,19 @@ class Scheduler:
         return all(s.status == "done" for s in self.steps)
 
 
+def resume(steps: list, manifest: Path) -> None:
+    """Mark as done every step that a previous call of the same study finished with the same command."""
+    if not manifest.exists():
+        return
+    before = {s["name"]: s for s in json.loads(manifest.read_text())["steps"]}
+    for step in steps:
+        old = before.get(step.name)
+        if step.kind != "report" and old and old["status"] == "done" and old["command"] == step.command \
+                and Path(step.outputs).exists():
+            step.status, step.wall, step.log = "done", old["wall"], old["log"]
+            step.load_start, step.load_end = old["load_start"], old["load_end"]
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python jobs/study_laptop.py", description=__doc__.splitlines()[0])
     ap.add_argument("--np", type=int, default=2, help="cores to use (default 2)")
@@ -256,6 +269,7 @@ def main(argv=None) -> int:
     ap.add_argument("--decks", type=Path, default=ROOT / "input" / "study", help="campaign decks")
     ap.add_argument("--scale", type=float, default=1.0, help="multiply every stage length (tests: 0.05)")
     ap.add_argument("--every", type=float, default=20.0, help="seconds between progress lines")
+    ap.add_argument("--resume", action="store_true", help="keep the steps a previous call finished (same command)")
     ap.add_argument("--skip", default="", help="comma-separated post-processing steps to leave out (e.g. fig02,fig03)")
     args = ap.parse_args(argv)
     os.environ.update(NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", PYTHONUNBUFFERED="1",
@@ -266,6 +280,8 @@ def main(argv=None) -> int:
     skip = set(filter(None, args.skip.split(",")))
     steps = md + [s for s in post_steps(args.decks.resolve(), runs, md) if s.name not in skip]
     steps.append(report_step(runs, args.root.resolve() / "report"))
+    if args.resume:
+        resume(steps, runs / "manifest.json")
     sched = Scheduler(steps, args.np, runs / "logs", runs / "manifest.json", args.every)
     sched.say(f"{len(md)} MD runs and {len(steps) - len(md)} post-processing steps on {args.np} cores "
               f"(scale {args.scale:g}, load {os.getloadavg()[0]:.1f}); manifest {runs / 'manifest.json'}")

@@ -95,3 +95,16 @@ def test_every_figure_names_the_run_files(study):
     assert {r[0] for r in crystal} == {"ka65_T0.70", "ka65_T0.80"}
     assert "Not produced" in md[md.index("### Fig. 2 "):md.index("### Fig. 3 ")]  # skipped, and said so
     assert np.isfinite([float(r[2]) for r in fig1]).all()
+
+
+def test_resume_keeps_finished_runs_and_only_reports_again(study):
+    root, _ = study
+    run = root / "runs" / "study" / "ka65_T0.70" / "ka65_T0.70.h5"
+    digest = hashlib.sha256(run.read_bytes()).hexdigest()
+    proc = subprocess.run([sys.executable, str(ROOT / "jobs" / "study_laptop.py"), "--root", str(root), "--decks",
+                           str(root / "decks"), "--resume", "--skip", "fig02,fig03,metabasins"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    started = re.findall(r"\] start (\S+)", proc.stdout)
+    assert started == ["report"]
+    assert hashlib.sha256(run.read_bytes()).hexdigest() == digest
