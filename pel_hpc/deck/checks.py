@@ -124,13 +124,19 @@ def _check_ensemble(cfg) -> None:
 
 
 def check_world_size(cfg, size: int) -> None:
-    """Refuse a launch whose rank count differs from replicas × ranks_per_replica.
+    """Refuse a rank count that cannot run the deck's ensemble.
+
+    The world is split into groups of ``ensemble.ranks_per_replica`` ranks, each running
+    one or more replicas, so ``size`` must be a multiple of ``ranks_per_replica`` with at
+    most ``ensemble.replicas`` groups (at most ``replicas × ranks_per_replica`` ranks).
 
     Raises
     ------
     LaunchError
-        One line naming both numbers.
+        One line naming the numbers.
     """
-    if size != cfg.n_ranks:
-        raise LaunchError(f"the deck needs ensemble.replicas x ensemble.ranks_per_replica = {cfg.n_ranks} "
-                          f"MPI ranks, but the run has {size}")
+    ens = cfg.ensemble
+    if size < 1 or size % ens.ranks_per_replica or size // ens.ranks_per_replica > ens.replicas:
+        raise LaunchError(f"the deck's {ens.replicas} replica(s) x ensemble.ranks_per_replica = "
+                          f"{ens.ranks_per_replica} need a multiple of {ens.ranks_per_replica} MPI ranks, "
+                          f"at most {cfg.n_ranks}, but the run has {size}")

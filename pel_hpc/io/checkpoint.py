@@ -33,12 +33,19 @@ def _rank_fields(state: State) -> list[str]:
     return [f.name for f in fields(state) if f.name not in PER_PARTICLE]
 
 
-def write_checkpoint(path, state: State, comm, extra: dict | None = None) -> None:
-    """Collectively write every rank's ``state`` (owned particles only) and ``extra`` scalars."""
+def write_checkpoint(path, state, comm, extra: dict | None = None) -> None:
+    """Collectively write every rank's ``state`` (owned particles only) and ``extra`` scalars.
+
+    ``state`` may be a list of states: a rank that runs several replicas stores one slot per
+    replica (``ranks/<field>`` then has one row per slot, ``ranks/slots`` the slots of each rank).
+    """
+    states = list(state) if isinstance(state, (list, tuple)) else [state]
     tmp = f"{path}.tmp"
-    counts = np.array(comm.allgather(int(state.n_local)), dtype=np.int64)
-    offset, total = int(counts[: comm.rank].sum()), int(counts.sum())
-    rows = np.arange(offset, offset + state.n_local)
+    per_rank = comm.allgather([int(s.n_local) for s in states])
+    slots = np.concatenate([[0], np.cumsum([len(p) for p in per_rank])]).astype(np.int64)
+    offsets = np.concatenate([[0], np.cumsum([c for p in per_rank for c in p])]).astype(np.int64)
+    mine = np.arange(slots[comm.rank], slots[comm.rank + 1])
+    rows = np.concatenate([np.arange(offsets[k], offsets[k + 1]) for k in mine]).astype(np.int64)
     dxpl = transfer_plist(comm, collective=True)
     with open_h5(tmp, "w", comm) as f:
         f.attrs["format"] = FORMAT
@@ -46,14 +53,15 @@ def write_checkpoint(path, state: State, comm, extra: dict | None = None) -> Non
         for key, value in (extra or {}).items():
             f.attrs[key] = value
         for name in PER_PARTICLE:
-            arr = getattr(state, name)[: state.n_local]
-            dset = f.create_dataset(f"{PARTICLES}/{name}", shape=(total,) + arr.shape[1:], dtype=arr.dtype)
+            arr = np.concatenate([getattr(s, name)[: s.n_local] for s in states])
+            dset = f.create_dataset(f"{PARTICLES}/{name}", shape=(int(offsets[-1]),) + arr.shape[1:], dtype=arr.dtype)
             write_rows(dset, None, rows, arr, dxpl)
-        for name in _rank_fields(state):
-            value = np.asarray(0 if name == "n_ghost" else getattr(state, name))
-            dset = f.create_dataset(f"{RANKS}/{name}", shape=(comm.size,) + value.shape, dtype=value.dtype)
-            write_rows(dset, None, np.array([comm.rank]), value[None], dxpl)
-        f.create_dataset(f"{RANKS}/offset", data=np.concatenate([[0], np.cumsum(counts)]))
+        for name in _rank_fields(states[0]):
+            value = np.stack([np.asarray(0 if name == "n_ghost" else getattr(s, name)) for s in states])
+            dset = f.create_dataset(f"{RANKS}/{name}", shape=(int(slots[-1]),) + value.shape[1:], dtype=value.dtype)
+            write_rows(dset, None, mine, value, dxpl)
+        f.create_dataset(f"{RANKS}/offset", data=offsets)
+        f.create_dataset(f"{RANKS}/slots", data=slots)
         f.attrs[ATTR_COMPLETE] = True
     comm.barrier()
     if comm.rank == 0:
@@ -71,6 +79,15 @@ def read_checkpoint(path, comm) -> tuple[State, dict]:
     CorruptFileError
         Unreadable, truncated or incomplete file.
     """
+    states, extra = read_checkpoint_states(path, comm)
+    return states[0], extra
+
+
+def read_checkpoint_states(path, comm) -> tuple[list, dict]:
+    """All states (slots) of this rank, in the order written, and the ``extra`` scalars.
+
+    Raises as :func:`read_checkpoint`.
+    """
     if not os.path.isfile(path):
         raise InputFileError(f"no checkpoint '{path}' to restart from")
     with open_h5(path, "r") as f:
@@ -79,16 +96,22 @@ def read_checkpoint(path, comm) -> tuple[State, dict]:
         if int(f.attrs[ATTR_N_RANKS]) != comm.size:
             raise InputFileError(f"checkpoint '{path}' was written by {int(f.attrs[ATTR_N_RANKS])} ranks; "
                                  f"restart it on the same number (this run has {comm.size})")
-        lo, hi = f[f"{RANKS}/offset"][comm.rank: comm.rank + 2]
-        kw = {name: f[f"{PARTICLES}/{name}"][lo:hi] for name in PER_PARTICLE}
-        for name in f[RANKS]:
-            if name != "offset":
-                value = f[f"{RANKS}/{name}"][comm.rank]
-                kw[name] = value if np.ndim(value) else value.item()
+        slots = f[f"{RANKS}/slots"][...] if "slots" in f[RANKS] else np.arange(comm.size + 1)
+        states = [_read_slot(f, int(k)) for k in range(slots[comm.rank], slots[comm.rank + 1])]
         extra = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in f.attrs.items()
                  if k not in ("format", ATTR_N_RANKS, ATTR_COMPLETE)}
-    known = {f.name for f in fields(State)}
-    return State(**{k: v for k, v in kw.items() if k in known}), extra
+    return states, extra
+
+
+def _read_slot(f, slot: int) -> State:
+    lo, hi = f[f"{RANKS}/offset"][slot: slot + 2]
+    kw = {name: f[f"{PARTICLES}/{name}"][lo:hi] for name in PER_PARTICLE}
+    for name in f[RANKS]:
+        if name not in ("offset", "slots"):
+            value = f[f"{RANKS}/{name}"][slot]
+            kw[name] = value if np.ndim(value) else value.item()
+    known = {field.name for field in fields(State)}
+    return State(**{k: v for k, v in kw.items() if k in known})
 
 
 def checkpoint_step(path) -> int | None:

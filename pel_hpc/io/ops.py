@@ -6,6 +6,9 @@ Each deck cadence maps to exactly one trigger: ``output.positions`` → :class:`
 ``checkpoint.every`` → :class:`CheckpointOp`.  :class:`SignalOp` checks the SIGTERM/SIGUSR1
 flag at chunk boundaries.  Register them after the engine's QuenchOp, in the order of
 :func:`output_operations`, so that the checkpoint of a step follows that step's frames.
+
+They act on a :class:`~pel_hpc.parallel.group.ReplicaGroup` (all replicas of this rank's
+group in one collective writer call) or on a single :class:`~pel_hpc.simulation.Simulation`.
 """
 from __future__ import annotations
 
@@ -21,15 +24,21 @@ THERMO_KEYS = {L.POTENTIAL_ENERGY: "E_pot", L.KINETIC_ENERGY: "E_kin", L.CONSERV
 SIGNAL_CHECK_EVERY = 100  # MD steps between checks of the signal flag (one reduction each)
 
 
-def _local(sim, array) -> dict:
-    """This rank's rows of ``array`` for its replica: ``{replica: (tags, values)}``."""
-    n = sim.state.n_local
-    return {sim.state.replica: (sim.state.tag[:n], array[:n])}
+def _members(sim) -> list:
+    """The simulations an operation acts on: a group's members, or the simulation itself."""
+    return list(getattr(sim, "members", [sim]))
 
 
-def _leader(sim, values: dict) -> dict:
-    """``{replica: values}`` on the replica's first rank, ``{}`` elsewhere."""
-    return {sim.state.replica: values} if sim.domain.comm.rank == 0 else {}
+def _local(sim, field: str) -> dict:
+    """This rank's rows of state ``field`` for each replica: ``{replica: (tags, values)}``."""
+    return {m.state.replica: (m.state.tag[:m.state.n_local], getattr(m.state, field)[:m.state.n_local])
+            for m in _members(sim)}
+
+
+def _leader(sim, values_of) -> dict:
+    """``{replica: values_of(member)}`` on each replica's first rank (``values_of`` runs on all ranks)."""
+    rows = {m.state.replica: (values_of(m), m.domain.comm.rank == 0) for m in _members(sim)}
+    return {k: v for k, (v, lead) in rows.items() if lead}
 
 
 class ParticleWriterOp:
@@ -42,9 +51,9 @@ class ParticleWriterOp:
         self.writer, self.elements = writer, tuple(elements)
 
     def act(self, sim, step: int) -> None:
-        arrays = {L.POSITION: sim.state.x, L.IMAGE: sim.state.image, L.VELOCITY: sim.state.v}
+        fields = {L.POSITION: "x", L.IMAGE: "image", L.VELOCITY: "v"}
         for element in self.elements:
-            self.writer.append_particles(element, step, _local(sim, arrays[element]))
+            self.writer.append_particles(element, step, _local(sim, fields[element]))
 
 
 class ObservableWriterOp:
@@ -57,8 +66,11 @@ class ObservableWriterOp:
         self.writer = writer
 
     def act(self, sim, step: int) -> None:
-        row = sim.thermo()
-        self.writer.append_observables(step, _leader(sim, {name: row[key] for name, key in THERMO_KEYS.items()}))
+        def values(member):
+            row = member.thermo()  # collective over the replica's ranks
+            return {name: row[key] for name, key in THERMO_KEYS.items()}
+
+        self.writer.append_observables(step, _leader(sim, values))
 
 
 class ISEnergyWriterOp:
@@ -71,14 +83,23 @@ class ISEnergyWriterOp:
         self.writer, self.quench_op = writer, quench_op
         self.positions = Periodic(is_every)
 
-    def act(self, sim, step: int) -> None:
-        done_at, res = self.quench_op.last
+    def _result(self, member, step: int):
+        """The quench result of ``member`` at ``step`` (from its own op of the quench op's type)."""
+        op = next(op for op in member.operations if isinstance(op, type(self.quench_op)))
+        done_at, res = op.last
         if done_at != step:
             raise RuntimeError(f"ISEnergyWriterOp at step {step} found the quench of step {done_at}")
-        self.writer.append_observables(step, _leader(sim, {L.IS_ENERGY: res.e_is}))
+        return res
+
+    def act(self, sim, step: int) -> None:
+        results = {m.state.replica: (m, self._result(m, step)) for m in _members(sim)}
+        self.writer.append_observables(step, _leader(sim, lambda m: {L.IS_ENERGY: results[m.state.replica][1].e_is}))
         if self.positions(step):
-            tags = sim.state.tag[: sim.state.n_local]
-            self.writer.append_particles(L.INHERENT_STRUCTURE, step, {sim.state.replica: (tags, res.x_is[tags])})
+            parts = {}
+            for k, (m, res) in results.items():
+                tags = m.state.tag[: m.state.n_local]
+                parts[k] = (tags, res.x_is[tags])
+            self.writer.append_particles(L.INHERENT_STRUCTURE, step, parts)
 
 
 class CheckpointOp:
@@ -97,7 +118,8 @@ class CheckpointOp:
     def act(self, sim, step: int) -> None:
         if self.writer is not None and self.writer.file is not None:
             self.writer.flush()
-        write_checkpoint(self.path, sim.state, self.comm or sim.domain.comm, extra={"step": step})
+        states = [m.state for m in _members(sim)]
+        write_checkpoint(self.path, states, self.comm or _members(sim)[0].domain.comm, extra={"step": step})
         sim.setup()
 
 
@@ -111,7 +133,7 @@ class SignalOp:
         self.flag, self.checkpoint_op, self.comm = flag, checkpoint_op, comm
 
     def act(self, sim, step: int) -> None:
-        comm = self.comm or sim.domain.comm
+        comm = self.comm or _members(sim)[0].domain.comm
         if comm.allreduce_max(int(self.flag.signum or 0)) == 0:
             return
         if self.checkpoint_op is not None:

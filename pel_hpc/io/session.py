@@ -2,11 +2,17 @@
 
 :func:`run_deck` is what ``pel-hpc run DECK [--restart]`` calls.  In order:
 
-1. launch checks (``SLURM_NTASKS`` equals the world size) and the replica split;
-2. the simulation of this rank's replica — from the deck's start, or from the last
-   complete checkpoint with ``--restart`` (same rank count; bitwise continuation);
-3. the H5MD file — created, or re-opened with every frame after the checkpoint step
-   dropped, so the output holds every frame exactly once;
+1. launch checks (``SLURM_NTASKS`` equals the world size; a multiple of
+   ``ensemble.ranks_per_replica`` ranks, at most one group per replica) and the replica split
+   of :func:`pel_hpc.parallel.ensemble.replica_table` (several replicas per group when the
+   world has fewer groups than replicas);
+2. one simulation per replica of this rank's group — from the deck's start (per
+   ``ensemble.mode``; replica k's start depends only on ``(run.seed, k)``), or from the last
+   complete checkpoint with ``--restart`` (same rank count; bitwise continuation) — run in
+   lockstep by a :class:`~pel_hpc.parallel.group.ReplicaGroup` (one compiled batch for
+   single-rank tiny boxes, one replica after the other per chunk otherwise);
+3. the H5MD file with one particles group per replica — created, or re-opened with every
+   frame after the checkpoint step dropped, so the output holds every frame exactly once;
 4. the stages from the current step to the end; SIGTERM/SIGUSR1 make a checkpoint and
    exit 75 (:class:`~pel_hpc.errors.CheckpointExit`); a final checkpoint marks completion.
 
@@ -19,33 +25,59 @@ import sys
 
 from pel_hpc.deck.checks import check_world_size
 from pel_hpc.errors import InputFileError
-from pel_hpc.io.checkpoint import read_checkpoint, write_checkpoint
+from pel_hpc.io.checkpoint import read_checkpoint_states, write_checkpoint
 from pel_hpc.io.ops import ProgressOp, output_operations
 from pel_hpc.io.signals import StopFlag
 from pel_hpc.io.writer import H5MDWriter
 
 
-def replica_of_rank(cfg, world):
-    """(replica index, replica communicator) of this rank; one replica per rank group.
+def replica_layout(cfg, world):
+    """(ReplicaLayout, group communicator) of this rank: the replicas its group runs.
 
     Raises
     ------
     LaunchError
-        When the world size differs from ``ensemble.replicas × ensemble.ranks_per_replica``.
+        When the world size is not a multiple of ``ensemble.ranks_per_replica`` or makes
+        more groups than ``ensemble.replicas``.
     """
     from pel_hpc.parallel.ensemble import split_world
 
     check_world_size(cfg, world.size)
-    layout, group = split_world(world, cfg.ensemble.replicas, cfg.ensemble.ranks_per_replica)
-    return layout.replicas[0], group
+    return split_world(world, cfg.ensemble.replicas, cfg.ensemble.ranks_per_replica)
 
 
-def run_remaining(sim, cfg) -> None:
-    """Run every stage from the simulation's current step to the end of the deck."""
+def start_states(cfg, layout, world, restart: bool) -> list:
+    """Start states of this group's replicas: the deck's (per ``ensemble.mode``) or the checkpoint's."""
+    if not restart:
+        from pel_hpc.parallel.ensemble import replica_states
+        from pel_hpc.physics.kob_andersen import pair_table
+
+        return replica_states(cfg, layout.replicas, pair_table(cfg.system.cutoff, cfg.system.truncation))
+    if not os.path.isfile(cfg.output.file):
+        raise InputFileError(f"--restart: no output file '{cfg.output.file}' to append to")
+    states, _ = read_checkpoint_states(cfg.checkpoint.file, world)
+    if tuple(s.replica for s in states) != tuple(layout.replicas):
+        raise InputFileError(f"checkpoint '{cfg.checkpoint.file}' holds replicas {[s.replica for s in states]} "
+                             f"on rank {world.rank}, this run expects {list(layout.replicas)}")
+    return states
+
+
+def build_group(cfg, layout, comm, states, stream):
+    """A :class:`ReplicaGroup` of one simulation per replica (only the first prints a thermo table)."""
+    from pel_hpc.build import build_simulation
+    from pel_hpc.parallel.group import ReplicaGroup
+
+    quiet = open(os.devnull, "w")
+    return ReplicaGroup([build_simulation(cfg, comm, k, stream if i == 0 else quiet, state=s)
+                         for i, (k, s) in enumerate(zip(layout.replicas, states))])
+
+
+def run_remaining(group, cfg) -> None:
+    """Run every stage from the group's current step to the end of the deck."""
     for i, stage in enumerate(cfg.stages):
-        left = cfg.stage_start(i) + stage.steps - sim.state.step
+        left = cfg.stage_start(i) + stage.steps - group.step
         if left > 0:
-            sim.run(left, output=stage.output)
+            group.run(left, output=stage.output)
 
 
 def run_deck(cfg, world, restart: bool = False, stream=None):
@@ -53,41 +85,38 @@ def run_deck(cfg, world, restart: bool = False, stream=None):
 
     Returns
     -------
-    Simulation
-        This rank's simulation at the end of the run (for tests).
+    ReplicaGroup
+        This rank's replicas at the end of the run (for tests).
     """
-    from pel_hpc.build import build_simulation
     from pel_hpc.parallel.launch import check_slurm_ntasks
 
     check_slurm_ntasks(world.size)
-    replica, group = replica_of_rank(cfg, world)
-    state = None
-    if restart:
-        if not os.path.isfile(cfg.output.file):
-            raise InputFileError(f"--restart: no output file '{cfg.output.file}' to append to")
-        state, _ = read_checkpoint(cfg.checkpoint.file, world)
+    layout, comm = replica_layout(cfg, world)
+    states = start_states(cfg, layout, world, restart)
     if world.rank != 0:  # rank 0 alone prints the thermo table and progress
         stream = open(os.devnull, "w")
-    sim = build_simulation(cfg, group, replica, stream, state=state)
+    group = build_group(cfg, layout, comm, states, stream)
     writer = H5MDWriter(cfg, world)
     flag = StopFlag().install()
     try:
         if restart:
-            writer.reopen(sim.state.step)
-            sim.mark_acted(sim.state.step)
+            writer.reopen(group.step)
+            group.mark_acted(group.step)
         else:
-            n = sim.state.n_local
-            writer.create(sim.state.box, {replica: (sim.state.tag[:n], sim.state.typ[:n])})
-        sim.operations += output_operations(cfg, writer, _quench_op(sim), world, flag)
-        sim.operations.append(ProgressOp(cfg, (stream or sys.stdout) if world.rank == 0 else None))
-        run_remaining(sim, cfg)
+            parts = {m.state.replica: (m.state.tag[:m.state.n_local], m.state.typ[:m.state.n_local])
+                     for m in group.members}
+            writer.create(group.members[0].state.box, parts)
+        group.operations += output_operations(cfg, writer, _quench_op(group.members[0]), world, flag)
+        group.operations.append(ProgressOp(cfg, (stream or sys.stdout) if world.rank == 0 else None))
+        run_remaining(group, cfg)
         writer.flush()
         if cfg.checkpoint.file is not None:
-            write_checkpoint(cfg.checkpoint.file, sim.state, world, extra={"step": sim.state.step})
+            write_checkpoint(cfg.checkpoint.file, [m.state for m in group.members], world,
+                             extra={"step": group.step})
     finally:
         writer.close()
         flag.restore()
-    return sim
+    return group
 
 
 def _quench_op(sim):

@@ -114,3 +114,34 @@ class ReplicaBatch:
     def kinetic_energy(self) -> np.ndarray:
         """Kinetic energy of each replica (R,) [epsilon] (masses 1)."""
         return 0.5 * np.einsum("rnd,rnd->r", self.v, self.v)
+
+
+def advance_simulations(sims, steps: int) -> None:
+    """Advance several single-rank compiled simulations ``steps`` steps in one compiled call.
+
+    The members (same N, table and integrator; ``sim.compiled``) are stacked along the replica
+    axis of :func:`pel_hpc.md.loop.advance`, advanced together, and their arrays copied back:
+    Python runs once per call, never per replica per step.  Each replica's arithmetic is the
+    one of :meth:`Simulation._advance_compiled`, so its trajectory is bitwise the same.
+    """
+    n, t, integ = sims[0].state.n_local, sims[0].table, sims[0].integrator
+    states, domains = [s.state for s in sims], [s.domain for s in sims]
+    x, v, f, image = (np.stack([getattr(st, k)[:n] for st in states]) for k in ("x", "v", "f", "image"))
+    x_build = np.stack([d.x_build[:n] for d in domains])
+    cap = max(d.nlist.shape[1] for d in domains)
+    nlist = np.zeros((len(sims), n, cap), np.int32)
+    for r, d in enumerate(domains):
+        nlist[r, :, :d.nlist.shape[1]] = d.nlist[:n]
+    eta = np.stack([st.nhc_eta for st in states]).reshape(len(sims), -1)
+    eta_v = np.stack([st.nhc_veta for st in states]).reshape(len(sims), -1)
+    remaining, resume, info = np.full(len(sims), int(steps), np.int64), np.zeros(len(sims), np.int8), np.zeros((len(sims), 4))
+    loop.advance(x, v, f, image, x_build, np.stack([st.typ[:n] for st in states]), np.stack([st.box for st in states]),
+                 np.stack([d.shifts for d in domains]), nlist, np.stack([d.count[:n] for d in domains]),
+                 t.eps4, t.sig2, t.rc2, t.ushift, t.fc, t.rc, t.force_shift, domains[0].rlist, domains[0].skin,
+                 integ.dt, eta, eta_v, integ.q, integ.ndof, integ.temperature, remaining, resume, info)
+    for r, (sim, st, d) in enumerate(zip(sims, states, domains)):
+        st.x[:n], st.v[:n], st.f[:n], st.image[:n], d.x_build[:n] = x[r], v[r], f[r], image[r], x_build[r]
+        st.nhc_eta[:], st.nhc_veta[:] = eta[r], eta_v[r]
+        st.step += int(steps)
+        d.n_rebuilds += int(info[r, 2])
+        sim.epot, sim.virial = info[r, 0], info[r, 1]

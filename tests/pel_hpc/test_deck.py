@@ -121,8 +121,10 @@ def test_world_size_check(tmp_path):
 
     cfg = validate_deck(minimal(ensemble={"replicas": 2, "ranks_per_replica": 2}), tmp_path)
     check_world_size(cfg, 4)
-    with pytest.raises(LaunchError, match="= 4 MPI ranks, but the run has 2"):
-        check_world_size(cfg, 2)
+    check_world_size(cfg, 2)  # one group of 2 ranks runs both replicas
+    for size in (3, 6):  # not a multiple of 2; more groups than replicas
+        with pytest.raises(LaunchError, match=f"multiple of 2 MPI ranks, at most 4, but the run has {size}"):
+            check_world_size(cfg, size)
 
 
 def test_readme_holds_the_generated_deck_reference():

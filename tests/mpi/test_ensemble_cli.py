@@ -1,0 +1,131 @@
+"""``pel-hpc run`` with more replicas than rank groups: 8 replicas of N = 65 on 2 and on 4 ranks.
+
+The world run (through the CLI entry point, 4 or 2 replicas per rank in one compiled batch)
+is compared with the same deck run by half the ranks (2 → 1, 4 → 2), so the 2- and 4-rank
+sessions together chain 1 = 2 = 4 ranks: every replica's positions, images, IS positions and
+IS energies read back from the two files are bitwise equal, the replicas differ, and the
+file has one particles group per replica.  A run stopped at a checkpoint and continued with
+``--restart`` gives the uninterrupted run's file, and a world that cannot hold the ensemble
+is refused before any file exists.
+"""
+import h5py
+import numpy as np
+import pytest
+
+from pel_hpc.cli import main
+from pel_hpc.deck.checks import check_world_size
+from pel_hpc.deck.validate import load_deck
+from pel_hpc.errors import LaunchError
+from pel_hpc.io import layout as L
+from pel_hpc.io.reader import frame_info, read_frame
+from pel_hpc.io.session import run_deck
+from pel_hpc.parallel.comm import MPIComm
+
+DECK = """run: {{name: {name}, seed: 11}}
+system: {{n: 65, cutoff: 1.8}}
+integrator: {{temperature: 0.8}}
+stages: [{{name: equilibration, steps: 100, output: false}}, {{name: production, steps: {steps}}}]
+quench: {{every: 200, tolerance: 1.0e-8}}
+output: {{thermo: 50, positions: 100, is_positions: 200}}
+checkpoint: {{every: 200}}
+ensemble: {{replicas: {replicas}, ranks_per_replica: 1, mode: iso_configurational}}
+"""
+STEPS, REPLICAS = 400, 8
+
+
+def write_deck(folder, name, steps=STEPS, replicas=REPLICAS):
+    path = folder / f"{name}.yaml"
+    path.write_text(DECK.format(name=name, steps=steps, replicas=replicas))
+    return path
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """The world run (CLI), the half-world run, and a stopped-then-restarted world run (CLI)."""
+    from mpi4py import MPI
+
+    world = MPI.COMM_WORLD
+    folder = world.bcast(tmp_path_factory.mktemp("ens_cli") if world.rank == 0 else None)
+    if world.rank == 0:
+        write_deck(folder, "world"), write_deck(folder, "half"), write_deck(folder, "part", steps=STEPS - 100)
+    world.Barrier()
+    assert main(["run", str(folder / "world.yaml")]) == 0
+    assert main(["run", str(folder / "part.yaml")]) == 0  # "killed" after its step-400 checkpoint
+    if world.rank == 0:
+        write_deck(folder, "part")
+    world.Barrier()
+    assert main(["run", str(folder / "part.yaml"), "--restart"]) == 0
+    inside = world.rank < max(1, world.size // 2)
+    half = world.Split(int(inside), world.rank)
+    if inside:
+        run_deck(load_deck(folder / "half.yaml"), MPIComm(half), stream=open("/dev/null", "w"))
+    half.Free()
+    world.Barrier()
+    return folder
+
+
+def series(path, replica: int) -> dict:
+    """Every frame of one replica through the reader, and its IS energies."""
+    out = {}
+    for source in ("position", "inherent_structure"):
+        _, n_frames, _ = frame_info(path, source, replica)
+        frames = [read_frame(path, k, source, replica) for k in range(n_frames)]
+        out[source] = (np.array([f.step for f in frames]), np.array([f.x for f in frames]),
+                       np.array([f.image for f in frames]))
+    with h5py.File(path, "r") as f:
+        assert f[L.observable_path(replica, L.IS_ENERGY)][L.STEP][()].tolist() == [200, 400]
+        out["e_is"] = f[L.observable_path(replica, L.IS_ENERGY)][L.VALUE][()]
+        out["n_groups"] = len(f[L.PARTICLES])
+    return out
+
+
+def test_eight_replicas_identical_on_half_the_ranks(runs, world):
+    """Bitwise equal per-replica output on P and P/2 ranks; replicas differ; 8 groups in the file."""
+    if world.rank == 0:
+        e_is = []
+        for k in range(REPLICAS):
+            a, b = series(runs / "world.h5", k), series(runs / "half.h5", k)
+            assert a["n_groups"] == b["n_groups"] == REPLICAS
+            assert a["position"][0].tolist() == list(range(200, 100 + STEPS + 1, 100))  # step 100 ended the output-free stage
+            assert a["inherent_structure"][0].tolist() == [200, 400]
+            for source in ("position", "inherent_structure"):
+                for x, y in zip(a[source], b[source]):
+                    assert np.array_equal(x, y), (k, source)
+            assert np.array_equal(a["e_is"], b["e_is"]) and len(a["e_is"]) == 2
+            e_is.append(a["e_is"])
+        final = [series(runs / "world.h5", k)["position"][1][-1] for k in range(REPLICAS)]
+        assert all(not np.array_equal(final[0], x) for x in final[1:])
+        assert len({float(e[-1]) for e in e_is}) == REPLICAS
+        with h5py.File(runs / "world.h5", "r") as f:  # a quench descends: e_IS below E_pot of its step
+            for k in range(REPLICAS):
+                obs = f[L.observable_path(k, L.POTENTIAL_ENERGY)]
+                e_pot = obs[L.VALUE][()][np.searchsorted(obs[L.STEP][()], [200, 400])]
+                assert np.all(e_is[k] < e_pot - 0.5), (k, e_is[k], e_pot)
+    world.Barrier()
+
+
+def test_restart_continues_every_replica(runs, world):
+    """Stopped at the step-400 checkpoint and restarted: the file equals the uninterrupted run's."""
+    if world.rank == 0:
+        for k in range(REPLICAS):
+            a, b = series(runs / "world.h5", k), series(runs / "part.h5", k)
+            for source in ("position", "inherent_structure"):
+                for x, y in zip(a[source], b[source]):
+                    assert np.array_equal(x, y), (k, source)
+            assert np.array_equal(a["e_is"], b["e_is"])
+    world.Barrier()
+
+
+def test_world_too_large_is_refused(tmp_path_factory, world):
+    """More rank groups than replicas: LaunchError naming the numbers, exit code, no output file."""
+    folder = world.bcast(tmp_path_factory.mktemp("ens_refuse") if world.rank == 0 else None)
+    if world.rank == 0:
+        path = write_deck(folder, "small", replicas=1)
+        path.write_text(path.read_text().replace("iso_configurational", "independent"))
+    world.Barrier()
+    cfg = load_deck(folder / "small.yaml")
+    with pytest.raises(LaunchError, match=f"at most 1, but the run has {world.size}"):
+        check_world_size(cfg, world.size)
+    assert main(["run", str(folder / "small.yaml")]) == LaunchError.exit_code
+    assert not (folder / "small.h5").exists()
+    world.Barrier()
