@@ -7,7 +7,7 @@ import numpy as np
 
 from pel_hpc.md import integrate, loop, thermostat
 from pel_hpc.md.forces import compute_forces
-from pel_hpc.md.observables import kinetic_energy, n_dof, pressure, sum_v2, temperature
+from pel_hpc.md.observables import kinetic_energy, n_dof, pressure, squared_speeds, temperature
 
 
 @dataclass
@@ -29,10 +29,10 @@ class Integrator:
         if len(state.nhc_eta) != self.chain:
             state.nhc_eta, state.nhc_veta = np.zeros(self.chain), np.zeros(self.chain)
 
-    def thermostat_half(self, state, comm) -> None:
-        """NHC half-step: one global reduction of 2K, then scale the velocities."""
+    def thermostat_half(self, state, domain) -> None:
+        """NHC half-step: one global sum of 2K (``domain.sum_per_particle``), then scale the velocities."""
         if self.chain:
-            ke2 = float(comm.allreduce_sum(sum_v2(state.v, state.n_local)))
+            ke2 = float(domain.sum_per_particle(squared_speeds(state.v, state.n_local)))
             s = thermostat.half_step(state.nhc_eta, state.nhc_veta, self.q, ke2, self.ndof, self.temperature, self.dt)
             integrate.scale(state.v, s, state.n_local)
 
@@ -80,7 +80,7 @@ class Simulation:
         2. kick: v += F·Δt/2
         3. drift: x += v·Δt
         4. ``domain.refresh``: displacement check; rebuild (wrap, migrate, lists) or ghost update
-        5. forces, energy and virial (``domain.reverse_forces``, reductions over ``domain.comm``)
+        5. forces, energy and virial (``domain.reverse_forces``, global sums by ``domain.sum_per_particle``)
         6. kick: v += F·Δt/2
         7. Nosé–Hoover chain half-step
         8. step += 1; every operation whose trigger fires at the new step acts, in list order
@@ -123,13 +123,13 @@ class Simulation:
     def step(self) -> None:
         """One MD step in Python-orchestrated kernels (any domain), steps 1–7 of :meth:`run`."""
         st, integ, n = self.state, self.integrator, self.state.n_local
-        integ.thermostat_half(st, self.domain.comm)
+        integ.thermostat_half(st, self.domain)
         integrate.kick(st.v, st.f, 0.5 * integ.dt, n)
         integrate.drift(st.x, st.v, integ.dt, n)
         self.domain.refresh(st)
         self.epot, self.virial = compute_forces(st, self.domain, self.table)
         integrate.kick(st.v, st.f, 0.5 * integ.dt, st.n_local)
-        integ.thermostat_half(st, self.domain.comm)
+        integ.thermostat_half(st, self.domain)
         st.step += 1
 
     def _advance_compiled(self, k: int) -> None:
@@ -148,7 +148,7 @@ class Simulation:
     def thermo(self) -> dict:
         """Current observables: step, time [tau], T, E_pot, E_kin, H (per particle) [epsilon], P."""
         st = self.state
-        ke = kinetic_energy(st, self.domain.comm)
+        ke = kinetic_energy(st, self.domain)
         n = st.n_global
         return {"step": st.step, "time": st.step * self.integrator.dt, "T": temperature(ke, n),
                 "E_pot": self.epot / n, "E_kin": ke / n,

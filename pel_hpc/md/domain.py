@@ -7,8 +7,13 @@ only talk to a domain through this interface, so the decomposed domain
 Interface (duck-typed; :class:`SerialDomain` is the reference implementation)
 ------------------------------------------------------------------------------
 ``comm``
-    :class:`~pel_hpc.parallel.comm.SerialComm` or ``MPIComm``; every global reduction
-    (kinetic energy, momentum, E_pot, virial, max displacement, force norms) goes through it.
+    :class:`~pel_hpc.parallel.comm.SerialComm` or ``MPIComm``; global reductions other than
+    sums (max displacement) and collectives go through it.
+``sum_per_particle(values) -> scalar or ndarray``
+    the global sum over all particles of per-particle ``values`` (n_local,) or (n_local, k):
+    kinetic energy, momentum, E_pot, virial, the minimisers' force norms all go through it.
+    The decomposed domain in reproducible mode sums exactly (bitwise the same on any rank
+    count); otherwise it is a local sum and one ``allreduce``.
 ``nlist, count, shifts``
     the neighbour list read by the one force kernel (:mod:`pel_hpc.md.forces`): ``nlist``
     (n_local, capacity) int32 packed entries ``(j << 7) | (s << 2) | (2 t_i + t_j)``,
@@ -135,6 +140,10 @@ class SerialDomain:
 
     def reverse_forces(self, state) -> None:
         """Nothing to send back: full lists, no ghosts."""
+
+    def sum_per_particle(self, values: np.ndarray):
+        """Global sum of per-particle values (n_local, ...) -> scalar or (k,) (a plain sum)."""
+        return self.comm.allreduce_sum(np.asarray(values, dtype=np.float64).sum(axis=0))
 
     def gather_by_tag(self, state, array: np.ndarray) -> np.ndarray:
         """Rows of ``array`` for the owned particles, ordered by tag."""

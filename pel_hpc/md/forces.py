@@ -25,8 +25,11 @@ FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 
 
 @njit(cache=True, fastmath=FASTMATH, error_model="numpy")
-def pair_forces(x, n_local, nlist, count, shifts, eps4, sig2, rc2, ushift, fc, rc, force_shift, f):
-    """Fill ``f[:n_local]`` and return this rank's (E_pot, W) partial sums [epsilon].
+def pair_forces(x, n_local, nlist, count, shifts, eps4, sig2, rc2, ushift, fc, rc, force_shift, f, ew):
+    """Fill ``f[:n_local]`` and each particle's share (½Σ_j u, ½Σ_j f r) of E_pot and W in ``ew``.
+
+    Per-particle shares (not a running sum) let the domain choose the global reduction:
+    a plain one, or the exact one of reproducible mode.
 
     Per particle, a scalar pass gathers the separations of its list entries into
     contiguous scratch rows; a second, gather-free pass evaluates the LJ formula and
@@ -42,11 +45,11 @@ def pair_forces(x, n_local, nlist, count, shifts, eps4, sig2, rc2, ushift, fc, r
     eps4, sig2, rc2, ushift, fc, rc : (4,) pair tables of :class:`~pel_hpc.physics.kob_andersen.PairTable`
     force_shift : bool
     f : (capacity, 3) output forces [epsilon/sigma]
+    ew : (2, n_local) output per-particle energy and virial shares [epsilon] (rows contiguous: no
+        slowdown against a running sum)
     """
     cap = nlist.shape[1]
     buf = np.empty((3, cap))
-    epot = 0.0
-    vir = 0.0
     for i in range(n_local):
         m = count[i]
         _gather(x, i, nlist[i], m, shifts, buf)
@@ -57,9 +60,8 @@ def pair_forces(x, n_local, nlist, count, shifts, eps4, sig2, rc2, ushift, fc, r
         f[i, 0] = fx
         f[i, 1] = fy
         f[i, 2] = fz
-        epot += 0.5 * e
-        vir += 0.5 * w
-    return epot, vir
+        ew[0, i] = 0.5 * e
+        ew[1, i] = 0.5 * w
 
 
 @njit(inline="always", cache=True)
@@ -176,11 +178,11 @@ def _accumulate_pairs(buf, species, m, e0, e1, s0, s1, c0, c1, u0, u1, f0, f1, r
 
 
 def compute_forces(state, domain, table):
-    """Forces into ``state.f`` and the global (E_pot, W) [epsilon], reduced over ``domain.comm``."""
-    epot, vir = pair_forces(state.x, state.n_local, domain.nlist, domain.count, domain.shifts,
-                            table.eps4, table.sig2, table.rc2, table.ushift, table.fc, table.rc,
-                            table.force_shift, state.f)
+    """Forces into ``state.f`` and the global (E_pot, W) [epsilon] (``domain.sum_per_particle``)."""
+    ew = np.empty((2, state.n_local))
+    pair_forces(state.x, state.n_local, domain.nlist, domain.count, domain.shifts, table.eps4, table.sig2,
+                table.rc2, table.ushift, table.fc, table.rc, table.force_shift, state.f, ew)
     domain.reverse_forces(state)
-    tot = domain.comm.allreduce_sum(np.array([epot, vir]))
+    tot = domain.sum_per_particle(ew.T)
     return float(tot[0]), float(tot[1])
 

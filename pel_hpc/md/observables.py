@@ -1,4 +1,7 @@
-"""Kinetic energy, temperature and pressure from per-rank partial sums (LJ units).
+"""Kinetic energy, momentum, temperature and pressure (LJ units).
+
+Global sums go through the domain's ``sum_per_particle`` (a plain reduction, or the exact
+one of reproducible mode); :func:`sum_v2` is the local sum of the compiled loops.
 
 .. math::
 
@@ -22,9 +25,18 @@ def sum_v2(v, n):
     return s
 
 
-def kinetic_energy(state, comm) -> float:
+@njit(cache=True)
+def squared_speeds(v, n):
+    """|v_i|² of each of the first ``n`` particles (n,) [sigma²/tau²]."""
+    out = np.empty(n)
+    for i in range(n):
+        out[i] = v[i, 0] * v[i, 0] + v[i, 1] * v[i, 1] + v[i, 2] * v[i, 2]
+    return out
+
+
+def kinetic_energy(state, domain) -> float:
     """Global kinetic energy K [epsilon] (masses 1)."""
-    return 0.5 * float(comm.allreduce_sum(sum_v2(state.v, state.n_local)))
+    return 0.5 * float(domain.sum_per_particle(squared_speeds(state.v, state.n_local)))
 
 
 def n_dof(n_global: int) -> int:
@@ -42,6 +54,6 @@ def pressure(ke: float, virial: float, volume: float) -> float:
     return (2.0 * ke + virial) / (3.0 * volume)
 
 
-def momentum(state, comm) -> np.ndarray:
+def momentum(state, domain) -> np.ndarray:
     """Global total momentum (3,) [sigma/tau]."""
-    return comm.allreduce_sum(state.v[: state.n_local].sum(axis=0))
+    return domain.sum_per_particle(state.v[: state.n_local])

@@ -3,7 +3,7 @@
 Each velocity component is a function of (seed, replica, tag, component) only — a
 splitmix64 hash feeding Box–Muller — so a decomposed run draws exactly the velocities of a
 serial one.  Total momentum is then removed and the kinetic temperature rescaled to T
-exactly, both through global reductions of the domain's communicator.
+exactly, both through the domain's global sums (exact in reproducible mode).
 
 .. math::  p(v_{i\\alpha}) \\propto \\exp(-m v_{i\\alpha}^2 / 2 k_B T)
 
@@ -17,7 +17,7 @@ M. E. Muller, Ann. Math. Stat. 29, 610 (1958).
 import numpy as np
 from numba import njit, uint64
 
-from pel_hpc.md.observables import kinetic_energy, n_dof
+from pel_hpc.md.observables import kinetic_energy, momentum, n_dof
 
 STREAM_VELOCITY = 1
 STREAM_POSITION = 2
@@ -58,12 +58,10 @@ def maxwell_boltzmann(state, domain, temperature: float) -> None:
     n = state.n_local
     gaussian_velocities(state.seed, state.replica, state.tag[:n], state.v[:n])
     zero_momentum(state, domain)
-    ke = kinetic_energy(state, domain.comm)
+    ke = kinetic_energy(state, domain)
     state.v[:n] *= np.sqrt(temperature * n_dof(state.n_global) / (2.0 * ke))
 
 
 def zero_momentum(state, domain) -> None:
     """Subtract the centre-of-mass velocity (global reduction; all masses 1)."""
-    n = state.n_local
-    p = domain.comm.allreduce_sum(state.v[:n].sum(axis=0))
-    state.v[:n] -= p / state.n_global
+    state.v[: state.n_local] -= momentum(state, domain) / state.n_global
