@@ -1,8 +1,9 @@
 """The run's H5MD output file: create or re-open, append frames and observables collectively.
 
 One :class:`H5MDWriter` per rank, all ranks of the run's (world) communicator together.
-Each rank contributes its owned particles of its own replica; every method is collective
-and must be called by all ranks at the same step.  Rows are exchanged so that every rank
+Each rank contributes its owned particles of each replica its group runs (``parts`` maps
+replica → rows; a group may run several); every method is collective and must be called by
+all ranks at the same step, whatever the number of replicas of their group.  Rows are exchanged so that every rank
 writes one contiguous block of tags (no gather to rank 0).  See :mod:`pel_hpc.io.layout` for the
 file layout and :mod:`pel_hpc.io.h5md` for the collective primitives.
 """

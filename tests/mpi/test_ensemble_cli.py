@@ -6,7 +6,8 @@ sessions together chain 1 = 2 = 4 ranks: every replica's positions, images, IS p
 IS energies read back from the two files are bitwise equal, the replicas differ, and the
 file has one particles group per replica.  A run stopped at a checkpoint and continued with
 ``--restart`` gives the uninterrupted run's file, and a world that cannot hold the ensemble
-is refused before any file exists.
+is refused before any file exists.  With ranks_per_replica = 2 (4 ranks only) one group running
+four decomposed replicas one after the other writes the file of two groups.
 """
 import h5py
 import numpy as np
@@ -14,7 +15,7 @@ import pytest
 
 from pel_hpc.cli import main
 from pel_hpc.deck.checks import check_world_size
-from pel_hpc.deck.validate import load_deck
+from pel_hpc.deck.validate import load_deck, validate_deck
 from pel_hpc.errors import LaunchError
 from pel_hpc.io import layout as L
 from pel_hpc.io.reader import frame_info, read_frame
@@ -128,4 +129,39 @@ def test_world_too_large_is_refused(tmp_path_factory, world):
         check_world_size(cfg, world.size)
     assert main(["run", str(folder / "small.yaml")]) == LaunchError.exit_code
     assert not (folder / "small.h5").exists()
+    world.Barrier()
+
+
+def test_decomposed_replicas_one_after_the_other(tmp_path_factory, world):
+    """ranks_per_replica = 2, 4 replicas of N = 260 (reproducible sums): one group running all four
+    one after the other per chunk (2 ranks) writes bitwise the file of two groups (4 ranks)."""
+    if world.size < 4:
+        pytest.skip("needs 4 ranks (two groups of 2 against one)")
+    folder = world.bcast(tmp_path_factory.mktemp("ens_rpr") if world.rank == 0 else None)
+
+    def deck(name):
+        return validate_deck({
+            "run": {"name": name, "seed": 4}, "system": {"n": 260, "cutoff": 1.8},
+            "integrator": {"temperature": 0.8}, "stages": [{"name": "production", "steps": 40}],
+            "output": {"thermo": 10, "positions": 20}, "quench": {"every": 20},
+            "decomposition": {"reproducible": True},
+            "ensemble": {"replicas": 4, "ranks_per_replica": 2, "mode": "iso_configurational"}}, folder)
+
+    devnull = open("/dev/null", "w")
+    run_deck(deck("four"), MPIComm(world), stream=devnull)
+    inside = world.rank < 2
+    pair = world.Split(int(inside), world.rank)
+    if inside:
+        run_deck(deck("two"), MPIComm(pair), stream=devnull)
+    pair.Free()
+    world.Barrier()
+    if world.rank == 0:
+        with h5py.File(folder / "four.h5", "r") as a, h5py.File(folder / "two.h5", "r") as b:
+            assert len(a[L.PARTICLES]) == 4
+            for k in range(4):
+                for path in (f"{L.element_path(k, L.POSITION)}/{L.VALUE}",
+                             f"{L.observable_path(k, L.IS_ENERGY)}/{L.VALUE}"):
+                    assert a[path].shape[0] == 3 and np.array_equal(a[path][()], b[path][()]), (k, path)
+            finals = [a[f"{L.element_path(k, L.POSITION)}/{L.VALUE}"][-1] for k in range(4)]
+            assert all(not np.array_equal(finals[0], x) for x in finals[1:])
     world.Barrier()
