@@ -51,7 +51,8 @@ HONESTY = (
     "series, six replicas in the iso-configurational ensemble. Table I fitted from such data has large "
     "errors and may differ from the paper's values beyond them (the paper fits T = 0.45–0.6); the values "
     "below are what our files give, with no adjustment; e_cut in particular is set by the lowest MB energies "
-    "visited, which T ≥ 0.6 does not reach, and Γ0 (the rate above e_c) is affected by the 0.25 τ quench resolution of the many short MBs.")
+    "visited, which T ≥ 0.6 does not reach, and Γ0 (the rate above e_c) is affected by the 0.25 τ quench "
+    "resolution of the many short MBs.")
 NOTES = (
     "Campaign notes: the iso-configurational ensemble starts every replica from one file configuration "
     "(init.kind: replicate of the last IS of the T = 0.60 run); with init.kind: random, replicas of an "
