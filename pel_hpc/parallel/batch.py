@@ -134,7 +134,8 @@ def advance_simulations(sims, steps: int) -> None:
         nlist[r, :, :d.nlist.shape[1]] = d.nlist[:n]
     eta = np.stack([st.nhc_eta for st in states]).reshape(len(sims), -1)
     eta_v = np.stack([st.nhc_veta for st in states]).reshape(len(sims), -1)
-    remaining, resume, info = np.full(len(sims), int(steps), np.int64), np.zeros(len(sims), np.int8), np.zeros((len(sims), 4))
+    r_count = len(sims)
+    remaining, resume, info = np.full(r_count, int(steps), np.int64), np.zeros(r_count, np.int8), np.zeros((r_count, 4))
     loop.advance(x, v, f, image, x_build, np.stack([st.typ[:n] for st in states]), np.stack([st.box for st in states]),
                  np.stack([d.shifts for d in domains]), nlist, np.stack([d.count[:n] for d in domains]),
                  t.eps4, t.sig2, t.rc2, t.ushift, t.fc, t.rc, t.force_shift, domains[0].rlist, domains[0].skin,

@@ -19,7 +19,7 @@ from pel_hpc.deck.validate import load_deck, validate_deck
 from pel_hpc.errors import LaunchError
 from pel_hpc.io import layout as L
 from pel_hpc.io.reader import frame_info, read_frame
-from pel_hpc.io.session import run_deck
+from pel_hpc.io.session import run_deck, start_states
 from pel_hpc.parallel.comm import MPIComm
 
 DECK = """run: {{name: {name}, seed: 11}}
@@ -87,7 +87,8 @@ def test_eight_replicas_identical_on_half_the_ranks(runs, world):
         for k in range(REPLICAS):
             a, b = series(runs / "world.h5", k), series(runs / "half.h5", k)
             assert a["n_groups"] == b["n_groups"] == REPLICAS
-            assert a["position"][0].tolist() == list(range(200, 100 + STEPS + 1, 100))  # step 100 ended the output-free stage
+            # step 100 ended the output-free equilibration, so production writes from step 200
+            assert a["position"][0].tolist() == list(range(200, 100 + STEPS + 1, 100))
             assert a["inherent_structure"][0].tolist() == [200, 400]
             for source in ("position", "inherent_structure"):
                 for x, y in zip(a[source], b[source]):
@@ -115,6 +116,28 @@ def test_restart_continues_every_replica(runs, world):
                     assert np.array_equal(x, y), (k, source)
             assert np.array_equal(a["e_is"], b["e_is"])
     world.Barrier()
+
+
+def test_batch_equals_replicas_run_alone(tmp_path_factory, world):
+    """The batched compiled loop gives each replica bitwise the trajectory of its lone run (NVT)."""
+    from pel_hpc.io.session import build_group
+    from pel_hpc.parallel.comm import SerialComm
+    from pel_hpc.parallel.ensemble import split_world
+
+    folder = tmp_path_factory.mktemp(f"ens_batch{world.rank}")
+    cfg = load_deck(write_deck(folder, "batch", replicas=3))
+    layout, comm = split_world(SerialComm(), 3, 1)
+    groups = [build_group(cfg, layout, comm, start_states(cfg, layout, None, False), open("/dev/null", "w"))
+              for _ in range(2)]
+    groups[1].batched = False
+    assert groups[0].batched
+    for g in groups:
+        g.run(150, output=False)
+    for a, b in zip(*(g.members for g in groups)):
+        assert a.state.step == b.state.step == 150
+        for name in ("x", "v", "image", "nhc_eta", "nhc_veta"):
+            assert np.array_equal(getattr(a.state, name), getattr(b.state, name)), name
+        assert a.epot == b.epot and a.virial == b.virial
 
 
 def test_world_too_large_is_refused(tmp_path_factory, world):
