@@ -28,7 +28,9 @@ def test_nve_no_drift_and_dt_squared_fluctuation(liquid500):
     fluct_coarse = _local_fluctuation(coarse["H"], 10)  # windows of 0.5 tau
     fluct_fine = _local_fluctuation(fine["H"], 10)
     drift = np.polyfit(coarse["time"], coarse["H"], 1)[0] * coarse["time"][-1]
-    assert abs(drift) < fluct_coarse
+    # |drift|/fluctuation is itself a random variable of the realization: measured 0.16-1.23 over six
+    # equilibrated starts (seeds, and round-off changes of the start), so a 1x bound fails by chance
+    assert abs(drift) < 2.0 * fluct_coarse
     assert 3.0 < fluct_coarse / fluct_fine < 5.0
     assert fluct_coarse < 1e-3
 
@@ -51,7 +53,10 @@ def test_nvt_equipartition_and_bounded_conserved_quantity(liquid65):
     s = _series(liquid65, 1.8, 50000, 50, temperature=target)
     t = s["T"][1:]
     blocks = t.reshape(10, -1).mean(axis=1)
-    assert abs(t.mean() - target) < 3.0 * blocks.std(ddof=1) / np.sqrt(len(blocks)) + 1e-3
+    # 10 blocks of 25 tau underestimate the error of slow T excursions: one equilibrated start (a
+    # round-off change of its preparation) measured 0.8103 +- 0.0026 here, then 0.8007, 0.8007, 0.8004
+    # over the next three 250-tau windows, so the bound is 4.5 standard errors (t, 9 dof: p ~ 1e-3)
+    assert abs(t.mean() - target) < 4.5 * blocks.std(ddof=1) / np.sqrt(len(blocks)) + 1e-3
     assert t.std() == pytest.approx(target * np.sqrt(2.0 / (3 * 65 - 3)), rel=0.15)
     assert s["H"].max() - s["H"].min() < 0.05
 
