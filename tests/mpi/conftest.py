@@ -5,14 +5,20 @@ other ranks do not hang in a collective; only rank 0 reports to the terminal.
 """
 import os
 import sys
+from pathlib import Path
 
 import pytest
 from mpi4py import MPI
 
 
+_HERE = Path(__file__).resolve().parent
+
+
 def pytest_collection_modifyitems(items):
+    # this hook sees the whole session's items: mark only the ones in this folder
     for item in items:
-        item.add_marker(pytest.mark.mpi)
+        if _HERE in Path(str(item.path)).resolve().parents:
+            item.add_marker(pytest.mark.mpi)
 
 
 def pytest_configure(config):
