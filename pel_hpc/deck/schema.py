@@ -128,7 +128,8 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
     ),
     "decomposition": (
         Key("grid", "grid", "auto", doc='rank grid [nx, ny, nz] or "auto"'),
-        Key("reproducible", "bool", False, doc="rank-count-independent force sums (full sorted list)"),
+        Key("reproducible", "bool", False,
+            doc="bitwise the same MD (NVE, NVT) and quenches on any rank count (tag-sorted lists, exact global sums)"),
     ),
 }
 
