@@ -1,6 +1,6 @@
 """Validation of our KA engine against published Kob–Andersen physics: U(T), e_IS(T), D_A(T), N = 1000, r_c = 2.5.
 
-``python benchmarks/validation_ka.py [--temps 1.0 0.8 0.6] [--scale 1] [--out FILE.csv]``
+``python benchmarks/validation_ka.py [--temps 1.0 0.8 0.6] [--scale 3] [--out FILE.csv]``
 
 One serial run cooled in sequence (each temperature starts from the previous one's final state):
 equilibration ``10000·scale`` steps, production ``20000·scale`` steps (Δt = 0.005, Nosé–Hoover chain
