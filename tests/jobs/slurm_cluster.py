@@ -43,7 +43,7 @@ TaskPlugin=task/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 AuthType=auth/munge
-AuthInfo=socket={folder}/munge.sock
+AuthInfo=socket={folder}/munge.sock,cred_expire=10
 MpiDefault=none
 ReturnToService=2
 AccountingStorageType=accounting_storage/none
