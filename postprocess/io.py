@@ -134,7 +134,7 @@ def read_is_positions(path, replica: int = 0):
 def write_metabasins(stem, mbs, traj: ISTrajectory, energy_tol: float) -> tuple[Path, Path]:
     """Write an MB trajectory to ``stem.h5`` (arrays + provenance attrs) and ``stem.csv``."""
     stem = Path(stem)
-    h5 = stem.with_suffix(".h5")
+    h5 = stem.parent / (stem.name + ".h5")  # not with_suffix: "ka65_T0.60_mb" has a dot
     with h5py.File(h5, "w") as f:
         for name in ("start", "stop", "energy", "frame", "t_start", "waiting_time", "complete"):
             f[name] = getattr(mbs, name)
@@ -147,7 +147,7 @@ def write_metabasins(stem, mbs, traj: ISTrajectory, energy_tol: float) -> tuple[
         f.attrs["energy_convention"] = "total IS energy of the N-particle system [epsilon]"
         for key, val in traj.provenance.items():
             f.attrs["source_" + key] = val
-    csv = stem.with_suffix(".csv")
+    csv = stem.parent / (stem.name + ".csv")
     header = f"# metabasins of {traj.provenance.get('file')} (T={traj.temperature}, energy_tol={energy_tol})\n"
     header += "start,stop,frame,t_start,waiting_time,energy,complete"
     table = np.column_stack([mbs.start, mbs.stop, mbs.frame, mbs.t_start, mbs.waiting_time, mbs.energy, mbs.complete])

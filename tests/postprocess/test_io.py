@@ -71,3 +71,12 @@ def test_bad_files_raise_typed_errors(tmp_path):
         pass
     with pytest.raises(CorruptFileError):
         pio.read_inherent_structures(tmp_path / "empty.h5")
+
+
+def test_metabasins_of_dotted_file_names_do_not_collide(synthetic, tmp_path):
+    """ka65_T0.60.h5 and ka65_T0.70.h5 must give two MB files, not one 'ka65_T0.h5'."""
+    path, _ = synthetic
+    for name in ("ka65_T0.60.h5", "ka65_T0.70.h5"):
+        (tmp_path / name).write_bytes(path.read_bytes())
+        assert metabasins_main([str(tmp_path / name), "--out", str(tmp_path / "out")]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.h5")) == ["ka65_T0.60_mb.h5", "ka65_T0.70_mb.h5"]
