@@ -1,5 +1,7 @@
 # pel_hpc — the two commands of the README:
-#   make run    install whatever is missing, then run the default deck (input/demo.yaml)
+#   make run    install whatever is missing, then run the laptop-scale study (MD campaigns ->
+#               post-processing -> report/index.html), about 6-15 minutes on 2 cores
+#   make demo   the same set-up, then only the small default deck input/demo.yaml (about a minute)
 #   make test   install whatever is missing, then run the whole test suite (serial + mpirun -n 2/4)
 # Both are idempotent: a second call skips everything already installed within seconds.
 # Set-up follows ../shared/STACK.md (Debian Open MPI + parallel HDF5, h5py built against it).
@@ -23,8 +25,11 @@ export OPENBLAS_NUM_THREADS := 1
 export NUMBA_NUM_THREADS := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test test-serial test-mpi setup bench clean-cache
+.PHONY: run demo test setup bench clean-cache
 run: setup
+	$(PY) jobs/study_laptop.py --np $(NP)
+
+demo: setup
 	$(MPIRUN) -n $(NP) $(VENV)/bin/pel-hpc run $(DECK)
 
 test: setup
@@ -33,7 +38,10 @@ test: setup
 	$(MPIRUN) -n 4 $(PY) -m pytest -q -m mpi tests/mpi
 
 bench: setup
-	$(PY) benchmarks/run_all.py
+	$(PY) benchmarks/bench_md.py
+	$(PY) benchmarks/bench_decomp.py
+	$(PY) benchmarks/bench_io.py
+	$(PY) benchmarks/bench_clm.py
 
 setup: $(VENV)/.stamp-package
 
