@@ -74,6 +74,14 @@ def fit_escape_rate(binned: list[BinnedWaitingTimes], e0: float, sigma: float,
     beta = np.concatenate([np.full(b.centre.size, b.beta) for b in binned])
     y = -np.log(np.concatenate([b.mean_tau for b in binned]))
     err = np.concatenate([b.log_tau_err for b in binned])
+    ok = np.isfinite(y) & np.isfinite(err)
+    e, beta, y, err = e[ok], beta[ok], y[ok], err[ok]
+    # a bin whose MBs all lasted the same number of quench intervals has zero spread: weight it
+    # like the best-determined bin instead of dividing by zero (waiting times are quantised)
+    positive = err > 0
+    if not positive.any():
+        raise DeckError("the Γ(e) fit has no energy bin with a finite waiting-time spread")
+    err = np.where(positive, err, err[positive].min())
     if guess is None:
         guess = (float(np.max(y)), 0.5, e0 - 4.1 * sigma, 0.5, 0.0)
     x0 = np.asarray(guess[: 5 if fit_v0 else 4], float)

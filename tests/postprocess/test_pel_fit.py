@@ -67,3 +67,22 @@ def test_reweighted_histograms_collapse_on_one_dos(sets):
         ok = np.isfinite(lg) & (np.abs(centres + 14.0) < 3.5)  # well-populated bins at every T
         resid = lg[ok] - truth[ok]
         assert np.ptp(resid) < 0.6  # one G(e) up to a constant (bins of 1 ε, time-weight noise)
+
+
+def test_escape_rate_fit_survives_a_bin_with_zero_spread():
+    """Quantised waiting times can give a bin whose MBs all lasted one quench interval (error 0)."""
+    from postprocess.mb_stats import BinnedWaitingTimes
+    from postprocess.pel_fit import _log_rate_model, fit_escape_rate
+
+    truth = np.array([np.log(4.8), 0.5, -11.9, 0.6])
+    binned = []
+    for beta in (1.25, 1.5, 1.75):
+        e = np.linspace(-20.0, -5.0, 12)
+        tau = np.exp(-_log_rate_model(truth, e, np.full(e.size, beta), 0.0, 2.9, -1, False))
+        err = np.full(e.size, 0.05)
+        err[-1] = 0.0  # the liquid-like plateau bin: every MB exactly one interval
+        binned.append(BinnedWaitingTimes(beta, np.linspace(-20.5, -4.5, 13), e, np.full(e.size, 50), e, tau,
+                                         2 * tau**2, err))
+    theta, theta_err, _ = fit_escape_rate(binned, 0.0, 2.9, -1, False, guess=(1.0, 0.4, -11.0, 0.5, 0.0))
+    np.testing.assert_allclose(theta, truth, rtol=1e-6, atol=1e-6)
+    assert np.all(np.isfinite(theta_err))
