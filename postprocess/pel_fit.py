@@ -159,12 +159,15 @@ def write_table(fit: PELFit, path, sources) -> None:
     Path(path).write_text("\n".join(lines) + "\n")
 
 
-def main(argv=None) -> int:
-    """``python -m postprocess.pel_fit RUN.h5 [RUN.h5 ...] --out DIR [--bin-width W] [--sign ±1] [--fit-v0]``."""
+def fit_command(argv, prog: str, description: str):
+    """The command line shared by ``pel_fit`` and ``figures.table1``: parse, fit, write ``table1.csv``.
+
+    Returns (args, out_dir, sets, sources, edges, fit).
+    """
     import argparse
     from pathlib import Path
 
-    ap = argparse.ArgumentParser(prog="python -m postprocess.pel_fit", description=main.__doc__)
+    ap = argparse.ArgumentParser(prog=prog, description=description)
     ap.add_argument("files", nargs="+")
     ap.add_argument("--out", required=True)
     ap.add_argument("--bin-width", type=float, default=1.0)
@@ -176,8 +179,15 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     sets, sources = sets_from_files(args.files, args.energy_tol)
-    fit = fit_pel(sets, energy_edges(sets, args.bin_width), args.sign, args.fit_v0, min_count=args.min_count)
+    edges = energy_edges(sets, args.bin_width)
+    fit = fit_pel(sets, edges, args.sign, args.fit_v0, min_count=args.min_count)
     write_table(fit, out / "table1.csv", sources)
+    return args, out, sets, sources, edges, fit
+
+
+def main(argv=None) -> int:
+    """``python -m postprocess.pel_fit RUN.h5 [RUN.h5 ...] --out DIR [--bin-width W] [--sign ±1] [--fit-v0]``."""
+    _, out, *_ = fit_command(argv, "python -m postprocess.pel_fit", main.__doc__)
     print((out / "table1.csv").read_text())
     return 0
 

@@ -6,8 +6,8 @@ eq. (1) model of the fit).  Needs runs at two or more temperatures (λ and κ ar
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
+
 
 import matplotlib
 
@@ -16,10 +16,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from postprocess import landscape  # noqa: E402
-from postprocess.landscape import ENTROPIC_SIGN  # noqa: E402
 from postprocess.mb_stats import bin_waiting_times  # noqa: E402
-from postprocess.metabasins import ENERGY_TOL  # noqa: E402
-from postprocess.pel_fit import energy_edges, fit_pel, sets_from_files, write_table  # noqa: E402
+from postprocess.pel_fit import fit_command  # noqa: E402
 
 
 def plot(fit, sets, edges, sources, path: Path, min_count: int) -> Path:
@@ -42,21 +40,8 @@ def plot(fit, sets, edges, sources, path: Path, min_count: int) -> Path:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m postprocess.figures.table1", description=__doc__.splitlines()[0])
-    ap.add_argument("files", nargs="+")
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--bin-width", type=float, default=1.0)
-    ap.add_argument("--sign", type=int, default=ENTROPIC_SIGN, choices=(-1, 1))
-    ap.add_argument("--fit-v0", action="store_true")
-    ap.add_argument("--energy-tol", type=float, default=ENERGY_TOL)
-    ap.add_argument("--min-count", type=int, default=20)
-    args = ap.parse_args(argv)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    sets, sources = sets_from_files(args.files, args.energy_tol)
-    edges = energy_edges(sets, args.bin_width)
-    fit = fit_pel(sets, edges, args.sign, args.fit_v0, min_count=args.min_count)
-    write_table(fit, out / "table1.csv", sources)
+    args, out, sets, sources, edges, fit = fit_command(argv, "python -m postprocess.figures.table1",
+                                                       __doc__.splitlines()[0])
     print(plot(fit, sets, edges, sources, out / "table1.png", args.min_count))
     return 0
 
