@@ -48,6 +48,12 @@ from pel_hpc.md.box import check_cutoff, shift_table, wrap
 from pel_hpc.parallel.comm import SerialComm
 
 
+def list_is_stale(state, x_build, skin: float, comm) -> bool:
+    """Verlet criterion, globally reduced: has any particle moved more than skin/2 since the build?"""
+    d2 = nb.max_displacement2(state.x, x_build, state.n_local)
+    return comm.allreduce_max(d2) > 0.25 * skin**2
+
+
 class SerialDomain:
     """One rank owns everything; periodic images come from the list's shift indices.
 
@@ -95,8 +101,7 @@ class SerialDomain:
 
     def refresh(self, state) -> bool:
         """Rebuild if some particle moved more than skin/2 since the last build."""
-        d2 = nb.max_displacement2(state.x, self.x_build, state.n_local)
-        if self.comm.allreduce_max(d2) <= 0.25 * self.skin**2:
+        if not list_is_stale(state, self.x_build, self.skin, self.comm):
             return False
         self.rebuild(state)
         return True

@@ -24,6 +24,7 @@ import numpy as np
 
 from pel_hpc.md import neighbors as nb
 from pel_hpc.md.box import check_cutoff, wrap
+from pel_hpc.md.domain import list_is_stale
 from pel_hpc.parallel.grid import make_grid, owner_ranks
 from pel_hpc.parallel.halo import Halo, exchange
 from pel_hpc.parallel.halo_kernels import sort_rows_by_tag
@@ -83,8 +84,7 @@ class DecomposedDomain:
 
     def refresh(self, state) -> bool:
         """Rebuild if some particle moved more than skin/2 since the build, else forward ghosts."""
-        d2 = nb.max_displacement2(state.x, self.x_build, state.n_local)
-        if self.comm.allreduce_max(d2) <= 0.25 * self.skin**2:
+        if not list_is_stale(state, self.x_build, self.skin, self.comm):
             self.halo.forward(state.x)
             return False
         self.rebuild(state)
