@@ -15,7 +15,7 @@ THERMO_COLUMNS = ("step", "time", "T", "E_pot", "E_kin", "H", "P")
 
 
 class QuenchOp:
-    """Quench a copy of the configuration to its inherent structure (FIRE; Sect. II of the paper).
+    """Quench a copy of the configuration to its inherent structure (Sect. II of the paper).
 
     After each act, ``last`` holds ``(step, QuenchResult)`` with e_IS per particle
     [epsilon] and IS positions by tag [sigma]; ``e_is`` accumulates (step, e_IS) pairs
@@ -25,11 +25,12 @@ class QuenchOp:
     ----------
     every : quench period in MD steps (0 = never)
     tolerance : 2-norm of the total force vector at convergence [epsilon/sigma]
+    method : minimiser, ``"lbfgs"`` (the deck default, ``quench.method``), ``"fire"`` or ``"cg"``
     """
 
     is_output = True
 
-    def __init__(self, every: int, tolerance: float = 1e-8, method: str = "fire", max_iter: int = 100000):
+    def __init__(self, every: int, tolerance: float = 1e-8, method: str = "lbfgs", max_iter: int = 100000):
         self.trigger = Periodic(every)
         self.tolerance, self.method, self.max_iter = tolerance, method, max_iter
         self.last: tuple[int, QuenchResult] | None = None
