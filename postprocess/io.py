@@ -89,6 +89,22 @@ def deck_temperature(prov: dict) -> float:
         return float("nan")
 
 
+def replicas(path) -> list[int]:
+    """Indices of the replicas stored in a run file (``particles/replica_%03d``), ascending."""
+    with _open(path) as f:
+        grp = _get(f, L.PARTICLES)
+        found = sorted(k for k in range(len(grp)) if L.replica_group(k) in grp)
+    if not found:
+        raise CorruptFileError(f"'{path}' has no '{L.particles_path(0)}' (not a pel_hpc H5MD file)")
+    return found
+
+
+def replica_stem(path, replica: int, n_replicas: int) -> str:
+    """File stem for results of one replica: ``run`` for single-replica files, ``run_r003`` otherwise."""
+    stem = Path(path).stem
+    return stem if n_replicas == 1 else f"{stem}_r{replica:03d}"
+
+
 def read_inherent_structures(path, replica: int = 0) -> ISTrajectory:
     """The IS energy trajectory of one replica (``observables/<replica>/inherent_structure_energy``)."""
     with _open(path) as f:

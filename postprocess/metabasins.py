@@ -153,7 +153,10 @@ def find_metabasins(energy, time=None, energy_tol: float = ENERGY_TOL, positions
 
 
 def main(argv=None) -> int:
-    """``python -m postprocess.metabasins FILE.h5 [FILE.h5 ...] --out DIR [--energy-tol X]``."""
+    """``python -m postprocess.metabasins FILE.h5 [FILE.h5 ...] --out DIR [--energy-tol X]``.
+
+    Every replica of every file is analysed (one ``<stem>[_rNNN]_mb`` result per replica).
+    """
     import argparse
     from pathlib import Path
 
@@ -167,10 +170,12 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for name in args.files:
-        traj = pio.read_inherent_structures(name)
-        mbs = find_metabasins(traj.energy_total, traj.time, args.energy_tol)
-        pio.write_metabasins(out / (Path(name).stem + "_mb"), mbs, traj, args.energy_tol)
-        print(f"{name}: {len(mbs)} metabasins -> {out}")
+        reps = pio.replicas(name)
+        for r in reps:
+            traj = pio.read_inherent_structures(name, r)
+            mbs = find_metabasins(traj.energy_total, traj.time, args.energy_tol)
+            pio.write_metabasins(out / (pio.replica_stem(name, r, len(reps)) + "_mb"), mbs, traj, args.energy_tol)
+            print(f"{name} replica {r}: {len(mbs)} metabasins -> {out}")
     return 0
 
 

@@ -120,20 +120,29 @@ def fit_pel(sets, edges, sign: int = ENTROPIC_SIGN, fit_v0: bool = False, e_cut=
 
 
 def sets_from_files(files, energy_tol: float = ENERGY_TOL):
-    """[(β, MB energies [ε], waiting times [τ])] of completed MBs, one set per run file; and provenance."""
+    """[(β, MB energies [ε], waiting times [τ])] of completed MBs, one set per run file; and provenance.
+
+    All replicas of a file (independent trajectories at the file's temperature) are pooled into
+    that file's set: each replica contributes its own completed MBs.
+    """
     from postprocess import io as pio
     from postprocess.metabasins import find_metabasins
 
     sets, sources = [], []
     for name in files:
-        traj = pio.read_inherent_structures(name)
-        mbs = find_metabasins(traj.energy_total, traj.time, energy_tol)
-        tau = mbs.waiting_time[mbs.complete]
-        sets.append((1.0 / traj.temperature, mbs.energy[mbs.complete], tau))
+        reps = pio.replicas(name)
+        energy, tau = [], []
+        for r in reps:
+            traj = pio.read_inherent_structures(name, r)
+            mbs = find_metabasins(traj.energy_total, traj.time, energy_tol)
+            energy.append(mbs.energy[mbs.complete])
+            tau.append(mbs.waiting_time[mbs.complete])
+        tau = np.concatenate(tau)
+        sets.append((1.0 / traj.temperature, np.concatenate(energy), tau))
         dt_q = float(np.median(np.diff(traj.time))) if traj.time.size > 1 else float("nan")
         short = float(np.mean(tau <= 2.0 * dt_q)) if tau.size else float("nan")
-        sources.append(f"{traj.provenance['file']} (T={traj.temperature:g}, quench every {dt_q:g} tau, "
-                       f"{100 * short:.0f}% of MBs <= 2 quench intervals)")
+        sources.append(f"{traj.provenance['file']} ({len(reps)} replica(s), T={traj.temperature:g}, quench every "
+                       f"{dt_q:g} tau, {100 * short:.0f}% of MBs <= 2 quench intervals)")
     return sets, sources
 
 

@@ -80,3 +80,25 @@ def test_metabasins_of_dotted_file_names_do_not_collide(synthetic, tmp_path):
         (tmp_path / name).write_bytes(path.read_bytes())
         assert metabasins_main([str(tmp_path / name), "--out", str(tmp_path / "out")]) == 0
     assert sorted(p.name for p in (tmp_path / "out").glob("*.h5")) == ["ka65_T0.60_mb.h5", "ka65_T0.70_mb.h5"]
+
+
+def test_every_replica_of_an_ensemble_file_is_analysed(synthetic, tmp_path):
+    """A file with two replicas gives one MB result per replica and one pooled Table I set."""
+    from postprocess.pel_fit import sets_from_files
+
+    path, _ = synthetic
+    e_r1 = np.array([-7.0, -7.0, -9.0, -9.0, -6.0, -6.0, -5.0]) / 5
+    with h5py.File(path, "a") as f:
+        f.copy(f[L.particles_path(0)], L.particles_path(1))
+        f.copy(f[f"{L.OBSERVABLES}/{L.replica_group(0)}"], f"{L.OBSERVABLES}/{L.replica_group(1)}")
+        f[f"{L.observable_path(1, L.IS_ENERGY)}/{L.VALUE}"][...] = e_r1
+    assert pio.replicas(path) == [0, 1]
+    assert metabasins_main([str(path), "--out", str(tmp_path / "out")]) == 0
+    r0, _ = pio.read_metabasins(tmp_path / "out" / "synth_r000_mb.h5")
+    r1, _ = pio.read_metabasins(tmp_path / "out" / "synth_r001_mb.h5")
+    assert r0["energy"].tolist() == [-10.0, -12.0, -8.0]
+    assert r1["energy"].tolist() == [-7.0, -9.0, -6.0, -5.0]
+    (beta, energy, tau), = sets_from_files([str(path)])[0]
+    # completed MBs only (first and last are censored): -12 from replica 0; -9, -6 from replica 1
+    assert beta == pytest.approx(1 / 0.55) and sorted(energy.tolist()) == [-12.0, -9.0, -6.0]
+    assert tau.size == 3
