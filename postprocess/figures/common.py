@@ -1,4 +1,4 @@
-"""Shared pipeline of Figs. 1–3: one MD file → MBs, MB trajectory, D, a², τα, S0(t), F_s(k,t), KWW.
+"""Shared pipeline of Figs. 1–3: one MD file (all its replicas pooled) → MBs, MB trajectory, D, a², τα, S0(t), F_s(k,t), KWW.
 
 Everything here is a composition of :mod:`postprocess.metabasins`, :mod:`postprocess.ctrw`,
 :mod:`postprocess.dynamics` and :mod:`postprocess.kww`; the figure modules only plot.
@@ -35,7 +35,8 @@ class TemperatureAnalysis:
     deck_name: str
     temperature: float
     n_particles: int
-    mbs: Metabasins
+    n_replicas: int
+    waiting_times: np.ndarray  # completed MB waiting times of all replicas [τ]
     a2: float
     a2_single: float
     d_ctrw: float
@@ -81,27 +82,45 @@ def mb_configurations(mbs: Metabasins, is_step, is_x, quench_step, energy):
     return is_x[np.repeat(conf[fill], mbs.stop - mbs.start + 1)], own
 
 
-def analyse_file(path, k=K_GRID, energy_tol: float = ENERGY_TOL, n_origins: int = 100) -> TemperatureAnalysis:
-    """The full Sect. II pipeline for one pel_hpc file (IS energies, positions and IS positions)."""
-    traj = pio.read_inherent_structures(path)
+def _replica_parts(path, replica: int, k, energy_tol: float, n_origins: int):
+    """MBs, MB jump statistics and F_s/MSD (continuous and MB trajectory) of one replica."""
+    traj = pio.read_inherent_structures(path, replica)
     mbs = find_metabasins(traj.energy_total, traj.time, energy_tol)
-    t_md, _, x_md = pio.read_positions(path)
-    t_is, step_is, x_is = pio.read_is_positions(path)
+    t_md, _, x_md = pio.read_positions(path, replica)
+    t_is, step_is, x_is = pio.read_is_positions(path, replica)
     x_mb, own = mb_configurations(mbs, step_is, x_is, traj.step, traj.energy_total)
-    a2_single, a2 = ctrw.jump_length_squared(x_mb[mbs.start[own]])
-    done = mbs.waiting_time[mbs.complete]
-    d_ctrw = ctrw.diffusion_constant(a2, traj.n_particles, float(done.mean()))
+    a2 = ctrw.jump_length_squared(x_mb[mbs.start[own]])
     dt_md, dt_q = float(t_md[1] - t_md[0]), float(traj.time[1] - traj.time[0])
     cont = dynamics.scattering(x_md, dt_md, k, n_origins=n_origins)
     mb = dynamics.scattering(x_mb, dt_q, k, n_origins=n_origins)
+    return traj, mbs, int(own.sum()), a2, cont, mb
+
+
+def analyse_file(path, k=K_GRID, energy_tol: float = ENERGY_TOL, n_origins: int = 100) -> TemperatureAnalysis:
+    """The full Sect. II pipeline for one pel_hpc file (IS energies, positions and IS positions).
+
+    A file with several replicas (independent runs at one temperature) is analysed replica by
+    replica and pooled: completed waiting times are concatenated, a² is averaged with the number
+    of MB jumps as weight, F_s(k,t) and the MSD are averaged over replicas.
+    """
+    parts = [_replica_parts(path, r, k, energy_tol, n_origins) for r in pio.replicas(path)]
+    traj = parts[0][0]
+    done = np.concatenate([p[1].waiting_time[p[1].complete] for p in parts])
+    weight = np.array([p[2] for p in parts], float)
+    a2_single, a2 = (np.average([p[3][i] for p in parts], weights=weight) for i in (0, 1))
+    d_ctrw = ctrw.diffusion_constant(a2, traj.n_particles, float(done.mean()))
+    cont_time, mb_time = parts[0][4].time, parts[0][5].time
+    cont_msd, cont_fs = (np.mean([getattr(p[4], a) for p in parts], axis=0) for a in ("msd", "fs"))
+    mb_msd, mb_fs = (np.mean([getattr(p[5], a) for p in parts], axis=0) for a in ("msd", "fs"))
     t_max = 0.3 * (traj.time[-1] - traj.time[0])
-    d_msd = dynamics.diffusion_from_msd(cont.time, cont.msd, t_min=0.1 * t_max, t_max=t_max)[0]
-    d_mb = dynamics.diffusion_from_msd(mb.time, mb.msd, t_min=0.1 * t_max, t_max=t_max)[0]
-    fs_cont = np.array([np.interp(mb.time, cont.time, cont.fs[:, i]) for i in range(len(k))]).T
+    d_msd = dynamics.diffusion_from_msd(cont_time, cont_msd, t_min=0.1 * t_max, t_max=t_max)[0]
+    d_mb = dynamics.diffusion_from_msd(mb_time, mb_msd, t_min=0.1 * t_max, t_max=t_max)[0]
+    fs_cont = np.array([np.interp(mb_time, cont_time, cont_fs[:, i]) for i in range(len(k))]).T
     return TemperatureAnalysis(source=str(path), deck_name=_deck_name(traj.provenance), temperature=traj.temperature,
-                               n_particles=traj.n_particles, mbs=mbs, a2=a2, a2_single=a2_single, d_ctrw=d_ctrw, d_msd=d_msd, d_mb=d_mb,
-                               tau_alpha_ctrw=ctrw.tau_alpha(done), time=mb.time, s0=ctrw.persistence(mb.time, done),
-                               k=np.asarray(k, float), fs_cont=fs_cont, fs_mb=mb.fs)
+                               n_particles=traj.n_particles, n_replicas=len(parts), waiting_times=done, a2=float(a2),
+                               a2_single=float(a2_single), d_ctrw=d_ctrw, d_msd=d_msd, d_mb=d_mb,
+                               tau_alpha_ctrw=ctrw.tau_alpha(done), time=mb_time, s0=ctrw.persistence(mb_time, done),
+                               k=np.asarray(k, float), fs_cont=fs_cont, fs_mb=mb_fs)
 
 
 def kww_of(analysis: TemperatureAnalysis, which: str, k_value: float) -> kww.KWWFit:

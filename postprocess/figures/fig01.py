@@ -27,7 +27,7 @@ def rows(analyses):
     out = []
     for a in analyses:
         beta = 1.0 / a.temperature
-        done = a.mbs.waiting_time[a.mbs.complete]
+        done = a.waiting_times
         preds = [float(f(beta, TABLE_I.replace(entropic_sign=s))) for f in (ctrw.predicted_mean_tau,
                  ctrw.predicted_tau_alpha) for s in (-1, 1)]
         out.append([a.temperature, done.size, a.a2, done.mean(), a.d_msd, a.d_mb, a.d_ctrw,

@@ -18,7 +18,7 @@ def hop_file(tmp_path_factory):
 def test_pipeline_ctrw_consistency(hop_file):
     """MBs merge the alternating IS pairs; a² and ⟨τ⟩ give D_ctrw = D of the MB trajectory."""
     a = analyse_file(hop_file, k=np.array([1.0, 15.0, 400.0]), n_origins=2000)
-    done = a.mbs.waiting_time[a.mbs.complete]
+    done = a.waiting_times
     assert done.mean() == pytest.approx(2.0, rel=0.15)  # exponential waiting times of mean 2
     assert a.a2 == pytest.approx(2 * 3 * 0.25 + 20 * 3 * 0.03**2, rel=0.15)
     assert a.d_mb == pytest.approx(a.d_ctrw, rel=0.2)
@@ -56,3 +56,23 @@ def test_table1_command_recovers_trap_model(tmp_path):
     assert rows["sigma"] == pytest.approx(TRUE.sigma, abs=0.1)
     assert rows["sigma_gamma"] == pytest.approx(TRUE.sigma_gamma, abs=0.1)
     assert (tmp_path / "table1.png").exists()
+
+
+def test_replicas_of_one_file_are_pooled(hop_file, tmp_path):
+    """Two replicas in one file: waiting times concatenated, a² jump-weighted, F_s averaged."""
+    import h5py
+
+    from pel_hpc.io import layout as LO
+
+    other = write_hopping_file(tmp_path / "other.h5", np.random.default_rng(43))
+    both = tmp_path / "both.h5"
+    both.write_bytes(hop_file.read_bytes())
+    with h5py.File(both, "a") as f, h5py.File(other, "r") as g:
+        g.copy(g[LO.particles_path(0)], f, LO.particles_path(1))
+        g.copy(g[f"{LO.OBSERVABLES}/{LO.replica_group(0)}"], f, f"{LO.OBSERVABLES}/{LO.replica_group(1)}")
+    k = np.array([1.0, 15.0])
+    one, two, pooled = (analyse_file(p, k=k, n_origins=200) for p in (hop_file, other, both))
+    assert pooled.n_replicas == 2 and one.n_replicas == 1
+    np.testing.assert_array_equal(pooled.waiting_times, np.concatenate([one.waiting_times, two.waiting_times]))
+    assert min(one.a2, two.a2) <= pooled.a2 <= max(one.a2, two.a2)
+    np.testing.assert_allclose(pooled.fs_cont, 0.5 * (one.fs_cont + two.fs_cont), atol=1e-12)
