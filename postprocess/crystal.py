@@ -160,14 +160,14 @@ def sampled_frames(path, n_frames: int, replica: int = 0):
         return box, species, values[idx]
 
 
-def watch_file(path, n_frames: int = 8, r_cut: float = R_CUT) -> CrystalWatch:
-    """Bond order of the A particles in sampled frames and the IS-energy drop of one run file."""
-    box, species, frames = sampled_frames(path, n_frames)
+def watch_file(path, n_frames: int = 8, r_cut: float = R_CUT, replica: int = 0) -> CrystalWatch:
+    """Bond order of the A particles in sampled frames and the IS-energy drop of one replica of a run file."""
+    box, species, frames = sampled_frames(path, n_frames, replica)
     orders = [bond_order(x[species == 0], box, r_cut) for x in frames]
     with h5py.File(path, "r") as f:
         temperature = pio.deck_temperature(pio.provenance(f))
     try:
-        drop, err = energy_drop(pio.read_inherent_structures(path).energy_per_particle)
+        drop, err = energy_drop(pio.read_inherent_structures(path, replica).energy_per_particle)
     except CorruptFileError:  # runs without quenches have no IS energies: order only
         drop, err = 0.0, float("inf")
     solid = np.array([o.solid_fraction for o in orders])
@@ -176,7 +176,7 @@ def watch_file(path, n_frames: int = 8, r_cut: float = R_CUT) -> CrystalWatch:
         reasons.append(f"solid-like A fraction {solid.max():.2f} > {SOLID_FRACTION_FLAG}")
     if drop > DROP_SIGMAS * err and drop > DROP_MIN:
         reasons.append(f"e_IS drop {drop:.3f} ε > {DROP_SIGMAS:g}σ ({err:.3f})")
-    return CrystalWatch(file=str(Path(path).resolve()), run=Path(path).stem, n_particles=int(species.size),
+    return CrystalWatch(file=str(Path(path).resolve()), run=pio.replica_stem(path, replica, len(pio.replicas(path))), n_particles=int(species.size),
                         temperature=temperature, frames=len(orders), q6_local=orders[-1].q6_local,
                         q6_global=orders[-1].q6_global, solid_fraction_max=float(solid.max()),
                         solid_fraction_last=float(solid[-1]), e_is_drop=drop, e_is_drop_err=err,
@@ -201,7 +201,7 @@ def main(argv=None) -> int:
     ap.add_argument("--r-cut", type=float, default=R_CUT, help="A-A neighbour distance [sigma]")
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    rows = [watch_file(f, args.frames, args.r_cut) for f in args.files]
+    rows = [watch_file(f, args.frames, args.r_cut, r) for f in args.files for r in pio.replicas(f)]
     for r in rows:
         print(f"{r.run}: Q6 {r.q6_global:.3f}, solid-like A {r.solid_fraction_max:.2f}, "
               f"e_IS drop {r.e_is_drop:.3f} ± {r.e_is_drop_err:.3f} → {'FLAGGED: ' + r.reason if r.flagged else 'liquid'}")

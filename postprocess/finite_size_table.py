@@ -22,19 +22,23 @@ K_DEFAULT = 7.25
 
 
 def md_row(path, k: float = K_DEFAULT) -> dict:
-    """T, N, τα [τ], D [σ²/τ] and errors of one MD run file (replica 0, A particles)."""
-    traj_t, _, x = pio.read_positions(path)
-    with h5py.File(path, "r") as f:
-        prov = pio.provenance(f)
-        select = f[f"{L.particles_path(0)}/{L.SPECIES}"][()] == 0
-    dt = float(traj_t[1] - traj_t[0])
-    res = dynamics.scattering(x, dt, np.array([k]), n_origins=50, select=select)
-    fit = kww.fit_kww(res.time, res.fs[:, 0])
+    """T, N, τα [τ], D [σ²/τ] and errors of one MD run file (A particles; F_s and MSD averaged over replicas)."""
+    results = []
+    for r in pio.replicas(path):
+        traj_t, _, x = pio.read_positions(path, r)
+        with h5py.File(path, "r") as f:
+            prov = pio.provenance(f)
+            select = f[f"{L.particles_path(r)}/{L.SPECIES}"][()] == 0
+        dt = float(traj_t[1] - traj_t[0])
+        results.append(dynamics.scattering(x, dt, np.array([k]), n_origins=50, select=select))
+    time = results[0].time
+    fs, msd = np.mean([res.fs[:, 0] for res in results], axis=0), np.mean([res.msd for res in results], axis=0)
+    fit = kww.fit_kww(time, fs)
     span = float(traj_t[-1] - traj_t[0])
-    d, d_err = dynamics.diffusion_from_msd(res.time, res.msd, t_min=0.1 * span, t_max=0.3 * span)
+    d, d_err = dynamics.diffusion_from_msd(time, msd, t_min=0.1 * span, t_max=0.3 * span)
     tau_err = fit.tau_alpha * np.hypot(fit.tau0_err / fit.tau0, fit.beta_err / max(fit.beta, 1e-12))
-    return {"T": pio.deck_temperature(prov), "N": x.shape[1], "tau_alpha": fit.tau_alpha, "tau_alpha_err": tau_err,
-            "beta": fit.beta, "D": d, "D_err": d_err, "file": str(Path(path).resolve())}
+    return {"T": pio.deck_temperature(prov), "N": x.shape[1], "replicas": len(results), "tau_alpha": fit.tau_alpha,
+            "tau_alpha_err": tau_err, "beta": fit.beta, "D": d, "D_err": d_err, "file": str(Path(path).resolve())}
 
 
 def main(argv=None) -> int:
