@@ -41,7 +41,10 @@ def initial_state(cfg, domain, table, replica: int = 0) -> State:
     """Start configuration per ``system.init`` with Maxwell–Boltzmann velocities at T.
 
     Random starts are pushed apart (capped FIRE); file starts read the frame with
-    :func:`pel_hpc.io.reader.read_frame` and keep its velocities if stored with it.
+    :func:`pel_hpc.io.reader.read_frame` and keep its velocities if stored with it;
+    ``lowest_inherent_structure`` reads the IS of lowest energy of the file
+    (:func:`pel_hpc.preparation.lowest_inherent_structure`) with fresh velocities.  Kinds
+    ``replicate`` and ``lowest_inherent_structure`` copy the frame ``system.init.replicate`` times.
     In an iso-configurational ensemble (``ensemble.mode``) every replica starts from
     replica 0's positions with its own fresh velocities (never the file's), exactly as
     :func:`pel_hpc.parallel.ensemble.replica_states` makes them for batched replicas.
@@ -54,18 +57,29 @@ def initial_state(cfg, domain, table, replica: int = 0) -> State:
         soft_push(state, SerialDomain(table.rc_max, sysc.skin), table)
         keep_v = False
     else:
-        from pel_hpc.io.reader import read_frame
-
-        fr = read_frame(init.file, init.frame, init.source, init.replica)
-        keep_v = fr.v is not None and init.source == "position" and not iso
+        fr = _start_frame(init)
+        keep_v = fr.v is not None and init.kind != "lowest_inherent_structure" and init.source == "position" \
+            and not iso
         state = State.from_arrays(fr.x, fr.species, fr.box, v=fr.v if keep_v else None, image=fr.image,
                                   seed=seed, replica=replica)
-        if init.kind == "replicate":
+        if init.replicate != (1, 1, 1):
             state = replicate(state, init.replicate)
     state.seed, state.replica, state.step = seed, replica, 0
     if not keep_v:
         maxwell_boltzmann(state, SerialDomain(table.rc_max, sysc.skin, SerialComm()), cfg.integrator.temperature)
     return state
+
+
+def _start_frame(init):
+    """The start frame of a file start: the deck's frame, or the file's lowest inherent structure."""
+    from pel_hpc.io.reader import read_frame
+
+    if init.kind == "lowest_inherent_structure":
+        from pel_hpc.preparation import lowest_inherent_structure
+
+        best = lowest_inherent_structure(init.file)
+        return read_frame(init.file, best.frame, "inherent_structure", best.replica)
+    return read_frame(init.file, init.frame, init.source, init.replica)
 
 
 def build_simulation(cfg, comm=None, replica: int = 0, stream=None, extra_operations=None,

@@ -10,6 +10,7 @@ import math
 from dataclasses import replace
 from pathlib import Path
 
+from pel_hpc.deck import preparation as prep_deck
 from pel_hpc.deck.schema import DERIVED
 from pel_hpc.errors import DeckError, InputFileError, LaunchError
 
@@ -31,22 +32,29 @@ def resolve_paths(sections: dict, base_dir: Path) -> dict:
     init = sections["system"].init
     init_path = None if init.file is None else str((base_dir / init.file).resolve())
     system = replace(sections["system"], init=replace(init, file=init_path))
+    prep = prep_deck.resolve(sections["preparation"], sections["run"], sections["integrator"], out_path, base_dir)
     return {**sections, "system": system, "output": replace(out, file=str(out_path)),
-            "checkpoint": replace(chk, file=None if chk_path is None else str(chk_path))}
+            "checkpoint": replace(chk, file=None if chk_path is None else str(chk_path)), "preparation": prep}
 
 
 def cross_check(cfg):
     """Derive ``system.n`` (and density for file starts), then check combinations."""
-    cfg = replace(cfg, system=_derive_system(cfg.system))
+    cfg = replace(cfg, system=_derive_system(cfg.system, cfg.preparation))
     _check_files(cfg)
+    prep_deck.preparation_deck(cfg)  # the derived preparation deck must be valid too
     _check_geometry(cfg)
     _check_cadences(cfg)
     _check_ensemble(cfg)
     return cfg
 
 
-def _derive_system(system):
+def _derive_system(system, prep):
     init = system.init
+    if init.kind in ("random", "file") and init.replicate != (1, 1, 1):
+        raise DeckError("system.init.replicate: only used with system.init.kind 'replicate' or "
+                        "'lowest_inherent_structure'")
+    if prep is not None:
+        return _derive_from_preparation(system, prep)
     if init.kind == "random":
         if init.file is not None:
             raise DeckError("system.init.file: given, but system.init.kind is 'random' (use kind: file)")
@@ -54,26 +62,47 @@ def _derive_system(system):
             raise DeckError("system.n: required key is missing when system.init.kind is 'random'")
         return system
     if init.file is None:
-        raise DeckError(f"system.init.file: required when system.init.kind is '{init.kind}'")
-    if init.kind == "file" and init.replicate != (1, 1, 1):
-        raise DeckError("system.init.replicate: only used with system.init.kind 'replicate'")
+        extra = " (or add a preparation section)" if init.kind == "lowest_inherent_structure" else ""
+        raise DeckError(f"system.init.file: required when system.init.kind is '{init.kind}'{extra}")
     if not Path(init.file).is_file():
         raise InputFileError(f"system.init.file: no such file '{init.file}'")
     from pel_hpc.io.reader import frame_info  # h5py only when a start file is used
 
-    n_file, n_frames, box = frame_info(init.file, init.source, init.replica)
+    source = "inherent_structure" if init.kind == "lowest_inherent_structure" else init.source
+    n_file, n_frames, box = frame_info(init.file, source, init.replica)
     if not -n_frames <= init.frame < n_frames:
         raise DeckError(f"system.init.frame: {init.frame} is out of range for {n_frames} frames "
-                        f"of '{init.source}' in '{init.file}'")
-    copies = math.prod(init.replicate)
-    n = n_file * copies
+                        f"of '{source}' in '{init.file}'")
+    return _with_n(system, n_file, math.prod(box), "the start file")
+
+
+def _with_n(system, n_small: int, volume: float, what: str):
+    """``system`` with N = n_small × copies and the density of the replicated configuration."""
+    copies = math.prod(system.init.replicate)
+    n = n_small * copies
     if system.n is not DERIVED and system.n != n:
-        raise DeckError(f"system.n: {system.n} disagrees with the start file ({n_file} particles x {copies})")
-    return replace(system, n=n, density=n / (math.prod(box) * copies))
+        raise DeckError(f"system.n: {system.n} disagrees with {what} ({n_small} particles x {copies})")
+    return replace(system, n=n, density=n / (volume * copies))
+
+
+def _derive_from_preparation(system, prep):
+    """A preparation run starts the deck: N and density follow from ``preparation.n`` and ``system.density``."""
+    init = system.init
+    if init.kind != "lowest_inherent_structure":
+        raise DeckError(f"preparation: given, but system.init.kind is '{init.kind}'; use kind: "
+                        "lowest_inherent_structure to start from the preparation's lowest inherent structure")
+    if init.file is not None:
+        raise DeckError("system.init.file: given together with a preparation section (the start is the "
+                        "preparation's file, preparation.file); drop one of them")
+    system = _with_n(system, prep.n, prep.n / system.density, "preparation.n")
+    return replace(system, init=replace(init, file=prep.file, source="inherent_structure"))
 
 
 def _check_files(cfg) -> None:
     out, chk, start = cfg.output.file, cfg.checkpoint.file, cfg.system.init.file
+    if cfg.preparation is not None and cfg.preparation.file in (out, chk):
+        key = "output.file" if cfg.preparation.file == out else "checkpoint.file"
+        raise DeckError(f"preparation.file: is the production's {key} '{cfg.preparation.file}'")
     if start is not None and start == out:
         raise DeckError("output.file: is the start file system.init.file; it would be overwritten")
     if chk is not None and chk == out:

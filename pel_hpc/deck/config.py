@@ -16,7 +16,7 @@ _CLASS_NAMES = {
     "run": "RunSection", "system": "SystemConfig", "system.init": "InitConfig",
     "integrator": "IntegratorConfig", "stage": "StageConfig", "quench": "QuenchConfig",
     "output": "OutputConfig", "checkpoint": "CheckpointConfig", "ensemble": "EnsembleConfig",
-    "decomposition": "DecompositionConfig",
+    "decomposition": "DecompositionConfig", "preparation": "PreparationConfig",
 }
 
 
@@ -37,6 +37,7 @@ OutputConfig = _make("output")
 CheckpointConfig = _make("checkpoint")
 EnsembleConfig = _make("ensemble")
 DecompositionConfig = _make("decomposition")
+PreparationConfig = _make("preparation")
 
 CLASSES = {section: globals()[name] for section, name in _CLASS_NAMES.items()}
 
@@ -48,7 +49,8 @@ class RunConfig:
     Attributes are the deck's sections; ``stages`` is a tuple of :class:`StageConfig`.
     Paths (``output.file``, ``checkpoint.file``, ``system.init.file``) are absolute.
     ``deck_text`` is the deck as read (stored in the output for provenance) and ``deck_path``
-    its absolute path ("" for decks validated from a dict).
+    its absolute path ("" for decks validated from a dict).  ``preparation`` is None unless the
+    deck has a preparation section (:mod:`pel_hpc.deck.preparation`).
     """
 
     run: Any
@@ -60,6 +62,7 @@ class RunConfig:
     checkpoint: Any
     ensemble: Any
     decomposition: Any
+    preparation: Any = None
     deck_text: str = ""
     deck_path: str = ""
 

@@ -6,7 +6,8 @@ dataclasses (:mod:`pel_hpc.deck.config`) and the generated deck reference of the
 units of the A particles (:mod:`pel_hpc.units`); cadences are counted in MD steps.
 
 A section is a tuple of :class:`Key`; a key of kind ``"section"`` nests another section
-(``system.init``), a key of kind ``"list"`` holds a list of sections (``stages``).
+(``system.init``), a key of kind ``"list"`` holds a list of sections (``stages``).  Sections in
+:data:`OPTIONAL` (``preparation``) are None when absent from the deck.
 """
 from __future__ import annotations
 
@@ -74,14 +75,18 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
         Key("init", "section", None, section="system.init", doc="initial configuration"),
     ),
     "system.init": (
-        Key("kind", "choice", "random", choices=("random", "file", "replicate"),
-            doc="random placement, a frame of an H5MD file, or a frame replicated nx*ny*nz times"),
-        Key("file", "path", None, nullable=True, doc="H5MD file of the start frame (kind file/replicate)"),
+        Key("kind", "choice", "random", choices=("random", "file", "replicate", "lowest_inherent_structure"),
+            doc="random placement, a frame of an H5MD file, that frame replicated nx*ny*nz times, or the "
+                "inherent structure of lowest energy in the file (or of the preparation run) replicated"),
+        Key("file", "path", None, nullable=True,
+            doc="H5MD file of the start frame (kinds file, replicate, lowest_inherent_structure without "
+                "a preparation section; with one it is the preparation's file)"),
         Key("frame", "int", -1, doc="frame index in that file (negative counts from the end)"),
         Key("source", "choice", "position", choices=("position", "inherent_structure"),
             doc="read MD positions or inherent-structure positions"),
         Key("replica", "int", 0, low=0, doc="replica (particles group) to read"),
-        Key("replicate", "int3", (1, 1, 1), low=1, doc="copies along x, y, z (kind replicate)"),
+        Key("replicate", "int3", (1, 1, 1), low=1,
+            doc="copies along x, y, z (kinds replicate and lowest_inherent_structure)"),
     ),
     "integrator": (
         Key("dt", "float", 0.005, low=0, low_open=True, doc="time step [tau]"),
@@ -126,6 +131,21 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
         Key("mode", "choice", "independent", choices=("independent", "iso_configurational"),
             doc="independent starts, or one configuration with per-replica velocities"),
     ),
+    "preparation": (
+        Key("n", "int", REQUIRED, low=2, doc="particles of the preparation run (e.g. 65, the paper's minimum system)"),
+        Key("temperature", "float", DERIVED, low=0, low_open=True,
+            doc="its NVT temperature [epsilon/k_B] (default integrator.temperature)"),
+        Key("equilibration", "int", 0, low=0, doc="MD steps before the inherent-structure trajectory (no output)"),
+        Key("steps", "int", REQUIRED, low=1, doc="MD steps of the inherent-structure trajectory"),
+        Key("quench_every", "int", 100, low=1,
+            doc="quench and store the inherent structure every this many steps (all candidates kept)"),
+        Key("replicas", "int", 1, low=1,
+            doc="independent preparation runs (seeds per replica, run in parallel); the lowest IS of all"),
+        Key("seed", "int", DERIVED, low=0,
+            doc="master seed of the preparation (default run.seed + 2^31: unrelated to the production's)"),
+        Key("file", "path", DERIVED,
+            doc="its H5MD file (default <output stem>.prep.h5; its checkpoint <stem>.prep.chk.h5)"),
+    ),
     "decomposition": (
         Key("grid", "grid", "auto", doc='rank grid [nx, ny, nz] or "auto"'),
         Key("reproducible", "bool", False,
@@ -135,7 +155,10 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
 
 #: Top-level sections in deck order; ``stages`` is a list, all others are mappings.
 TOP_LEVEL = ("run", "system", "integrator", "stages", "quench", "output", "checkpoint", "ensemble",
-             "decomposition")
+             "decomposition", "preparation")
+
+#: Sections that may be absent: the config attribute is then None (not a section of defaults).
+OPTIONAL = ("preparation",)
 
 
 def keys_of(section: str) -> dict[str, Key]:
@@ -162,11 +185,27 @@ def _default_text(key: Key) -> str:
     return "null" if key.default is None else f"`{key.default}`"
 
 
+NOTES = """
+**Preparation** (optional section, e.g. `input/ice520.yaml`): before the production, the deck runs a
+`preparation.n`-particle NVT run at `preparation.temperature` with random starts (`preparation.replicas`
+of them, seeded from `preparation.seed`), quenching every `preparation.quench_every` steps and storing
+every inherent structure (IS) in `preparation.file`, a complete pel_hpc H5MD file of its own (a
+second file, because it is a run of its own: its own deck text, replicas and checkpoints, readable
+by every tool that reads a run, and reusable on its own).  The production starts from the IS of lowest
+energy of that trajectory (`system.init.kind: lowest_inherent_structure`, required with a preparation),
+replicated `system.init.replicate` times; the choice (replica, frame, step, e_IS) is recorded in the
+preparation file's `lowest_inherent_structure` group.  The production's N and density follow from it.
+Restart: a finished preparation with the same derived deck is reused (never redone), an unfinished one
+continues from its own checkpoint (bitwise: it is a function of the deck), so a killed run restarted
+with or without `--restart` never repeats finished work.  Delete the preparation file to redo it.
+"""
+
+
 def reference_markdown() -> str:
-    """The deck reference as a Markdown table (generated from :data:`SECTIONS`)."""
+    """The deck reference as a Markdown table (generated from :data:`SECTIONS`) and the notes."""
     lines = ["| key | type | default | range | meaning |", "|---|---|---|---|---|"]
     order = ["run", "system", "system.init", "integrator", "stages", "stage", "quench", "output",
-             "checkpoint", "ensemble", "decomposition"]
+             "checkpoint", "ensemble", "decomposition", "preparation"]
     for section in order:
         prefix = "stages[i]" if section == "stage" else section
         for key in SECTIONS[section]:
@@ -174,7 +213,7 @@ def reference_markdown() -> str:
                 continue
             path = key.name if section == "stages" else f"{prefix}.{key.name}"
             lines.append(f"| `{path}` | {key.kind} | {_default_text(key)} | {_range_text(key)} | {key.doc} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + NOTES
 
 
 if __name__ == "__main__":

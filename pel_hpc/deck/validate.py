@@ -15,7 +15,7 @@ import yaml
 
 from pel_hpc.deck import checks
 from pel_hpc.deck.config import CLASSES, RunConfig
-from pel_hpc.deck.schema import REQUIRED, TOP_LEVEL, Key, keys_of
+from pel_hpc.deck.schema import OPTIONAL, REQUIRED, TOP_LEVEL, Key, keys_of
 from pel_hpc.errors import DeckError
 
 
@@ -54,6 +54,8 @@ def validate_deck(data, base_dir, text: str = "", deck_path: str = "") -> RunCon
     for name in TOP_LEVEL:
         if name == "stages":
             sections[name] = _stages(data.get("stages", REQUIRED))
+        elif name in OPTIONAL and name not in data:
+            sections[name] = None
         else:
             sections[name] = _section(_mapping_or_empty(data.get(name)), name, name)
     sections = checks.resolve_paths(sections, base_dir)
@@ -70,7 +72,7 @@ def _reject_unknown(mapping: dict, valid, prefix: str) -> None:
         if close:
             hint = f"{prefix}{close[0]}"
         else:
-            hint = next((f"{sec}.{name}" for sec in TOP_LEVEL if sec != "stages" and name in keys_of(sec)), "")
+            hint = next((f"{sec}.{name}" for sec in TOP_LEVEL if sec not in ("stages", *OPTIONAL) and name in keys_of(sec)), "")
         raise DeckError(f"unknown key '{path}'" + (f" (did you mean '{hint}'?)" if hint else ""))
 
 

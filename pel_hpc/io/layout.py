@@ -85,6 +85,8 @@ ATTR_REPLICAS = "replicas"
 ATTR_PER_PARTICLE = "per_particle"
 DECK = "deck"
 PERIODIC = "periodic"
+# preparation files (pel_hpc.preparation): attributes replica, frame, step, e_is, candidates of the chosen IS
+LOWEST_IS = "lowest_inherent_structure"
 
 # per-particle time-dependent elements: dtype and the deck cadence key that drives them
 PARTICLE_ELEMENTS = {

@@ -80,8 +80,11 @@ def run_remaining(group, cfg) -> None:
             group.run(left, output=stage.output)
 
 
-def run_deck(cfg, world, restart: bool = False, stream=None):
+def run_deck(cfg, world, restart: bool = False, stream=None, check_allocation: bool = True):
     """Run ``cfg`` on ``world`` with output, checkpoints, signal handling and optional restart.
+
+    A deck with a ``preparation`` section first runs or reuses it (:mod:`pel_hpc.preparation`,
+    which runs it on a sub-communicator with ``check_allocation=False``: SLURM_NTASKS is the world's).
 
     Returns
     -------
@@ -90,8 +93,13 @@ def run_deck(cfg, world, restart: bool = False, stream=None):
     """
     from pel_hpc.parallel.launch import check_slurm_ntasks
 
-    check_slurm_ntasks(world.size)
+    if check_allocation:
+        check_slurm_ntasks(world.size)
     layout, comm = replica_layout(cfg, world)
+    if cfg.preparation is not None:  # deck feature (pel_hpc.preparation): the start file, run or reused
+        from pel_hpc.preparation import ensure_preparation
+
+        ensure_preparation(cfg, world, (stream or sys.stdout) if world.rank == 0 else None)
     states = start_states(cfg, layout, world, restart)
     if world.rank != 0:  # rank 0 alone prints the thermo table and progress
         stream = open(os.devnull, "w")
