@@ -2,10 +2,11 @@
 
 The file is opened by all ranks of the run's communicator with ``driver="mpio"`` (serial runs
 open it plainly).  Every call here is made by all ranks in the same order with the same step
-(metadata operations and data transfers are collective, see :func:`transfer_plist`); a rank contributes the rows of the particles it owns (by global tag) for its
-own replica and an empty selection for the others.  Time series are chunked datasets
-(one frame per chunk) grown by one frame per write; ``step``/``time`` are shared by hard
-links among elements of the same cadence.  Names come from :mod:`pel_hpc.io.layout`.
+(metadata operations and data transfers are collective, see :func:`transfer_plist`); a rank
+contributes the rows of the particles it owns (by global tag) for its own replica and an
+empty selection for the others.  Time series are chunked datasets preallocated at the
+deck's row count (:mod:`pel_hpc.io.plan`) and written in blocks of rows (:func:`write_block`);
+``step``/``time`` are shared by hard links among elements of the same cadence.  Names come from :mod:`pel_hpc.io.layout`.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import numpy as np
 from pel_hpc import __version__, units
 from pel_hpc.errors import CorruptFileError
 from pel_hpc.io import layout as L
+from pel_hpc.io.plan import CLOCK_CHUNK
 
 ELEMENT_UNITS = {L.POSITION: units.LENGTH, L.IMAGE: units.DIMENSIONLESS, L.VELOCITY: units.VELOCITY,
                  L.INHERENT_STRUCTURE: units.LENGTH}
@@ -36,8 +38,8 @@ def open_h5(path, mode: str, comm=None) -> h5py.File:
         The file exists but is not readable HDF5 (e.g. truncated).
     """
     try:
-        if comm is not None and comm.size > 1:
-            return h5py.File(path, mode, driver="mpio", comm=comm.raw)
+        if comm is not None and comm.size > 1:  # no raw-data chunk cache: see pel_hpc.io.plan
+            return h5py.File(path, mode, driver="mpio", comm=comm.raw, rdcc_nbytes=0)
         return h5py.File(path, mode)
     except OSError as exc:
         if Path(path).exists() and mode != "w":
@@ -49,10 +51,11 @@ def open_h5(path, mode: str, comm=None) -> h5py.File:
 def transfer_plist(comm, collective: bool = False):
     """Data-transfer property list: MPI-IO collective (the default everywhere) or independent.
 
-    Each rank writes one contiguous block of rows (:mod:`pel_hpc.io.writer`).  Independent
-    transfers are faster in raw tests here but lost the last rows written before a dataset
-    was shrunk (HDF5 1.10.8, mpio), so pel_hpc writes collectively; ``benchmarks/bench_io.py``
-    measures and verifies both.  Metadata operations (create, resize) are always collective.
+    Each rank writes one contiguous block of rows per dataset and block of frames
+    (:mod:`pel_hpc.io.writer`).  Rows lost under mpio were caused by shrinking a dataset
+    between writes, with either transfer mode (see :mod:`pel_hpc.io.plan`), not by the mode;
+    ``benchmarks/bench_io.py`` measures and verifies both.  Metadata operations (create,
+    resize) are always collective.
     """
     if comm is None or comm.size == 1:
         return None
@@ -86,6 +89,24 @@ def write_rows(dset, frame, rows, values, dxpl=None) -> None:
     data = np.ascontiguousarray(values, dtype=dset.dtype)
     mspace = h5py.h5s.create_simple(data.shape)
     dset.id.write(mspace, fspace, data, dxpl=dxpl)
+
+
+def write_block(dset, start: tuple, data, dxpl=None) -> None:
+    """Collectively write ``data`` into the box of ``dset`` that starts at ``start`` (one hyperslab).
+
+    ``data`` None or empty: this rank takes part with an empty selection (collective I/O).
+    """
+    fspace = dset.id.get_space()
+    if data is None or np.size(data) == 0:
+        fspace.select_none()
+        mspace = h5py.h5s.create_simple((1,))
+        mspace.select_none()
+        dset.id.write(mspace, fspace, np.zeros(1, dset.dtype), dxpl=dxpl)
+        return
+    data = np.ascontiguousarray(data, dtype=dset.dtype)
+    start = tuple(int(s) for s in start) + (0,) * (data.ndim - len(start))
+    fspace.select_hyperslab(start, data.shape)
+    dset.id.write(h5py.h5s.create_simple(data.shape), fspace, data, dxpl=dxpl)
 
 
 def git_commit() -> str:
@@ -124,11 +145,13 @@ def write_box(f: h5py.File, replica: int, edges) -> None:
     box[L.EDGES].attrs[L.ATTR_UNIT] = units.LENGTH
 
 
-def create_clock(group: h5py.Group) -> None:
-    """Empty growable ``step`` (int64) and ``time`` (float64, [tau]) datasets in ``group``."""
-    group.create_dataset(L.STEP, shape=(0,), maxshape=(None,), chunks=(1024,), dtype=np.int64,
+def create_clock(group: h5py.Group, rows: int) -> None:
+    """``step`` (int64, unwritten rows :data:`~pel_hpc.io.layout.UNWRITTEN_STEP`) and ``time``
+    (float64, [tau]) datasets of ``rows`` rows in ``group``, extendible."""
+    group.create_dataset(L.STEP, shape=(rows,), maxshape=(None,), chunks=(CLOCK_CHUNK,), dtype=np.int64,
                          fillvalue=L.UNWRITTEN_STEP)
-    group.create_dataset(L.TIME, shape=(0,), maxshape=(None,), chunks=(1024,), dtype=np.float64)
+    group.create_dataset(L.TIME, shape=(rows,), maxshape=(None,), chunks=(CLOCK_CHUNK,), dtype=np.float64,
+                         fill_time="never")
     group[L.TIME].attrs[L.ATTR_UNIT] = units.TIME
 
 
@@ -138,15 +161,19 @@ def link_clock(group: h5py.Group, source: h5py.Group) -> None:
     group[L.TIME] = source[L.TIME]
 
 
-def create_series(f: h5py.File, path: str, inner: tuple, dtype, unit: str, clock_of: str | None):
-    """A time-dependent element ``path`` with a growable ``value`` of shape (frames, *inner)."""
+def create_series(f: h5py.File, path: str, inner: tuple, dtype, unit: str, clock_of: str | None,
+                  rows: int = 0, chunk: int = CLOCK_CHUNK):
+    """A time-dependent element ``path``: ``value`` of shape (rows, *inner), chunks of ``chunk`` rows.
+
+    ``value`` has no fill (``step`` marks unwritten rows), so preallocating costs no writes.
+    """
     group = f.require_group(path)
-    chunks = (1,) + inner if inner else (1024,)
-    group.create_dataset(L.VALUE, shape=(0,) + inner, maxshape=(None,) + inner, chunks=chunks, dtype=dtype)
+    group.create_dataset(L.VALUE, shape=(rows,) + inner, maxshape=(None,) + inner, chunks=(chunk,) + inner,
+                         dtype=dtype, fill_time="never")
     if unit:
         group[L.VALUE].attrs[L.ATTR_UNIT] = unit
     if clock_of is None:
-        create_clock(group)
+        create_clock(group, rows)
     else:
         link_clock(group, f[clock_of])
     return group

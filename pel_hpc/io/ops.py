@@ -17,6 +17,7 @@ import time
 from pel_hpc.errors import CheckpointExit
 from pel_hpc.io import layout as L
 from pel_hpc.io.checkpoint import write_checkpoint
+from pel_hpc.operations import ThermoOp
 from pel_hpc.trigger import Periodic
 
 THERMO_KEYS = {L.POTENTIAL_ENERGY: "E_pot", L.KINETIC_ENERGY: "E_kin", L.CONSERVED_ENERGY: "H",
@@ -57,7 +58,11 @@ class ParticleWriterOp:
 
 
 class ObservableWriterOp:
-    """Append the thermo observables (per particle energies, T, P) of :meth:`Simulation.thermo`."""
+    """Append the thermo observables (per particle energies, T, P) of :meth:`Simulation.thermo`.
+
+    Reuses the row the member's ThermoOp computed at the same step (it acts first), so the
+    observables cost no second collective reduction.
+    """
 
     is_output = True
 
@@ -67,10 +72,18 @@ class ObservableWriterOp:
 
     def act(self, sim, step: int) -> None:
         def values(member):
-            row = member.thermo()  # collective over the replica's ranks
+            row = _thermo_row(member, step)
             return {name: row[key] for name, key in THERMO_KEYS.items()}
 
-        self.writer.append_observables(step, _leader(sim, values))
+        self.writer.append_observables(step, _leader(sim, values), tuple(THERMO_KEYS))
+
+
+def _thermo_row(member, step: int) -> dict:
+    """The member's thermo row at ``step``: its ThermoOp's last row if taken at ``step``, else computed."""
+    rows = next((op.rows for op in member.operations if isinstance(op, ThermoOp)), None)
+    if rows and rows[-1]["step"] == step:
+        return rows[-1]
+    return member.thermo()  # collective over the replica's ranks
 
 
 class ISEnergyWriterOp:
@@ -93,7 +106,8 @@ class ISEnergyWriterOp:
 
     def act(self, sim, step: int) -> None:
         results = {m.state.replica: (m, self._result(m, step)) for m in _members(sim)}
-        self.writer.append_observables(step, _leader(sim, lambda m: {L.IS_ENERGY: results[m.state.replica][1].e_is}))
+        self.writer.append_observables(step, _leader(sim, lambda m: {L.IS_ENERGY: results[m.state.replica][1].e_is}),
+                                       (L.IS_ENERGY,))
         if self.positions(step):
             parts = {}
             for k, (m, res) in results.items():

@@ -1,38 +1,42 @@
-"""The run's H5MD output file: create or re-open, append frames and observables collectively.
+"""The run's H5MD output file: create or re-open, buffer frames and observables, write them in blocks.
 
 One :class:`H5MDWriter` per rank, all ranks of the run's (world) communicator together.
 Each rank contributes its owned particles of each replica its group runs (``parts`` maps
 replica → rows; a group may run several); every method is collective and must be called by
-all ranks at the same step, whatever the number of replicas of their group.  Rows are exchanged so that every rank
-writes one contiguous block of tags (no gather to rank 0).  See :mod:`pel_hpc.io.layout` for the
-file layout and :mod:`pel_hpc.io.h5md` for the collective primitives.
+all ranks at the same step, whatever the number of replicas of their group.
+
+Rows are kept in memory and written in blocks: when an element's buffer is full
+(:func:`pel_hpc.io.plan.block_rows`), and at every :meth:`H5MDWriter.flush` (each
+checkpoint, SIGTERM/SIGUSR1) and :meth:`H5MDWriter.close` (stage and run end), so a
+checkpoint never precedes its rows on disk and a restart rewrites exactly the rows after it.
+A block costs one ``alltoall`` per element and one collective write per dataset
+(:mod:`pel_hpc.io.blocks`).  Datasets are preallocated at the deck's row count and never
+shrunk before :meth:`~H5MDWriter.close` (why: :mod:`pel_hpc.io.plan`).  See
+:mod:`pel_hpc.io.layout` for the file layout and :mod:`pel_hpc.io.h5md` for the primitives.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from pel_hpc.io import h5md
+from pel_hpc.io import h5md, plan
 from pel_hpc.io import layout as L
+from pel_hpc.io.blocks import dense_blocks, tag_bounds
 
 # elements whose clock is shared (hard-linked) with another element at the same cadence
 _CLOCK_PARTNER = {L.IMAGE: L.POSITION}
-OBSERVABLE_BUFFER = 64  # scalar rows kept in memory at most; flushed at every frame and checkpoint
-GROW_FRAMES = 1  # frames added per resize; >1 lost rows written into preallocated space under mpio (HDF5 1.10.8)
 
 
 def _ensure(dset, need: int) -> None:
-    """Grow ``dset`` along its first axis to hold ``need`` rows, in blocks of GROW_FRAMES."""
+    """Extend ``dset`` along its first axis to hold ``need`` rows (a step beyond the deck's plan)."""
     if dset.shape[0] < need:
-        dset.resize(max(need, dset.shape[0] + GROW_FRAMES), axis=0)
+        dset.resize(max(need, dset.shape[0] + dset.chunks[0]), axis=0)
 
 
 class _Clock:
-    """The ``step``/``time`` pair of one cadence, with its length tracked in memory."""
+    """The ``step``/``time`` pair of one cadence and its number of written rows."""
 
-    def __init__(self, group):
-        self.step, self.time = group[L.STEP], group[L.TIME]
-        self.n = self.step.shape[0]
-        self.last = int(self.step[self.n - 1]) if self.n else None
+    def __init__(self, group, n: int = 0):
+        self.step, self.time, self.n = group[L.STEP], group[L.TIME], n
 
 
 def enabled_elements(cfg) -> dict[str, int]:
@@ -51,14 +55,16 @@ def enabled_observables(cfg) -> dict[str, int]:
 
 
 class H5MDWriter:
-    """Collective writer of one run's H5MD file.
+    """Collective, buffered writer of one run's H5MD file.
 
     Parameters
     ----------
     cfg : RunConfig
-        The validated deck (cadences, N, replicas, dt, deck text).
+        The validated deck (cadences and stage lengths, N, replicas, dt, deck text).
     comm : SerialComm or MPIComm
         The communicator of all ranks that share the file.
+    collective : bool
+        MPI-IO collective transfers (default) or independent ones (benchmarks only).
     """
 
     def __init__(self, cfg, comm, collective: bool = True):
@@ -69,6 +75,10 @@ class H5MDWriter:
         self.observables = enabled_observables(cfg)
         self.dxpl = h5md.transfer_plist(comm, collective)
         self.file = None
+
+    def _block(self, element: str) -> int:
+        itemsize = np.dtype(L.PARTICLE_ELEMENTS[element][0]).itemsize
+        return plan.block_rows(self.replicas * self.n * 3 * itemsize)
 
     # -- opening -------------------------------------------------------------------------
     def create(self, box, parts: dict) -> "H5MDWriter":
@@ -81,168 +91,157 @@ class H5MDWriter:
             f.require_group(L.particles_path(r)).create_dataset(L.SPECIES, shape=(self.n,), dtype=np.int32)
             f.require_group(L.particles_path(r)).create_dataset(L.MASS, data=np.ones(self.n))
             self._create_series(f, r)
-        self._write_per_replica(lambda r: f[f"{L.particles_path(r)}/{L.SPECIES}"], None, parts)
+        species = dense_blocks(self.comm, self.n, [parts], self.replicas, (), np.int32)
+        lo = tag_bounds(self.n, self.comm.size)[self.comm.rank]
+        for r in range(self.replicas):
+            h5md.write_block(f[f"{L.particles_path(r)}/{L.SPECIES}"], (lo,), species[r][0], self.dxpl)
         f.flush()
-        return self._cache()
+        return self._cache({})
 
     def _create_series(self, f, r: int) -> None:
-        for name in self.elements:
+        for name, every in self.elements.items():
             partner = _CLOCK_PARTNER.get(name)
             linked = L.element_path(r, partner) if partner in self.elements else None
-            h5md.create_series(f, L.element_path(r, name), (self.n, 3), L.PARTICLE_ELEMENTS[name][0],
-                               h5md.ELEMENT_UNITS[name], linked)
+            rows, dtype = plan.rows_of(self.cfg, every), L.PARTICLE_ELEMENTS[name][0]
+            chunk = plan.chunk_rows(self.n * 3 * np.dtype(dtype).itemsize, rows)
+            h5md.create_series(f, L.element_path(r, name), (self.n, 3), dtype, h5md.ELEMENT_UNITS[name],
+                               linked, rows, chunk)
         first = None
-        for name in self.observables:
+        for name, every in self.observables.items():
             linked = first if name in L.THERMO_OBSERVABLES else None
             group = h5md.create_series(f, L.observable_path(r, name), (), np.float64,
-                                       h5md.OBSERVABLE_UNITS[name], linked)
+                                       h5md.OBSERVABLE_UNITS[name], linked, plan.rows_of(self.cfg, every))
             group[L.VALUE].attrs[L.ATTR_PER_PARTICLE] = name in h5md.PER_PARTICLE
             if name in L.THERMO_OBSERVABLES and first is None:
                 first = L.observable_path(r, name)
 
     def reopen(self, step: int) -> "H5MDWriter":
-        """Open an existing file for appending and drop every frame after ``step`` (restart)."""
+        """Open an existing file for appending after ``step`` (restart): later rows are rewritten.
+
+        Rows after ``step`` (written after the last checkpoint, or preallocated) stay until
+        the continued run overwrites them; datasets are extended to the deck's row count.
+        """
         self.file = f = h5md.open_h5(self.path, "r+", self.comm)
-        for path in self._series_paths():
+        keep = {}
+        for path, every in self._series().items():
             steps = f[f"{path}/{L.STEP}"][...]
-            keep = int(np.searchsorted(steps, step, side="right"))
+            keep[path] = int(np.searchsorted(steps, step, side="right"))
             for member in (L.STEP, L.TIME, L.VALUE):
-                if f[f"{path}/{member}"].shape[0] != keep:
-                    f[f"{path}/{member}"].resize(keep, axis=0)
+                _ensure(f[f"{path}/{member}"], plan.rows_of(self.cfg, every))
         f.flush()
-        return self._cache()
+        return self._cache(keep)
 
-    def _series_paths(self) -> list[str]:
-        paths = [L.element_path(r, name) for r in range(self.replicas) for name in self.elements]
-        paths += [L.observable_path(r, name) for r in range(self.replicas) for name in self.observables]
-        return paths
+    def _series(self) -> dict[str, int]:
+        """Every time series of the file and its cadence."""
+        out = {L.element_path(r, name): every for r in range(self.replicas) for name, every in self.elements.items()}
+        out.update({L.observable_path(r, name): every for r in range(self.replicas)
+                    for name, every in self.observables.items()})
+        return out
 
-    def _cache(self) -> "H5MDWriter":
-        """Dataset handles and clock lengths in memory (no path lookups or reads per write)."""
-        self.values, self.clocks, by_step_id = {}, {}, {}
-        for path in self._series_paths():
+    def _cache(self, written: dict) -> "H5MDWriter":
+        """Dataset handles, clocks and written-row counts in memory (no lookups or reads per write)."""
+        self.values, self.clocks, self.written, by_step_id = {}, {}, {}, {}
+        for path in self._series():
             group = self.file[path]
-            key = group[L.STEP].id
-            clock = by_step_id.setdefault(key, _Clock(group))
+            self.written[path] = written.get(path, 0)
+            clock = by_step_id.setdefault(group[L.STEP].id, _Clock(group, self.written[path]))
             self.values[path], self.clocks[path] = group[L.VALUE], clock
+        self.frames: dict[str, list] = {}
         self.pending: dict[str, list] = {}
         return self
 
-    # -- appending -----------------------------------------------------------------------
-    def _frame(self, path: str, step: int) -> int:
-        """Index of ``step`` in the series' clock, appending it (once per shared clock)."""
-        return self._frames(path, [step])[0]
-
-    def _frames(self, path: str, steps: list) -> list:
-        """Indices of increasing ``steps`` in the series' clock, appending the new ones in one write."""
-        clock = self.clocks[path]
-        new = [s for s in steps if clock.last is None or s > clock.last]
-        k = clock.n
-        if new:
-            _ensure(clock.step, k + len(new))
-            _ensure(clock.time, k + len(new))
-            mine = self.comm.rank == 0
-            rows = np.arange(k, k + len(new)) if mine else np.zeros(0, np.int64)
-            h5md.write_rows(clock.step, None, rows, np.array(new if mine else [], np.int64), self.dxpl)
-            h5md.write_rows(clock.time, None, rows, np.array(new if mine else [], np.float64) * self.dt, self.dxpl)
-            clock.n, clock.last = k + len(new), new[-1]
-        first = k - (len(steps) - len(new))  # already-present steps are the clock's last ones
-        return list(range(first, first + len(steps)))
-
-    def _to_blocks(self, parts: dict) -> dict:
-        """Move rows so that rank k holds the contiguous tag block [kN/P, (k+1)N/P) of every replica.
-
-        One ``alltoall`` per write: each rank then writes one hyperslab per replica, which
-        MPI-IO turns into large contiguous writes (scattered rows would cost one selection
-        per run of consecutive tags).
-        """
-        size = self.comm.size
-        if size == 1:
-            return parts
-        bounds = np.arange(size + 1) * self.n // size
-        send = [{} for _ in range(size)]
-        for r, (tags, values) in parts.items():
-            tags, values = np.asarray(tags), np.asarray(values)
-            dest = np.searchsorted(bounds, tags, side="right") - 1
-            order = np.argsort(dest, kind="stable")
-            for k, idx in enumerate(np.split(order, np.cumsum(np.bincount(dest, minlength=size))[:-1])):
-                if len(idx):
-                    send[k][r] = (tags[idx], values[idx])
-        merged = {}
-        for got in self.comm.alltoall(send):
-            for r, piece in got.items():
-                merged.setdefault(r, []).append(piece)
-        return {r: (np.concatenate([t for t, _ in pieces]), np.concatenate([v for _, v in pieces]))
-                for r, pieces in merged.items()}
-
-    def _write_per_replica(self, dset_of, frame_of, parts: dict) -> None:
-        """Collective write into every replica's dataset; ``parts[r] = (tags, values)`` are this rank's rows."""
-        parts = self._to_blocks(parts)
-        for r in range(self.replicas):
-            dset = dset_of(r)
-            frame = None if frame_of is None else frame_of(r)
-            if frame is not None:
-                _ensure(dset, frame + 1)
-            tags, values = parts.get(r, (np.zeros(0, np.int64), np.zeros((0,) + dset.shape[2:])))
-            order = np.argsort(tags, kind="stable")
-            h5md.write_rows(dset, frame, np.asarray(tags)[order], np.asarray(values)[order], self.dxpl)
-
+    # -- buffering -----------------------------------------------------------------------
     def append_particles(self, element: str, step: int, parts: dict) -> None:
-        """Append one frame of a per-particle element; ``parts[replica] = (tags, values)`` of this rank."""
-        self.flush_observables()
-        paths = {r: L.element_path(r, element) for r in range(self.replicas)}
-        frames = {r: self._frame(paths[r], step) for r in range(self.replicas)}
-        self._write_per_replica(lambda r: self.values[paths[r]], frames.__getitem__, parts)
+        """Buffer one frame of a per-particle element; ``parts[replica] = (tags, values)`` of this rank."""
+        frame = {r: (np.array(tags, np.int64), np.array(values)) for r, (tags, values) in parts.items()}
+        buffer = self.frames.setdefault(element, [])
+        buffer.append((step, frame))
+        if len(buffer) >= self._block(element):
+            self._write_frames(element)
 
-    def append_observables(self, step: int, values: dict) -> None:
-        """Queue scalar observables; ``values[replica] = {name: value}`` on the ranks that lead a replica.
+    def append_observables(self, step: int, values: dict, names=None) -> None:
+        """Buffer scalar observables; ``values[replica] = {name: value}`` on the ranks that lead a replica.
 
-        Every rank calls this at the same steps with the same names (collective contract);
-        rows are written in blocks of at most :data:`OBSERVABLE_BUFFER`, and at every frame,
-        :meth:`flush` and :meth:`close`, so a checkpoint never precedes its rows on disk.
+        Every rank calls this at the same steps with the same ``names`` (collective
+        contract; without ``names`` they are broadcast from rank 0's ``values``).
         """
-        names = sorted({name for row in values.values() for name in row})
-        names = self.comm.bcast(names) if self.comm.size > 1 else names
-        for name in (n for n in self.observables if n in names):
-            for r in range(self.replicas):
-                path = L.observable_path(r, name)
-                queue = self.pending.setdefault(path, [])
-                queue.append((step, values[r][name] if r in values else None))
-                if len(queue) >= OBSERVABLE_BUFFER:
-                    self.flush_observables()
+        if names is None:
+            names = sorted({name for row in values.values() for name in row})
+            names = self.comm.bcast(names) if self.comm.size > 1 else names
+        for name in (n for n in names if n in self.observables):
+            queue = self.pending.setdefault(name, [])
+            queue.append((step, {r: row[name] for r, row in values.items()}))
+            if len(queue) >= plan.OBSERVABLE_BLOCK:
+                self._write_observable(name)
+
+    # -- block writes --------------------------------------------------------------------
+    def _rows(self, path: str, steps: list) -> int:
+        """First row of ``steps`` in the series ``path``; appends them to its clock unless a
+        series sharing the clock already did (rank 0 writes the clock rows)."""
+        clock, k = self.clocks[path], self.written[path]
+        new = steps[clock.n - k:] if clock.n > k else steps
+        if new:
+            start = clock.n
+            for dset, column in ((clock.step, np.array(new, np.int64)), (clock.time, np.array(new) * self.dt)):
+                _ensure(dset, start + len(new))
+                h5md.write_block(dset, (start,), column if self.comm.rank == 0 else None, self.dxpl)
+            clock.n = start + len(new)
+        self.written[path] = k + len(steps)
+        return k
+
+    def _write_frames(self, element: str) -> None:
+        """Write an element's buffered frames: one collective write per replica's ``value``."""
+        buffer = self.frames.pop(element, [])
+        if not buffer:
+            return
+        steps = [step for step, _ in buffer]
+        dtype = np.dtype(L.PARTICLE_ELEMENTS[element][0])
+        blocks = dense_blocks(self.comm, self.n, [frame for _, frame in buffer], self.replicas, (3,), dtype)
+        lo = tag_bounds(self.n, self.comm.size)[self.comm.rank]
+        for r in range(self.replicas):
+            path = L.element_path(r, element)
+            first = self._rows(path, steps)
+            _ensure(self.values[path], first + len(steps))
+            h5md.write_block(self.values[path], (first, lo), blocks[r], self.dxpl)
+
+    def _write_observable(self, name: str) -> None:
+        """Write one observable's buffered rows: one collective write per replica's ``value``."""
+        queue = self.pending.pop(name, [])
+        if not queue:
+            return
+        steps = [step for step, _ in queue]
+        for r in range(self.replicas):
+            path = L.observable_path(r, name)
+            first = self._rows(path, steps)
+            _ensure(self.values[path], first + len(steps))
+            held = [row[r] for _, row in queue if r in row]
+            data = np.array(held, np.float64) if len(held) == len(queue) else None
+            h5md.write_block(self.values[path], (first,), data, self.dxpl)
 
     def flush_observables(self) -> None:
-        """Write every queued observable row (collective)."""
-        for path in sorted(self.pending):
-            queue = self.pending[path]
-            if not queue:
-                continue
-            frames = self._frames(path, [step for step, _ in queue])
-            dset = self.values[path]
-            _ensure(dset, frames[-1] + 1)
-            held = [(k, v) for k, (_, v) in zip(frames, queue) if v is not None]
-            rows = np.array([k for k, _ in held], np.int64)
-            h5md.write_rows(dset, None, rows, np.array([v for _, v in held], np.float64), self.dxpl)
-            queue.clear()
-
-    def trim(self) -> None:
-        """Shrink every time series to its written length (drops the preallocated rows)."""
-        for path in self._series_paths():
-            clock, value = self.clocks[path], self.values[path]
-            for dset in (clock.step, clock.time, value):
-                if dset.shape[0] != clock.n:
-                    dset.resize(clock.n, axis=0)
+        """Write every buffered observable row (collective)."""
+        for name in sorted(self.pending):
+            self._write_observable(name)
 
     def flush(self) -> None:
-        """Write queued rows, trim, and flush HDF5 buffers to disk (collective); before every checkpoint."""
+        """Write every buffered row and flush HDF5 buffers to disk (collective); before every checkpoint."""
+        for element in sorted(self.frames):
+            self._write_frames(element)
         self.flush_observables()
-        self.trim()
         self.file.flush()
 
+    def trim(self) -> None:
+        """Shrink every time series to its written rows (only before closing: see :mod:`pel_hpc.io.plan`)."""
+        for path in self._series():
+            clock, value, n = self.clocks[path], self.values[path], self.written[path]
+            for dset in (clock.step, clock.time, value):
+                if dset.shape[0] != n:
+                    dset.resize(n, axis=0)
+
     def close(self) -> None:
-        """Write queued rows and close the file (collective)."""
+        """Write buffered rows, drop unused preallocated rows and close the file (collective)."""
         if self.file is not None:
-            self.flush_observables()
+            self.flush()
             self.trim()
             self.file.close()
             self.file = None
