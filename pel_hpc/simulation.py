@@ -135,12 +135,11 @@ class Simulation:
     def _advance_compiled(self, k: int) -> None:
         """``k`` steps in :func:`pel_hpc.md.loop.advance` (R = 1, list-free minimum image)."""
         st, d, t, integ, n = self.state, self.domain, self.table, self.integrator, self.state.n_local
-        remaining, resume, info = np.array([k], np.int64), np.zeros(1, np.int8), np.zeros((1, 4))
+        info = np.zeros((1, 3))
         loop.advance(st.x[None, :n], st.v[None, :n], st.f[None, :n], st.image[None, :n], d.x_build[None],
-                     st.typ[None, :n], st.box[None], d.shifts[None], d.nlist[None], d.count[None],
-                     t.eps4, t.sig2, t.rc2, t.ushift, t.fc, t.rc, t.force_shift, d.rlist, d.skin, integ.dt,
-                     st.nhc_eta[None], st.nhc_veta[None], integ.q, integ.ndof, integ.temperature,
-                     remaining, resume, info)
+                     st.typ[None, :n], st.box[None], t.eps4, t.sig2, t.rc2, t.ushift, t.fc, t.rc, t.force_shift,
+                     d.skin, integ.dt, st.nhc_eta[None], st.nhc_veta[None], integ.q, integ.ndof,
+                     integ.temperature, k, info)
         st.step += k
         d.n_rebuilds += int(info[0, 2])
         self.epot, self.virial = info[0, 0], info[0, 1]

@@ -146,28 +146,3 @@ def replica_states(cfg, replicas, table) -> list:
         maxwell_boltzmann(s, SerialDomain(table.rc_max, cfg.system.skin, SerialComm()), cfg.integrator.temperature)
         states.append(s)
     return states
-
-
-def run_batched_ensemble(cfg, world, steps: int) -> dict:
-    """Advance this group's replicas ``steps`` MD steps in one compiled batch per rank.
-
-    For systems small enough for the all-pairs list (``ranks_per_replica`` = 1). Returns
-    ``{replica: (E_pot [epsilon], unwrapped positions by tag [sigma])}`` of all replicas on
-    every rank.
-    """
-    from pel_hpc.parallel.batch import ReplicaBatch
-    from pel_hpc.physics.kob_andersen import pair_table
-    from pel_hpc.simulation import Integrator
-
-    if cfg.ensemble.ranks_per_replica != 1:
-        raise DecompositionError("batched replicas need ensemble.ranks_per_replica = 1")
-    layout, _ = split_world(world, cfg.ensemble.replicas, 1)
-    table = pair_table(cfg.system.cutoff, cfg.system.truncation)
-    icfg = cfg.integrator
-    chain = icfg.chain if icfg.ensemble == "nvt" else 0
-    batch = ReplicaBatch(replica_states(cfg, layout.replicas, table), table,
-                         Integrator(icfg.dt, icfg.temperature, icfg.tau_t, chain), cfg.system.skin)
-    batch.advance(steps)
-    mine = {k: (float(batch.epot[r]), batch.unwrapped_by_tag(r))
-            for r, k in enumerate(layout.replicas)}
-    return gather_replica_results(world, layout, mine)

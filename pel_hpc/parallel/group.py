@@ -6,8 +6,9 @@ events (thermo, quench, output, checkpoint, signal check) every member advances 
 number of steps:
 
 * members that run the compiled single-rank loop (``ranks_per_replica`` = 1, tiny box, N = 65)
-  advance together in one :func:`pel_hpc.parallel.batch.advance_simulations` call — Python
-  runs once per event, not per replica per step;
+  live in one :class:`~pel_hpc.parallel.batch.ReplicaBatch` (their states are views of its
+  stacked arrays) and advance together in one compiled call — Python runs once per event,
+  not per replica per step;
 * otherwise (decomposed replicas) the members advance one after the other per chunk.
 
 At an event each member's own operations act first (its QuenchOp, ThermoOp), then the
@@ -17,7 +18,7 @@ of replicas its group runs.
 """
 from __future__ import annotations
 
-from pel_hpc.parallel.batch import advance_simulations
+from pel_hpc.parallel.batch import ReplicaBatch
 
 
 class ReplicaGroup:
@@ -34,7 +35,8 @@ class ReplicaGroup:
     def __init__(self, members, operations=()):
         self.members = list(members)
         self.operations = list(operations)
-        self.batched = len(self.members) > 1 and all(m.compiled for m in self.members)
+        self.batched = all(m.compiled for m in self.members)
+        self.batch = None
         self._acted_at = None
 
     @property
@@ -81,7 +83,9 @@ class ReplicaGroup:
 
     def _advance(self, k: int) -> None:
         if self.batched:
-            advance_simulations(self.members, k)
+            if self.batch is None:
+                self.batch = ReplicaBatch(self.members)
+            self.batch.advance(k)
         else:
             for m in self.members:
                 m._advance(k)

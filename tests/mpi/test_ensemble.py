@@ -1,10 +1,14 @@
 """Replica ensembles: per-replica results independent of the rank count, replicas distinct."""
+import os
+
 import numpy as np
 import pytest
 
 from pel_hpc.deck.validate import validate_deck
+from pel_hpc.io.session import build_group
+from pel_hpc.md.box import unwrapped
 from pel_hpc.parallel.comm import MPIComm, SerialComm
-from pel_hpc.parallel.ensemble import replica_states, run_batched_ensemble, split_world
+from pel_hpc.parallel.ensemble import gather_replica_results, replica_states, split_world
 from pel_hpc.physics.kob_andersen import pair_table
 
 
@@ -15,13 +19,27 @@ def _deck(tmp_path_factory, mode):
     return validate_deck(data, tmp_path_factory.getbasetemp())
 
 
+def _run_ensemble(cfg, comm, steps: int) -> dict:
+    """The deck's replicas on ``comm`` as ``pel-hpc run`` groups them (one compiled batch per rank),
+    ``steps`` NVT steps: ``{replica: (E_pot [epsilon], unwrapped positions by tag [sigma])}``."""
+    layout, group_comm = split_world(comm, cfg.ensemble.replicas, 1)
+    states = replica_states(cfg, layout.replicas, pair_table(cfg.system.cutoff))
+    group = build_group(cfg, layout, group_comm, states, open(os.devnull, "w"))
+    group.run(steps, output=False)
+    assert group.batched and group.batch.x.shape[0] == len(layout.replicas)
+    mine = {m.state.replica: (m.epot, m.domain.gather_by_tag(m.state, unwrapped(m.state.x, m.state.image,
+                                                                                  m.state.box)))
+            for m in group.members}
+    return gather_replica_results(comm, layout, mine)
+
+
 def test_eight_replicas_same_results_on_any_rank_count(world, tmp_path_factory):
     """8 iso-configurational replicas of N = 65 at T = 0.8, 300 NVT steps in batches: the world's
     results equal one rank running all eight in one batch, bit for bit; the replicas differ."""
     cfg = _deck(tmp_path_factory, "iso_configurational")
     comm = MPIComm(world)
-    alone = comm.bcast(run_batched_ensemble(cfg, SerialComm(), 300) if comm.rank == 0 else None)
-    spread = run_batched_ensemble(cfg, comm, 300)
+    alone = comm.bcast(_run_ensemble(cfg, SerialComm(), 300) if comm.rank == 0 else None)
+    spread = _run_ensemble(cfg, comm, 300)
     assert sorted(spread) == list(range(8))
     for k in range(8):
         assert spread[k][0] == alone[k][0] and np.array_equal(spread[k][1], alone[k][1])

@@ -5,9 +5,8 @@ import numpy as np
 import pytest
 
 from conftest import make_sim
-from pel_hpc.md import loop
-from pel_hpc.md.box import shift_table
 from pel_hpc.operations import QuenchOp, ThermoOp
+from pel_hpc.parallel.batch import ReplicaBatch
 from pel_hpc.trigger import Or, Periodic
 
 
@@ -36,27 +35,28 @@ def test_list_overflow_is_grown_on_rebuild(liquid500):
 
 
 def test_batch_of_replicas_equals_independent_runs(liquid65):
-    """loop.advance with R = 2 replicas gives exactly two R = 1 runs."""
-    sims = [make_sim(liquid65, 1.8) for _ in range(2)]
-    sims[1].state.v *= -1.0  # a different trajectory
-    singles = [make_sim(liquid65, 1.8) for _ in range(2)]
-    singles[1].state.v *= -1.0
-    for s in singles:
-        s.run(400)
-    st, d, t, integ = [s.state for s in sims], [s.domain for s in sims], sims[0].table, sims[0].integrator
-    stack = lambda name, src: np.stack([getattr(o, name) for o in src])  # noqa: E731
-    x, v, f, img, typ = (stack(k, st) for k in ("x", "v", "f", "image", "typ"))
-    xb, nl, ct = (stack(k, d) for k in ("x_build", "nlist", "count"))
-    eta, veta = stack("nhc_eta", st), stack("nhc_veta", st)
-    box = stack("box", st)
-    shifts = np.stack([shift_table(b) for b in box])
-    info = np.zeros((2, 4))
-    loop.advance(x, v, f, img, xb, typ, box, shifts, nl, ct, t.eps4, t.sig2, t.rc2, t.ushift, t.fc, t.rc,
-                 t.force_shift, d[0].rlist, d[0].skin, integ.dt, eta, veta, integ.q, integ.ndof,
-                 integ.temperature, np.array([400, 400]), np.zeros(2, np.int8), info)
-    for r in range(2):
-        assert np.array_equal(x[r], singles[r].state.x)
-        assert np.array_equal(eta[r], singles[r].state.nhc_eta)
+    """A ReplicaBatch of 3 replicas (NVT, NVE) gives bitwise the lone runs; members view its arrays."""
+    for chain in (3, 0):
+        sims = [make_sim(liquid65, 1.8, chain=chain) for _ in range(3)]
+        singles = [make_sim(liquid65, 1.8, chain=chain) for _ in range(3)]
+        for group in (sims, singles):
+            group[1].state.v[:65] *= -1.0  # different trajectories
+            group[2].state.v[:65] *= 1.1
+        batch = ReplicaBatch(sims)
+        batch.advance(150)
+        for s in singles:
+            s.run(150)
+        sims[2].setup()  # rebinds x_build (as after a checkpoint): the batch re-attaches
+        singles[2].setup()
+        batch.advance(250)
+        for s in singles:
+            s.run(250)
+        for a, b in zip(sims, singles):
+            assert a.state.x.base is batch.x and a.state.step == b.state.step == 400
+            for name in ("x", "v", "f", "image", "nhc_eta", "nhc_veta"):
+                assert np.array_equal(getattr(a.state, name), getattr(b.state, name)), name
+            assert a.epot == b.epot and a.virial == b.virial
+        assert not np.array_equal(sims[0].state.x, sims[1].state.x)
 
 
 def test_operations_fire_on_their_steps_and_stages_skip_output(liquid65):
