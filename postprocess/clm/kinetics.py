@@ -1,20 +1,25 @@
-r"""Exact, rejection-free event-driven kinetics of the coupled landscape model (next-reaction method).
+r"""Exact, rejection-free event-driven kinetics of the coupled landscape model (CLM).
 
-Each ES i fires its next active process at an absolute time t_i; the times sit in an indexed 4-ary
-min-heap (Gibson & Bruck's next-reaction method), so an event costs O(log N) for the fired ES and
-for every ES whose rate changed by a passive process.  Because every waiting time is exponential at
-fixed γ, a rate change at time t simply redraws t_j = t + Exp(1)/γ'_j (memorylessness): the
-kinetics is exact in continuous time, with no time step and no rejected moves.
+The lattice is a continuous-time Markov chain: ES i leaves its state (e_i, γ_i) at the fixed rate
+γ_i (an exponential waiting time; a passive process sets a new γ, and by memorylessness the clock
+of an ES may be restarted at any rate change).  Two exact selections of the next active process
+share the event body below:
 
-Step order of one event (ES i at time t, written once here):
+* :func:`run_events` (default): composition–rejection over rate bins (:mod:`.rate_bins`), the
+  global clock advancing by Exp(1)/R, R = Σ_i γ_i; O(1) per event for any lattice size.
+* :func:`run_events_heap` (reference, ``engine="heap"``): the next-reaction method, every ES with
+  its own absolute firing time in a 4-ary min-heap (:mod:`.heap`); O(log N) per changed ES.
+
+**Event** = one active process.  Step order of one event (ES i at time t, written once here):
 
 0. take the energy snapshots (all ES) whose times precede t;
 1. close i's waiting interval τ = t − t_last[i] (recorded if t lies in the recording window);
-2. active process: (e_i, γ_i) from π ∝ Γ p_eq and ϖ (see :mod:`.processes`), t_i = t + Exp/γ_i;
+2. active process: (e_i, γ_i) from π ∝ Γ p_eq and ϖ (see :mod:`.processes`);
 3. for every coupled ES j, with probability q w_ij (× Γ(e_j)/Γ_max for energy-dependent coupling):
-   passive process of j, t_j = t + Exp/γ_j.  The links are visited by geometric skipping with the
-   largest link probability p_max = q max(w) and thinned by w_ij/max(w) (exact, and O(1 + N_eff q)
-   per event instead of one random number per link).
+   passive process of j (eq. (5)).  The links are visited by geometric skipping with the largest
+   link probability p_max = q max(w) and thinned by w_ij/max(w) (exact, and O(1 + N_eff q) per
+   event); "no link fires", probability (1 − p_max)^L, is tested first without a logarithm;
+4. the selection structure takes the new rates of i and of every j.
 
 Appendix B caveats: with σ_γ > 0 the waiting time at fixed e is not exponential.  Passive processes
 here redraw γ from the *time-weighted* ϖ_t (see :mod:`.processes`), which keeps the stationary
@@ -27,6 +32,9 @@ Statistics: each ES starts from the stationary time-weighted state with an age d
 (exact for q = 0), so intervals ending in [t_warm, t_end) sample the per-visit waiting times.
 Sums are kept per time block (for error bars by blocking); the energy distribution is sampled by
 snapshots of all ES at evenly spaced times (an unbiased sample of the time-weighted p(e)).
+The per-ES state is one row of ``rec`` = (e [ε], ln γ [ln(1/τ)], t_last [τ], pool row).
+Kernels return ``DONE`` (t_end reached), ``STOPPED`` (``max_events`` done) or ``OVERFLOW`` (a rate
+bin is nearly full: the caller grows it and calls again; the state is consistent between events).
 """
 from __future__ import annotations
 
@@ -35,61 +43,17 @@ import math
 import numpy as np
 from numba import njit
 
+from .heap import sift
 from .processes import (BOLTZMANN, ENERGY_DEPENDENT, GAUSSIAN, draw_state, gaussian_step,
                         log_rate_at)
+from .rate_bins import E, LG, SLOT, TL, bin_insert, bin_of, bin_remove, refresh, select
 from .rng import exponential, uniform
 
 # indices into the float parameter vector ``par`` of the kernel
 (P_Q, P_A, P_B, P_S, P_ECUT, P_T0, P_T1, P_TBLOCK, P_LOGTMIN, P_DLOGT, P_EHLO, P_EHW,
- P_INV_TBLOCK, P_INV_DLOGT, P_INV_EHW, P_INV_LOG1MQ) = range(16)
-N_PAR = 16
-
-
-@njit(cache=True, inline="always")
-def _sift(heap, hkey, pos, k, key_new):
-    """Give heap slot k the key ``key_new`` and restore the 4-ary min-heap (sift up, then down).
-
-    ``heap[k]`` is the ES in slot k, ``hkey[k]`` its next firing time (kept in heap order so that
-    the four children of a slot share one cache line), ``pos[i]`` the slot of ES i.
-    """
-    i = heap[k]
-    while k > 0:
-        parent = (k - 1) >> 2
-        if hkey[parent] <= key_new:
-            break
-        heap[k] = heap[parent]
-        hkey[k] = hkey[parent]
-        pos[heap[k]] = k
-        k = parent
-    n = heap.size
-    while True:
-        c = 4 * k + 1
-        if c >= n:
-            break
-        best = c
-        for d in range(c + 1, min(c + 4, n)):
-            if hkey[d] < hkey[best]:
-                best = d
-        if hkey[best] >= key_new:
-            break
-        heap[k] = heap[best]
-        hkey[k] = hkey[best]
-        pos[heap[k]] = k
-        k = best
-    heap[k] = i
-    hkey[k] = key_new
-    pos[i] = k
-
-
-@njit(cache=True)
-def build_heap(key, heap, hkey, pos):
-    """Fill the 4-ary heap with all ES ordered by ``key`` (their next firing times); a sorted
-    array is a valid heap."""
-    order = np.argsort(key)
-    for k in range(key.size):
-        heap[k] = order[k]
-        hkey[k] = key[order[k]]
-        pos[order[k]] = k
+ P_INV_TBLOCK, P_INV_DLOGT, P_INV_EHW, P_INV_LOG1MQ, P_NOLINK) = range(17)
+N_PAR = 17
+DONE, STOPPED, OVERFLOW = 0, 1, 2
 
 
 @njit(cache=True, inline="always")
@@ -102,27 +66,66 @@ def _log_tau_bin(tau, par, n_bins):
 
 
 @njit(cache=True)
-def snapshot(ehist_block, e, par):
+def snapshot(ehist_block, rec, par):
     """Histogram the energies of all ES at one instant (a sample of the time-weighted p(e))."""
-    for i in range(e.size):
-        x = int((e[i] - par[P_EHLO]) * par[P_INV_EHW])
+    for i in range(rec.shape[0]):
+        x = int((rec[i, E] - par[P_EHLO]) * par[P_INV_EHW])
         if 0 <= x < ehist_block.size:
             ehist_block[x] += 1.0
 
 
 @njit(cache=True, inline="always")
-def _passive(rng, cache, j, e, lg, mode, gauss_redraw, par, tab, log_rate, act_prob, act_alias,
+def _snapshots_before(t, rec, par, ehist, istate, n_snap):
+    """Step 0: take the snapshots k (at t0 + (k + ½)(t_end − t0)/n_snap) with times ≤ t."""
+    t0 = par[P_T0]
+    dt = (par[P_T1] - t0) / n_snap
+    while istate[0] < n_snap and t >= t0 + (istate[0] + 0.5) * dt:
+        snapshot(ehist[istate[0] * ehist.shape[0] // n_snap], rec, par)
+        istate[0] += 1
+
+
+@njit(cache=True, inline="always")
+def _flush(moments, acc):
+    """Add the running block sums ``acc`` = (block, n, Στ, Στ², Στ³) to ``moments``."""
+    b = int(acc[0])
+    for c in range(4):
+        moments[b, c] += acc[c + 1]
+        acc[c + 1] = 0.0
+
+
+@njit(cache=True, inline="always")
+def _close_interval(i, t, rec, par, acc, moments, thist):
+    """Step 1: τ = t − t_last[i] into the block sums and the log-τ histogram (if t ≥ t0)."""
+    if t >= par[P_T0]:
+        tau = t - rec[i, TL]
+        b = min(int((t - par[P_T0]) * par[P_INV_TBLOCK]), moments.shape[0] - 1)
+        if b != acc[0]:
+            _flush(moments, acc)
+            acc[0] = b
+        acc[1] += 1.0
+        acc[2] += tau
+        acc[3] += tau * tau
+        acc[4] += tau * tau * tau
+        k = _log_tau_bin(tau, par, thist.shape[0])
+        thist[k, 0] += 1.0
+        thist[k, 1] += tau
+    rec[i, TL] = t
+
+
+@njit(cache=True, inline="always")
+def _passive(rng, cache, j, rec, mode, gauss_redraw, par, tab, log_rate, act_prob, act_alias,
              pas_prob, pas_alias):
     """Passive process of ES j (eq. (5)): new (e_j, ln γ_j) by the chosen coupling rule."""
     e_lo, h, sg = tab[0], tab[1], tab[2]
     if mode == GAUSSIAN:
-        e_new = gaussian_step(rng, cache, e[j], par[P_A], par[P_B], par[P_S], par[P_ECUT], gauss_redraw)
-        lg[j] += log_rate_at(e_new, e_lo, h, log_rate) - log_rate_at(e[j], e_lo, h, log_rate)
-        e[j] = e_new
+        e_old = rec[j, E]
+        e_new = gaussian_step(rng, cache, e_old, par[P_A], par[P_B], par[P_S], par[P_ECUT], gauss_redraw)
+        rec[j, LG] += log_rate_at(e_new, e_lo, h, log_rate) - log_rate_at(e_old, e_lo, h, log_rate)
+        rec[j, E] = e_new
     elif mode == BOLTZMANN:
-        e[j], lg[j] = draw_state(rng, cache, pas_prob, pas_alias, e_lo, h, log_rate, sg, -1.0)
+        rec[j, E], rec[j, LG] = draw_state(rng, cache, pas_prob, pas_alias, e_lo, h, log_rate, sg, -1.0)
     else:
-        e[j], lg[j] = draw_state(rng, cache, act_prob, act_alias, e_lo, h, log_rate, sg, -1.0)
+        rec[j, E], rec[j, LG] = draw_state(rng, cache, act_prob, act_alias, e_lo, h, log_rate, sg, -1.0)
 
 
 @njit(cache=True, inline="always")
@@ -134,90 +137,140 @@ def _next_link(rng, k, inv_log1mq):
 
 
 @njit(cache=True, inline="always")
-def _flush(moments, b, s0, s1, s2, s3):
-    moments[b, 0] += s0
-    moments[b, 1] += s1
-    moments[b, 2] += s2
-    moments[b, 3] += s3
+def _first_link(rng, k_begin, k_end, par):
+    """First candidate link of [k_begin, k_end) (k_end: none); the same draw as :func:`_next_link`,
+    with "none" ((1 − u) ≤ (1 − p_max)^L, probability ``par[P_NOLINK]``) decided without a log."""
+    v = 1.0 - uniform(rng)
+    if v <= par[P_NOLINK]:
+        return k_end
+    skip = math.log(v) * par[P_INV_LOG1MQ]
+    return k_begin + (int(skip) if skip < k_end - k_begin else k_end - k_begin)
+
+
+@njit(cache=True, inline="always")
+def _accept_link(rng, k, j, rec, link_accept, mode, tab, log_rate):
+    """Thinning of a candidate link k → j: w_k/max(w), and Γ(e_j)/Γ_max for energy-dependent coupling."""
+    if link_accept[k] < 1.0 and uniform(rng) >= link_accept[k]:
+        return False
+    if mode == ENERGY_DEPENDENT:
+        return uniform(rng) < math.exp(log_rate_at(rec[j, E], tab[0], tab[1], log_rate) - tab[3])
+    return True
+
+
+@njit(cache=True, inline="always")
+def _event(rng, cache, i, t, rec, offsets, neighbours, link_accept, log_rate, act_prob, act_alias,
+           pas_prob, pas_alias, tab, mode, gauss_redraw, par, acc, moments, thist, changed, old_lg):
+    """Steps 1–3 for ES i at time t; the changed ES (i first) and their old ln γ go to ``changed``,
+    ``old_lg``; returns how many (1 + the number of passive processes)."""
+    _close_interval(i, t, rec, par, acc, moments, thist)
+    changed[0], old_lg[0] = i, rec[i, LG]
+    rec[i, E], rec[i, LG] = draw_state(rng, cache, act_prob, act_alias, tab[0], tab[1], log_rate, tab[2], 1.0)
+    n, k_end = 1, offsets[i + 1]
+    k = _first_link(rng, offsets[i], k_end, par)
+    while k < k_end:
+        j = neighbours[k]
+        if _accept_link(rng, k, j, rec, link_accept, mode, tab, log_rate):
+            changed[n], old_lg[n] = j, rec[j, LG]
+            n += 1
+            _passive(rng, cache, j, rec, mode, gauss_redraw, par, tab, log_rate, act_prob, act_alias,
+                     pas_prob, pas_alias)
+        k = _next_link(rng, k, par[P_INV_LOG1MQ])
+    return n
 
 
 @njit(cache=True)
-def run_events(rng, cache, e, lg, t_last, heap, hkey, pos, offsets, neighbours, link_accept,
-               log_rate, act_prob, act_alias, pas_prob, pas_alias, tab, mode, gauss_redraw,
-               par, max_events, moments, thist, ehist, n_snap, counts):
-    """Advance the CLM until the next event would pass ``par[P_T1]`` or ``max_events`` were done.
+def run_events(rng, cache, rec, pool, bint, bflt, order, bpar, margin, offsets, neighbours, link_accept,
+               log_rate, act_prob, act_alias, pas_prob, pas_alias, tab, mode, gauss_redraw, par,
+               clock, istate, max_events, moments, thist, ehist, n_snap, counts):
+    """Advance the CLM by composition–rejection until t_end = ``par[P_T1]``, ``max_events`` events or
+    a bin overflow; returns the status.
 
-    Arrays ``e`` [ε], ``lg`` (ln γ [ln(1/τ)]), ``t_last`` and the heap (``heap``, ``hkey`` = next
-    firing times [τ] in heap order, ``pos``) are updated in place; ``tab`` =
-    (e_lo, h, σ_γ, ln Γ_max); ``rng``/``cache`` are the generator state.  ``n_snap`` energy
-    snapshots are taken at evenly spaced times of the recording window.  Returns the time reached
-    (t_end, or the last event time if ``max_events`` stopped it); ``counts`` += (active, passive).
-    See the module docstring for the step order.
+    ``rec`` (per-ES state) and the bins (``pool``, ``bint``, ``bflt``, ``order``, ``bpar``; see
+    :mod:`.rate_bins`) are updated in place; ``clock[0]`` is the time [τ], ``istate`` = (snapshots
+    taken, events since the last refresh of the bin totals); ``tab`` = (e_lo, h, σ_γ, ln Γ_max);
+    ``rng``/``cache`` the generator state; ``counts`` += (active, passive).  See the module docstring.
     """
-    e_lo, h, sg, lr_max = tab[0], tab[1], tab[2], tab[3]
-    t0, t_end, n_blocks = par[P_T0], par[P_T1], moments.shape[0]
-    dt_snap = (t_end - t0) / n_snap
-    k_snap, t_snap = 0, t0 + 0.5 * dt_snap
-    cur_b, s0, s1, s2, s3 = 0, 0.0, 0.0, 0.0, 0.0
-    t = t_end
+    n_bins, t, t_end = bint.shape[0], clock[0], par[P_T1]
+    changed, old_lg = np.empty(margin, np.int64), np.empty(margin)
+    acc = np.zeros(5)
+    r_total = refresh(pool, bint, bflt)
+    status = STOPPED
+    for _ in range(max_events):
+        t_next = t + exponential(rng) / r_total
+        if t_next >= t_end:
+            t, status = t_end, DONE
+            break
+        t = t_next
+        _snapshots_before(t, rec, par, ehist, istate, n_snap)
+        i = int(pool[select(rng, pool, bint, bflt, order, r_total), 1])
+        n = _event(rng, cache, i, t, rec, offsets, neighbours, link_accept, log_rate, act_prob, act_alias,
+                   pas_prob, pas_alias, tab, mode, gauss_redraw, par, acc, moments, thist, changed, old_lg)
+        full = False
+        for c in range(n):
+            j = changed[c]
+            r_total -= bin_remove(pool, bint, bflt, rec, bin_of(old_lg[c], bpar, n_bins), int(rec[j, SLOT]))
+            rate = math.exp(rec[j, LG])
+            full |= bin_insert(pool, bint, bflt, rec, bin_of(rec[j, LG], bpar, n_bins), j, rate, margin)
+            r_total += rate
+        counts[0] += 1
+        counts[1] += n - 1
+        istate[1] += 1
+        if istate[1] >= rec.shape[0]:
+            istate[1], r_total = 0, refresh(pool, bint, bflt)
+        if full:
+            status = OVERFLOW
+            break
+    _flush(moments, acc)
+    _snapshots_before(t, rec, par, ehist, istate, n_snap)
+    clock[0] = t
+    return status
+
+
+@njit(cache=True)
+def run_events_heap(rng, cache, rec, heap, hkey, pos, offsets, neighbours, link_accept,
+                    log_rate, act_prob, act_alias, pas_prob, pas_alias, tab, mode, gauss_redraw, par,
+                    clock, istate, max_events, moments, thist, ehist, n_snap, counts):
+    """The same kinetics by the next-reaction method (the reference for :func:`run_events`).
+
+    ``heap``, ``hkey`` (next firing times [τ] in heap order), ``pos``: see :mod:`.heap`; the other
+    arguments and the returned status as in :func:`run_events`.
+    """
+    t, t_end = clock[0], par[P_T1]
+    margin = 1 + (offsets[1] - offsets[0])
+    changed, old_lg = np.empty(margin, np.int64), np.empty(margin)
+    acc = np.zeros(5)
+    status = STOPPED
     for _ in range(max_events):
         i = heap[0]
-        t = hkey[0]
-        if t >= t_end:
-            t = t_end
+        if hkey[0] >= t_end:
+            t, status = t_end, DONE
             break
-        while t >= t_snap and k_snap < n_snap:
-            snapshot(ehist[k_snap * n_blocks // n_snap], e, par)
-            k_snap += 1
-            t_snap = t0 + (k_snap + 0.5) * dt_snap
-        tau = t - t_last[i]
-        if t >= t0:
-            b = min(int((t - t0) * par[P_INV_TBLOCK]), n_blocks - 1)
-            if b != cur_b:
-                _flush(moments, cur_b, s0, s1, s2, s3)
-                cur_b, s0, s1, s2, s3 = b, 0.0, 0.0, 0.0, 0.0
-            s0 += 1.0
-            s1 += tau
-            s2 += tau * tau
-            s3 += tau * tau * tau
-            k = _log_tau_bin(tau, par, thist.shape[0])
-            thist[k, 0] += 1.0
-            thist[k, 1] += tau
-        t_last[i] = t
-        e[i], lg[i] = draw_state(rng, cache, act_prob, act_alias, e_lo, h, log_rate, sg, 1.0)
-        _sift(heap, hkey, pos, 0, t + exponential(rng) * math.exp(-lg[i]))
+        t = hkey[0]
+        _snapshots_before(t, rec, par, ehist, istate, n_snap)
+        n = _event(rng, cache, i, t, rec, offsets, neighbours, link_accept, log_rate, act_prob, act_alias,
+                   pas_prob, pas_alias, tab, mode, gauss_redraw, par, acc, moments, thist, changed, old_lg)
+        for c in range(n):
+            j = changed[c]
+            sift(heap, hkey, pos, pos[j], t + exponential(rng) * math.exp(-rec[j, LG]))
         counts[0] += 1
-        k, k_end = offsets[i] - 1, offsets[i + 1]
-        while True:
-            k = _next_link(rng, k, par[P_INV_LOG1MQ])
-            if k >= k_end:
-                break
-            j = neighbours[k]
-            if link_accept[k] < 1.0 and uniform(rng) >= link_accept[k]:   # thinning: q w_k of q w_max
-                continue
-            if mode == ENERGY_DEPENDENT:      # thinning: accept with Γ(e_j)/Γ_max
-                if uniform(rng) >= math.exp(log_rate_at(e[j], e_lo, h, log_rate) - lr_max):
-                    continue
-            _passive(rng, cache, j, e, lg, mode, gauss_redraw, par, tab, log_rate, act_prob, act_alias,
-                     pas_prob, pas_alias)
-            _sift(heap, hkey, pos, pos[j], t + exponential(rng) * math.exp(-lg[j]))
-            counts[1] += 1
-    _flush(moments, cur_b, s0, s1, s2, s3)
-    while t >= t_end and k_snap < n_snap:
-        snapshot(ehist[k_snap * n_blocks // n_snap], e, par)
-        k_snap += 1
-    return t
+        counts[1] += n - 1
+    _flush(moments, acc)
+    _snapshots_before(t, rec, par, ehist, istate, n_snap)
+    clock[0] = t
+    return status
 
 
 @njit(cache=True)
-def initial_state(rng, cache, pas_prob, pas_alias, log_rate, tab, e, lg, t_next, t_last):
+def initial_state(rng, cache, pas_prob, pas_alias, log_rate, tab, rec, t_next):
     """Draw every ES from the stationary time-weighted state at t = 0.
 
     e from p_eq, ln γ from the time-weighted ϖ_t (eq. (2)), age Exp(γ) (so t_last < 0), next event
-    at Exp(γ) (memoryless).  Exact stationarity for q = 0.
+    at Exp(γ) (memoryless; used by the heap, the composition–rejection clock redraws it).  Exact
+    stationarity for q = 0.
     """
-    for i in range(e.size):
-        e[i], lg[i] = draw_state(rng, cache, pas_prob, pas_alias, tab[0], tab[1], log_rate, tab[2], -1.0)
-        inv_rate = math.exp(-lg[i])
-        t_last[i] = -exponential(rng) * inv_rate
+    for i in range(rec.shape[0]):
+        rec[i, E], rec[i, LG] = draw_state(rng, cache, pas_prob, pas_alias, tab[0], tab[1], log_rate,
+                                           tab[2], -1.0)
+        inv_rate = math.exp(-rec[i, LG])
+        rec[i, TL] = -exponential(rng) * inv_rate
         t_next[i] = exponential(rng) * inv_rate

@@ -18,9 +18,13 @@ from postprocess.ctrw import predicted_mean_tau, predicted_tau_alpha
 from postprocess.landscape import TABLE_I, PELParameters
 
 from . import kinetics as kin
+from .heap import build_heap
 from .lattice import make_lattice
 from .processes import COUPLING_NAMES, build_tables, gaussian_coefficients
+from .rate_bins import E, LG, RateBins
 from .rng import new_cache, seed_state
+
+ENGINES = ("composition", "heap")
 
 
 @dataclass(frozen=True)
@@ -90,8 +94,10 @@ class CLMSimulation:
 
     N_TBINS_PER_DECADE, N_EBINS = 20, 120
 
-    def __init__(self, config: CLMConfig, n_cells: int = 8192):
-        self.config = config
+    def __init__(self, config: CLMConfig, n_cells: int = 8192, engine: str = "composition"):
+        if engine not in ENGINES:
+            raise DeckError(f"CLM engine must be one of {ENGINES}, got {engine!r}")
+        self.config, self.engine = config, engine
         beta = 1.0 / config.temperature
         self.lattice = make_lattice(config.shape, config.r_max, config.exponent)
         if config.q * self.lattice.weights.max(initial=0.0) > 1.0:
@@ -101,17 +107,38 @@ class CLMSimulation:
         self.tau_alpha_0 = float(predicted_tau_alpha(beta, config.pel))
         self.rng, self.cache = seed_state(config.seed), new_cache()
         n = self.lattice.n_es
-        self.e, self.lg = np.empty(n), np.empty(n)
-        t_next, self.t_last = np.empty(n), np.empty(n)
-        self.heap, self.pos, self.hkey = np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n)
+        self.rec, t_next = np.empty((n, 4)), np.empty(n)
         self._tab = np.array([self.tables.e_lo, self.tables.h, self.tables.sigma_gamma,
                               self.tables.log_rate_max])
         kin.initial_state(self.rng, self.cache, self.tables.passive_prob, self.tables.passive_alias,
-                          self.tables.log_rate, self._tab, self.e, self.lg, t_next,
-                          self.t_last)
-        kin.build_heap(t_next, self.heap, self.hkey, self.pos)
+                          self.tables.log_rate, self._tab, self.rec, t_next)
+        if engine == "heap":
+            self.heap, self.pos, self.hkey = np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n)
+            build_heap(t_next, self.heap, self.hkey, self.pos)
+        else:
+            self.bins = self._rate_bins()
         self.n_snapshots = config.n_blocks * max(1, min(1024, 2**20 // n))
         self.t_now = 0.0
+
+    @property
+    def e(self) -> np.ndarray:
+        """Current MB energies of the ES [ε] (a view)."""
+        return self.rec[:, E]
+
+    @property
+    def lg(self) -> np.ndarray:
+        """Current ln γ of the ES [ln(1/τ)] (a view)."""
+        return self.rec[:, LG]
+
+    def _rate_bins(self) -> RateBins:
+        """Composition–rejection bins covering every ln γ the tables and eq. (2) can produce (±9 σ_γ)."""
+        tb = self.tables
+        reach = 0.5 * tb.sigma_gamma**2 + 9.0 * tb.sigma_gamma + 1.0
+        links = int(self.lattice.offsets[1] - self.lattice.offsets[0])
+        bins = RateBins(float(tb.log_rate.min()) - reach, tb.log_rate_max + reach, margin=2 + links)
+        bins.build(self.rec)
+        bins.set_order()
+        return bins
 
     def _parameters(self, t0, t1):
         cfg, tb = self.config, self.tables
@@ -125,6 +152,8 @@ class CLMSimulation:
         par[[kin.P_EHLO, kin.P_EHW]] = tb.e_lo, (tb.e_hi - tb.e_lo) / self.N_EBINS
         par[[kin.P_INV_TBLOCK, kin.P_INV_DLOGT, kin.P_INV_EHW]] = 1.0 / par[[kin.P_TBLOCK, kin.P_DLOGT, kin.P_EHW]]
         par[kin.P_INV_LOG1MQ] = self._geometric_skip()
+        links = self.lattice.offsets[1] - self.lattice.offsets[0]
+        par[kin.P_NOLINK] = math.exp(links / par[kin.P_INV_LOG1MQ]) if links else 1.0
         return par
 
     def _geometric_skip(self) -> float:
@@ -149,13 +178,24 @@ class CLMSimulation:
         moments, thist = np.zeros((cfg.n_blocks, 4)), np.zeros((n_tbins + 2, 2))
         ehist, counts = np.zeros((cfg.n_blocks, self.N_EBINS)), np.zeros(2, np.int64)
         link_accept = lat.weights / lat.weights.max() if lat.weights.size else lat.weights
-        t = kin.run_events(self.rng, self.cache, self.e, self.lg, self.t_last,
-                           self.heap, self.hkey, self.pos, lat.offsets, lat.neighbours, link_accept, tb.log_rate,
-                           tb.active_prob, tb.active_alias, tb.passive_prob, tb.passive_alias,
-                           self._tab, COUPLING_NAMES[cfg.coupling], cfg.gauss_redraw, par,
-                           max_events, moments, thist, ehist, self.n_snapshots, counts)
-        if t < t1:
-            raise DeckError(f"CLM run stopped at t = {t:.4g} < t_end = {t1:.4g} after max_events = {max_events}")
+        clock, istate = np.array([self.t_now]), np.zeros(2, np.int64)
+        common = (tb.log_rate, tb.active_prob, tb.active_alias, tb.passive_prob, tb.passive_alias,
+                  self._tab, COUPLING_NAMES[cfg.coupling], cfg.gauss_redraw, par, clock, istate)
+        tallies = (moments, thist, ehist, self.n_snapshots, counts)
+        status = kin.OVERFLOW
+        while status == kin.OVERFLOW:
+            left = max_events - int(counts[0])
+            if self.engine == "heap":
+                status = kin.run_events_heap(self.rng, self.cache, self.rec, self.heap, self.hkey, self.pos,
+                                             lat.offsets, lat.neighbours, link_accept, *common, left, *tallies)
+            else:
+                b = self.bins
+                status = kin.run_events(self.rng, self.cache, self.rec, b.pool, b.bint, b.bflt, b.order, b.bpar,
+                                        b.margin, lat.offsets, lat.neighbours, link_accept, *common, left, *tallies)
+                if status == kin.OVERFLOW:
+                    b.grow(self.rec)
+        if status != kin.DONE:
+            raise DeckError(f"CLM run stopped at t = {clock[0]:.4g} < t_end = {t1:.4g} after max_events = {max_events}")
         self.t_now = t1
         return CLMTallies(cfg, moments, thist,
                           par[kin.P_LOGTMIN] + par[kin.P_DLOGT] * np.arange(n_tbins + 1), ehist,

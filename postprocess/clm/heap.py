@@ -1,0 +1,59 @@
+r"""Indexed 4-ary min-heap of the next firing times (Gibson & Bruck's next-reaction method).
+
+The reference selection of :mod:`.kinetics` (``engine="heap"``): each ES i fires at an absolute time
+t_i; the times sit in a 4-ary min-heap, so an event costs O(log N) for the fired ES and for every
+ES whose rate changed by a passive process (t_j = t + Exp(1)/γ'_j, exact by memorylessness).
+``heap[k]`` is the ES in slot k, ``hkey[k]`` its firing time [τ] (kept in heap order so that the
+four children of a slot share one cache line), ``pos[i]`` the slot of ES i.
+
+References
+----------
+Gibson & Bruck, J. Phys. Chem. A 104, 1876 (2000).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, inline="always")
+def sift(heap, hkey, pos, k, key_new):
+    """Give heap slot k the key ``key_new`` and restore the 4-ary min-heap (sift up, then down)."""
+    i = heap[k]
+    while k > 0:
+        parent = (k - 1) >> 2
+        if hkey[parent] <= key_new:
+            break
+        heap[k] = heap[parent]
+        hkey[k] = hkey[parent]
+        pos[heap[k]] = k
+        k = parent
+    n = heap.size
+    while True:
+        c = 4 * k + 1
+        if c >= n:
+            break
+        best = c
+        for d in range(c + 1, min(c + 4, n)):
+            if hkey[d] < hkey[best]:
+                best = d
+        if hkey[best] >= key_new:
+            break
+        heap[k] = heap[best]
+        hkey[k] = hkey[best]
+        pos[heap[k]] = k
+        k = best
+    heap[k] = i
+    hkey[k] = key_new
+    pos[i] = k
+
+
+@njit(cache=True)
+def build_heap(key, heap, hkey, pos):
+    """Fill the 4-ary heap with all ES ordered by ``key`` (their next firing times); a sorted
+    array is a valid heap."""
+    order = np.argsort(key)
+    for k in range(key.size):
+        heap[k] = order[k]
+        hkey[k] = key[order[k]]
+        pos[order[k]] = k
