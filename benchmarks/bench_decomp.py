@@ -6,8 +6,11 @@ Prints, in one invocation (only ratios measured together mean anything on a shar
    N = 8000 and 32000 on 1 and 2 ranks: steps/s, speedup, parallel efficiency, and the
    communication share of the step per rank (halo forward + reductions + migration/borders),
    next to LAMMPS' own "Comm" share;
-2. 64 replicas of N = 65 (r_c = 1.8) on 2 ranks in compiled batches vs 64 separate LAMMPS runs
-   (two at a time on the two cores): aggregate particle-steps/s;
+2. 64 replicas of N = 65 (r_c = 1.8) on 2 ranks run as a user would, ``mpirun -n 2 pel-hpc run``
+   on an ensemble deck (one compiled batch per rank), with the deck's default output cadence and
+   with output off, vs 64 separate LAMMPS runs (two at a time on the two cores): aggregate
+   particle-steps/s from wall times (start-up included) and steady rates (a long minus a short
+   run for pel_hpc, LAMMPS' loop times);
 3. a performance model of one step calibrated on (1): t = a·N/P + b·G + α·(m + 3⌈log₂P⌉) + β·24G,
    with G the ghosts of a sub-box of the chosen grid, m its point-to-point messages and three
    reductions per step, then a PREDICTION table of strong and weak scaling to 10³ ranks and
@@ -118,37 +121,6 @@ def worker_md(config: str, steps: int, serial: bool) -> None:
     rows = world.allgather(row)
     if world.rank == 0:
         print("RESULT " + json.dumps({"steps": steps, "ranks": rows}), flush=True)
-
-
-def worker_ensemble(replicas: int, steps: int) -> None:
-    """Advance this rank's share of ``replicas`` N = 65 systems in one compiled batch; rank 0 prints JSON."""
-    from pel_hpc.md.domain import SerialDomain
-    from pel_hpc.md.init import random_state, soft_push
-    from pel_hpc.md.velocities import maxwell_boltzmann
-    from pel_hpc.parallel.batch import ReplicaBatch
-    from pel_hpc.parallel.comm import MPIComm
-    from pel_hpc.parallel.ensemble import split_world
-    from pel_hpc.physics.kob_andersen import pair_table
-    from pel_hpc.simulation import Integrator
-
-    world = MPIComm()
-    layout, _ = split_world(world, replicas, 1)
-    table = pair_table(1.8)
-    states = []
-    for k in layout.replicas:
-        s = random_state(65, RHO, 0.8, seed=5, replica=k)
-        soft_push(s, SerialDomain(table.rc_max, SKIN), table)
-        maxwell_boltzmann(s, SerialDomain(table.rc_max, SKIN), T)
-        states.append(s)
-    batch = ReplicaBatch(states, table, Integrator(DT, T, TAU, 3), SKIN)
-    batch.advance(200)
-    world.barrier()
-    t0 = time.perf_counter()
-    batch.advance(steps)
-    wall = time.perf_counter() - t0
-    walls = world.allgather(wall)
-    if world.rank == 0:
-        print("RESULT " + json.dumps({"steps": steps, "walls": walls, "replicas": replicas}), flush=True)
 
 
 # ---------------------------------------------------------------- parent: launching and LAMMPS
@@ -284,15 +256,58 @@ def bench_md(args, work: Path) -> dict:
     return measured
 
 
+ENSEMBLE_DECK = """run: {{name: {name}, seed: 5}}
+system: {{n: 65, cutoff: 1.8}}
+integrator: {{temperature: {T}, dt: {DT}, tau_t: {TAU}}}
+stages: [{{name: production, steps: {steps}, output: {output}}}]
+{extra}ensemble: {{replicas: {replicas}, ranks_per_replica: 1, mode: independent}}
+"""
+QUIET = "output: {thermo: 0, positions: 0}\ncheckpoint: {file: null}\n"  # no output at all
+
+
+def run_deck(work: Path, name: str, replicas: int, steps: int, output: bool) -> float:
+    """Wall time [s] of ``mpirun -n 2 python -m pel_hpc run`` on an ensemble deck (start-up included).
+
+    ``output``: the deck's default cadences (thermo table and observables every 100 steps,
+    positions every 1000, a checkpoint at the end); otherwise no output of any kind.
+    """
+    deck = work / f"{name}.yaml"
+    deck.write_text(ENSEMBLE_DECK.format(name=name, T=T, DT=DT, TAU=TAU, steps=steps, replicas=replicas,
+                                         output=str(output).lower(), extra="" if output else QUIET))
+    t0 = time.perf_counter()
+    subprocess.run(MPIRUN + ["-n", "2", sys.executable, "-m", "pel_hpc", "run", deck.name], cwd=work, check=True,
+                   stdout=subprocess.DEVNULL, env=dict(os.environ, NUMBA_NUM_THREADS="1"))
+    return time.perf_counter() - t0
+
+
+def cli_rates(work: Path, replicas: int, steps: int, output: bool) -> tuple[float, float]:
+    """(particle-steps/s from wall time incl. start-up, from the difference of a long and a short run).
+
+    A short warm-up run first, so that no Numba compilation is timed.
+    """
+    tag = "out" if output else "quiet"
+    run_deck(work, f"warm_{tag}", 2, 20, output)
+    short, long = max(steps // 4, 1), steps
+    walls = {k: run_deck(work, f"ens_{tag}_{k}", replicas, k, output) for k in (short, long)}
+    work_done = replicas * 65.0
+    return work_done * long / walls[long], work_done * (long - short) / (walls[long] - walls[short])
+
+
 def bench_ensemble(args, work: Path) -> None:
-    res = run_worker(2, "ensemble", str(args.replicas), str(args.steps65))
-    ours = args.replicas * 65 * args.steps65 / max(res["walls"])
+    rates = {out: cli_rates(work, args.replicas, args.steps65, out) for out in (True, False)}
     wall_rate, loop_rate = lammps_ensemble(args.lammps_runs, args.steps65, work)
-    print(f"\n{args.replicas} replicas of N=65 (r_c=1.8, NVT T=0.5) on 2 ranks, compiled batches: "
-          f"{ours / 1e6:.2f} M particle-steps/s")
+    print(f"\n{args.replicas} replicas of N=65 (r_c=1.8, NVT T=0.5, {args.steps65} steps) on 2 ranks through "
+          f"`mpirun -n 2 pel-hpc run` (one compiled batch per rank):")
+    for out, label in ((True, "default output cadence (thermo 100, positions 1000)"), (False, "output off")):
+        w, d = rates[out]
+        print(f"  {label:52s}: {w / 1e6:6.2f} M particle-steps/s (wall incl. start-up), "
+              f"{d / 1e6:6.2f} M (long minus short run)")
     print(f"  {args.lammps_runs} separate LAMMPS runs, two at a time: {wall_rate / 1e6:.2f} M particle-steps/s "
           f"(wall incl. start-up), {loop_rate / 1e6:.2f} M (loop time only)")
-    print(f"  ratio pel_hpc / LAMMPS: {ours / wall_rate:.2f} (wall), {ours / loop_rate:.2f} (loop time only)")
+    for out, label in ((True, "default output"), (False, "output off")):
+        w, d = rates[out]
+        print(f"  ratio pel_hpc ({label}) / LAMMPS: {w / wall_rate:.2f} (wall vs wall), "
+              f"{d / loop_rate:.2f} (steady rate vs loop time)")
 
 
 def print_model(measured: dict) -> None:
@@ -329,20 +344,23 @@ def main(argv=None) -> None:
     ap.add_argument("--steps65", type=int, default=20000)
     ap.add_argument("--lammps-runs", type=int, default=64)
     ap.add_argument("--quick", action="store_true", help="short settings: checks that everything runs")
+    ap.add_argument("--part", choices=("all", "md", "ensemble"), default="all",
+                    help="md: decomposed MD and the model only; ensemble: the N = 65 replicas only")
     args = ap.parse_args(argv)
     if args.worker:
-        kind, *rest = args.worker
-        if kind == "md":
-            return worker_md(rest[0], int(rest[1]), rest[2] == "serial")
-        return worker_ensemble(int(rest[0]), int(rest[1]))
+        _, *rest = args.worker
+        return worker_md(rest[0], int(rest[1]), rest[2] == "serial")
     if args.quick:
         args.steps, args.steps65, args.lammps_runs = 20, 300, 4
     if K.lmp_binary() is None:
         sys.exit("LAMMPS 'lmp' not found: install the Debian package 'lammps'")
     work = Path(tempfile.mkdtemp(prefix="bench_decomp_"))
-    measured = bench_md(args, work)
-    bench_ensemble(args, work)
-    print_model(measured)
+    if args.part in ("all", "md"):
+        measured = bench_md(args, work)
+    if args.part in ("all", "ensemble"):
+        bench_ensemble(args, work)
+    if args.part in ("all", "md"):
+        print_model(measured)
 
 
 if __name__ == "__main__":
