@@ -4,8 +4,14 @@ A checkpoint holds every field of every rank's ``State`` as it is in memory — 
 arrays (positions, velocities, forces, images, tags, species) in each rank's local order,
 and each rank's box, Nosé–Hoover chain, step, seed and replica — plus the driver's scalars
 (stage index, ...).  The velocities are counter-based (:mod:`pel_hpc.md.velocities`), so
-no random-generator state exists beyond the seed.  Restoring on the same rank count gives
-every rank exactly its arrays back, so a restarted run continues bitwise.
+no random-generator state exists beyond the seed.  Restoring on the same rank count and
+replica grouping gives every rank exactly its arrays back, so a restarted run continues
+bitwise (:func:`read_checkpoint_states`).  The rows of all slots together are the global
+arrays of every replica, so a checkpoint also restarts on any other rank count or grouping
+(:func:`read_restart_states`): each replica is rebuilt in tag order on every rank of its
+group and the domain set-up distributes it, as at a fresh start.  That continuation equals
+the uninterrupted run within the engine's decomposition tolerance, and bitwise in
+``decomposition.reproducible`` mode (tag-ordered sums on any rank count).
 
 The file is written collectively to ``<path>.tmp``, closed, then renamed over ``<path>``
 by rank 0 (``os.replace`` is atomic on POSIX): a checkpoint is never half-written, and the
@@ -88,19 +94,79 @@ def read_checkpoint_states(path, comm) -> tuple[list, dict]:
 
     Raises as :func:`read_checkpoint`.
     """
-    if not os.path.isfile(path):
-        raise InputFileError(f"no checkpoint '{path}' to restart from")
-    with open_h5(path, "r") as f:
-        if f.attrs.get("format") != FORMAT or not f.attrs.get(ATTR_COMPLETE, False):
-            raise CorruptFileError(f"'{path}' is not a complete pel_hpc checkpoint")
+    with _open_complete(path) as f:
         if int(f.attrs[ATTR_N_RANKS]) != comm.size:
             raise InputFileError(f"checkpoint '{path}' was written by {int(f.attrs[ATTR_N_RANKS])} ranks; "
                                  f"restart it on the same number (this run has {comm.size})")
-        slots = f[f"{RANKS}/slots"][...] if "slots" in f[RANKS] else np.arange(comm.size + 1)
+        slots = _slots(f)
         states = [_read_slot(f, int(k)) for k in range(slots[comm.rank], slots[comm.rank + 1])]
         extra = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in f.attrs.items()
                  if k not in ("format", ATTR_N_RANKS, ATTR_COMPLETE)}
     return states, extra
+
+
+def read_restart_states(path, comm, replicas) -> list:
+    """Start states of ``replicas`` on this rank for ``--restart``, whatever the writing rank count.
+
+    The exact per-rank states when the checkpoint was written by ``comm.size`` ranks holding
+    ``replicas`` here (bitwise continuation); otherwise each replica's full state in tag order
+    (:func:`replica_state`), which the domain set-up distributes.
+
+    Raises
+    ------
+    InputFileError
+        No checkpoint at ``path``, or one without a requested replica.
+    CorruptFileError
+        Unreadable, truncated or incomplete file.
+    """
+    with _open_complete(path) as f:
+        slots = _slots(f)
+        same = int(f.attrs[ATTR_N_RANKS]) == comm.size
+        mine = range(slots[comm.rank], slots[comm.rank + 1]) if same else range(0)
+        exact = same and _slot_replicas(f)[list(mine)].tolist() == list(replicas)
+        if comm.allreduce_min(int(exact)):  # every rank holds its replicas' exact arrays
+            return [_read_slot(f, int(k)) for k in mine]
+        return [replica_state(f, int(k), path) for k in replicas]
+
+
+def replica_state(f, replica: int, path="checkpoint") -> State:
+    """The full state of ``replica`` (all its slots' rows, sorted by tag) from an open checkpoint."""
+    which = np.flatnonzero(_slot_replicas(f) == replica)
+    if not len(which):
+        raise InputFileError(f"checkpoint '{path}' holds no replica {replica} "
+                             f"(it has {sorted(set(_slot_replicas(f).tolist()))})")
+    parts = [_read_slot(f, int(k)) for k in which]
+    tag = np.concatenate([p.tag[: p.n_local] for p in parts])
+    order = np.argsort(tag, kind="stable")
+    if not np.array_equal(tag[order], np.arange(parts[0].n_global)):
+        raise CorruptFileError(f"'{path}': replica {replica} does not hold tags 0..{parts[0].n_global - 1} once each")
+    rows = {name: np.concatenate([getattr(p, name)[: p.n_local] for p in parts])[order]
+            for name in ("x", "v", "typ", "tag", "image")}
+    first = parts[0]
+    return State.from_arrays(rows["x"], rows["typ"], first.box, v=rows["v"], tag=rows["tag"], image=rows["image"],
+                             step=first.step, nhc_eta=first.nhc_eta.copy(), nhc_veta=first.nhc_veta.copy(),
+                             seed=first.seed, replica=replica)
+
+
+def _open_complete(path):
+    """The checkpoint at ``path`` opened for reading (serially), if it exists and is complete."""
+    if not os.path.isfile(path):
+        raise InputFileError(f"no checkpoint '{path}' to restart from")
+    f = open_h5(path, "r")
+    if f.attrs.get("format") != FORMAT or not f.attrs.get(ATTR_COMPLETE, False):
+        f.close()
+        raise CorruptFileError(f"'{path}' is not a complete pel_hpc checkpoint")
+    return f
+
+
+def _slots(f) -> np.ndarray:
+    """(n_ranks + 1,) first slot of each writing rank (one slot per rank in old files)."""
+    return f[f"{RANKS}/slots"][...] if "slots" in f[RANKS] else np.arange(int(f.attrs[ATTR_N_RANKS]) + 1)
+
+
+def _slot_replicas(f) -> np.ndarray:
+    """The replica of every slot."""
+    return np.asarray(f[f"{RANKS}/replica"][...]).reshape(-1)
 
 
 def _read_slot(f, slot: int) -> State:

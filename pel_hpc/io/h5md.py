@@ -145,13 +145,26 @@ def write_box(f: h5py.File, replica: int, edges) -> None:
     box[L.EDGES].attrs[L.ATTR_UNIT] = units.LENGTH
 
 
+def _allocated_early():
+    """Dataset-creation list that allocates every chunk at creation and extension.
+
+    A chunked dataset created serially (default: chunks allocated when first written) and
+    later written under mpio fails in HDF5 1.10.8 ("MPI_File_set_view failed: invalid
+    datatype"; the serial-to-parallel allocation bug fixed in HDF5 PR #3394), which a
+    serial run restarted on several ranks would hit.  Without fill values it costs no writes.
+    """
+    dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    dcpl.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
+    return dcpl
+
+
 def create_clock(group: h5py.Group, rows: int) -> None:
     """``step`` (int64, unwritten rows :data:`~pel_hpc.io.layout.UNWRITTEN_STEP`) and ``time``
     (float64, [tau]) datasets of ``rows`` rows in ``group``, extendible."""
     group.create_dataset(L.STEP, shape=(rows,), maxshape=(None,), chunks=(CLOCK_CHUNK,), dtype=np.int64,
-                         fillvalue=L.UNWRITTEN_STEP)
+                         fillvalue=L.UNWRITTEN_STEP, dcpl=_allocated_early())
     group.create_dataset(L.TIME, shape=(rows,), maxshape=(None,), chunks=(CLOCK_CHUNK,), dtype=np.float64,
-                         fill_time="never")
+                         fill_time="never", dcpl=_allocated_early())
     group[L.TIME].attrs[L.ATTR_UNIT] = units.TIME
 
 
@@ -169,7 +182,7 @@ def create_series(f: h5py.File, path: str, inner: tuple, dtype, unit: str, clock
     """
     group = f.require_group(path)
     group.create_dataset(L.VALUE, shape=(rows,) + inner, maxshape=(None,) + inner, chunks=(chunk,) + inner,
-                         dtype=dtype, fill_time="never")
+                         dtype=dtype, fill_time="never", dcpl=_allocated_early())
     if unit:
         group[L.VALUE].attrs[L.ATTR_UNIT] = unit
     if clock_of is None:

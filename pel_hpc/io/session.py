@@ -8,7 +8,8 @@
    world has fewer groups than replicas);
 2. one simulation per replica of this rank's group — from the deck's start (per
    ``ensemble.mode``; replica k's start depends only on ``(run.seed, k)``), or from the last
-   complete checkpoint with ``--restart`` (same rank count; bitwise continuation) — run in
+   complete checkpoint with ``--restart`` (bitwise continuation on the same rank count and
+   grouping; any other rank count or grouping restarts from the replicas' global arrays) — run in
    lockstep by a :class:`~pel_hpc.parallel.group.ReplicaGroup` (one compiled batch for
    single-rank tiny boxes, one replica after the other per chunk otherwise);
 3. the H5MD file with one particles group per replica — created, or re-opened with every
@@ -25,7 +26,7 @@ import sys
 
 from pel_hpc.deck.checks import check_world_size
 from pel_hpc.errors import InputFileError
-from pel_hpc.io.checkpoint import read_checkpoint_states, write_checkpoint
+from pel_hpc.io.checkpoint import read_restart_states, write_checkpoint
 from pel_hpc.io.ops import ProgressOp, output_operations
 from pel_hpc.io.signals import StopFlag
 from pel_hpc.io.writer import H5MDWriter
@@ -55,11 +56,7 @@ def start_states(cfg, layout, world, restart: bool) -> list:
         return replica_states(cfg, layout.replicas, pair_table(cfg.system.cutoff, cfg.system.truncation))
     if not os.path.isfile(cfg.output.file):
         raise InputFileError(f"--restart: no output file '{cfg.output.file}' to append to")
-    states, _ = read_checkpoint_states(cfg.checkpoint.file, world)
-    if tuple(s.replica for s in states) != tuple(layout.replicas):
-        raise InputFileError(f"checkpoint '{cfg.checkpoint.file}' holds replicas {[s.replica for s in states]} "
-                             f"on rank {world.rank}, this run expects {list(layout.replicas)}")
-    return states
+    return read_restart_states(cfg.checkpoint.file, world, layout.replicas)
 
 
 def build_group(cfg, layout, comm, states, stream):

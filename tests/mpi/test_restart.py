@@ -1,5 +1,6 @@
 """Restart on 2/4 ranks (decomposed N = 260): a run stopped at a checkpoint and continued with
-``--restart`` ends bitwise equal to the uninterrupted run and its file holds every frame once."""
+``--restart`` ends bitwise equal to the uninterrupted run and its file holds every frame once,
+on the same rank count and from a checkpoint written on another rank count (reproducible mode)."""
 import os
 
 import h5py
@@ -11,12 +12,12 @@ from pel_hpc.io.session import run_deck
 from pel_hpc.parallel.comm import MPIComm
 
 
-def deck(folder, name, steps, size):
+def deck(folder, name, steps, size, **over):
     return validate_deck({
         "run": {"name": name, "seed": 4}, "system": {"n": 260, "cutoff": 1.8},
         "integrator": {"temperature": 0.8}, "stages": [{"name": "production", "steps": steps}],
         "output": {"thermo": 10, "positions": 10, "velocities": 20, "file": f"{name}.h5"},
-        "checkpoint": {"every": 30}, "ensemble": {"ranks_per_replica": size}}, folder)
+        "checkpoint": {"every": 30}, "ensemble": {"ranks_per_replica": size}, **over}, folder)
 
 
 def by_tag(state, name):
@@ -45,3 +46,46 @@ def test_stop_and_restart_is_bitwise(world, tmp_path_factory):
                 assert np.array_equal(fa[path]["value"][()], fb[path]["value"][()]), path
             assert fb["particles/replica_000/position/step"][()].tolist() == list(range(0, 91, 10))
     world.Barrier()
+
+
+def final_state(path):
+    """Replica 0's full state, in tag order, from a checkpoint (any writing rank count)."""
+    from pel_hpc.io.checkpoint import replica_state
+
+    with h5py.File(path, "r") as f:
+        return replica_state(f, 0, path)
+
+
+def test_restart_on_two_ranks_from_one_and_four(world, tmp_path_factory):
+    """A checkpoint written on 1 (and, under -n 4, on 4) ranks continues on 2 ranks; reproducible
+    mode makes the result bitwise the uninterrupted 2-rank run, file and final state."""
+    if world.size < 2:
+        return
+    folder = world.bcast(tmp_path_factory.mktemp("restart_ranks") if world.rank == 0 else None)
+    devnull = open(os.devnull, "w")
+
+    def on(size, name, steps, restart=False):
+        inside = world.rank < size
+        sub = world.Split(int(inside), world.rank)
+        if inside:
+            cfg = deck(folder, name, steps, size, decomposition={"reproducible": True})
+            run_deck(cfg, MPIComm(sub), restart=restart, stream=devnull)
+        sub.Free()
+        world.Barrier()
+
+    on(2, "whole2", 90)
+    for writer in sorted({1, world.size} - {2}):
+        on(writer, f"from{writer}", 60)  # "killed" after its step-60 checkpoint, written on `writer` ranks
+        on(2, f"from{writer}", 90, restart=True)
+        if world.rank == 0:
+            a, b = final_state(folder / "whole2.chk.h5"), final_state(folder / f"from{writer}.chk.h5")
+            assert a.step == b.step == 90
+            for name in ("x", "v", "image", "nhc_eta", "nhc_veta"):
+                assert np.array_equal(getattr(a, name), getattr(b, name)), (writer, name)
+            with h5py.File(folder / "whole2.h5", "r") as fa, h5py.File(folder / f"from{writer}.h5", "r") as fb:
+                for path in ("particles/replica_000/position", "particles/replica_000/velocity",
+                             "observables/replica_000/temperature"):
+                    for member in ("step", "value"):
+                        assert np.array_equal(fa[path][member][()], fb[path][member][()]), (writer, path, member)
+        world.Barrier()
+
