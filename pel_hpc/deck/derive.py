@@ -5,7 +5,7 @@ Job arrays use it to give each task its own folder, seed and name::
     python -m pel_hpc.deck.derive input/ka65_T0.50.yaml runs/ka65_T0.50_s3/deck.yaml \\
         --set run.seed=3 --set run.name=ka65_T0.50_s3
 
-Relative paths of the source deck (``system.init.file``, and ``output.file`` /
+Relative paths of the source deck (``system.init.file``, ``preparation.file``, and ``output.file`` /
 ``checkpoint.file`` only if given) are made absolute against the source deck's folder, so
 the derived deck works from its new folder; outputs with default names land next to it.
 The result is validated before it is written (a bad ``--set`` writes nothing).
@@ -21,7 +21,7 @@ import yaml
 from pel_hpc.deck.validate import validate_deck
 from pel_hpc.errors import DeckError, PelError
 
-PATH_KEYS = (("system", "init", "file"),)
+PATH_KEYS = (("system", "init", "file"), ("preparation", "file"))
 
 
 def set_key(data: dict, dotted: str, text: str) -> None:

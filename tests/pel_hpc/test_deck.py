@@ -15,7 +15,7 @@ from pel_hpc.errors import DeckError, InputFileError
 
 ROOT = Path(__file__).resolve().parents[2]
 BAD = sorted((ROOT / "tests" / "decks" / "bad").glob("*.yaml"))
-INPUT = sorted(p for pattern in ("demo.yaml", "ka65_T*.yaml", "finite_size_N*.yaml", "ice520.yaml")
+INPUT = sorted(p for pattern in ("demo.yaml", "ka65_T*.yaml", "finite_size_N*.yaml", "ice520*.yaml")
                for p in (ROOT / "input").glob(pattern))  # the MD decks (clm_scan.yaml is post-processing)
 ERRORS = {"DeckError": DeckError, "InputFileError": InputFileError}
 
@@ -42,7 +42,7 @@ def test_bad_deck_gives_its_one_line_error_and_writes_nothing(deck, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [deck.name]
 
 
-@pytest.mark.parametrize("deck", [p for p in INPUT if p.stem != "ice520"], ids=lambda p: p.stem)
+@pytest.mark.parametrize("deck", INPUT, ids=lambda p: p.stem)
 def test_shipped_decks_validate(deck):
     cfg = load_deck(deck)
     assert cfg.output.file == str(deck.parent / f"{cfg.run.name}.h5")
