@@ -51,7 +51,8 @@ class SerialComm:
 class MPIComm:
     """Thin wrapper of an ``mpi4py.MPI.Comm`` with the :class:`SerialComm` interface.
 
-    Array reductions use the uppercase buffer interface on contiguous numpy arrays.
+    Reductions of arrays and of int/float scalars use the uppercase buffer interface on numpy
+    buffers (scalars on persistent one-element buffers): nothing is pickled in the MD step.
     """
 
     def __init__(self, comm=None):
@@ -61,14 +62,24 @@ class MPIComm:
         self.raw = MPI.COMM_WORLD if comm is None else comm
         self.rank = self.raw.Get_rank()
         self.size = self.raw.Get_size()
+        self._scalar = {float: (np.zeros(1), np.zeros(1)), int: (np.zeros(1, np.int64), np.zeros(1, np.int64))}
 
     def _reduce(self, value, op):
+        """Arrays and int/float scalars by ``Allreduce`` on numpy buffers (scalars: persistent
+        one-element buffers, no allocation, no pickling); anything else by the pickled path."""
         if isinstance(value, np.ndarray):
             send = np.ascontiguousarray(value)
             recv = np.empty_like(send)
             self.raw.Allreduce(send, recv, op=op)
             return recv
-        return self.raw.allreduce(value, op=op)
+        kind = float if isinstance(value, (float, np.floating)) else \
+            int if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)) else None
+        if kind is None:
+            return self.raw.allreduce(value, op=op)
+        send, recv = self._scalar[kind]
+        send[0] = value
+        self.raw.Allreduce(send, recv, op=op)
+        return kind(recv[0])
 
     def allreduce_sum(self, value):
         """Global sum of a scalar or a numpy array."""

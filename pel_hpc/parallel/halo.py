@@ -134,13 +134,23 @@ class Halo:
 
     # ---- every step ----------------------------------------------------------------------
     def forward(self, x) -> None:
-        """Refresh the ghost positions in place by replaying the plan (every MD step)."""
+        """Refresh the ghost positions in place by replaying the plan (every MD step).
+
+        A self-swap (grid dimension 1) packs straight into its ghost rows (no buffer, no MPI
+        call); a real swap packs into its persistent buffer and ``Sendrecv``\ s it into the
+        ghost rows.  Nothing is allocated.
+        """
         t0 = perf_counter()
+        me = self.comm.rank
         for s, (d, _, dest, source, shift) in enumerate(self.swaps):
-            idx, buf = self.send_idx[s], self._fwd_send[s]
+            idx, first, n = self.send_idx[s], self.recv_first[s], self.recv_n[s]
+            if dest == me and source == me:
+                hk.pack_positions(x, idx, idx.size, d, shift, x[first:first + n])
+                continue
+            buf = self._fwd_send[s]
             hk.pack_positions(x, idx, idx.size, d, shift, buf)
-            first, n = self.recv_first[s], self.recv_n[s]
-            self._sendrecv(buf, dest, source, x[first:first + n], 300 + s)
+            self.comm.raw.Sendrecv(buf, dest=dest, sendtag=300 + s, recvbuf=x[first:first + n], source=source,
+                                   recvtag=300 + s)
         self.comm_time += perf_counter() - t0
 
     @property
