@@ -1,4 +1,4 @@
-r"""A small counter-free random number generator for the CLM kernels (xoshiro256+, seeded by splitmix64).
+r"""A small random number generator for the CLM kernels (xoshiro256+, seeded by splitmix64; ziggurat variates).
 
 numba's ``np.random`` keeps one hidden global state, so two simulations in one process would share
 a stream and a continued run could not be reproduced.  Here each simulation owns its state array
@@ -6,9 +6,14 @@ a stream and a continued run could not be reproduced.  Here each simulation owns
 simulation: same seed, same result, also across
 interrupted and continued scans.
 
+Exponential and normal variates use the exact ziggurat method (256 layers; one 64-bit word gives
+the layer (top 8 bits), the sign (bit 55) and a 52-bit uniform (bits 3–54, avoiding the weak low
+bits of xoshiro256+)); about 98–99 % of draws need no transcendental function.
+
 References
 ----------
-Blackman & Vigna, ACM TOMS 47, 36 (2021) (xoshiro256+); Steele et al., OOPSLA 2014 (splitmix64).
+Blackman & Vigna, ACM TOMS 47, 36 (2021) (xoshiro256+); Steele et al., OOPSLA 2014 (splitmix64);
+Marsaglia & Tsang, J. Stat. Softw. 5(8) (2000) (ziggurat).
 """
 from __future__ import annotations
 
@@ -38,9 +43,26 @@ def _rotl(x, k):
     return (x << np.uint64(k)) | (x >> np.uint64(64 - k))
 
 
+def _ziggurat_edges(r, v, f, f_inv):
+    """Layer edges x_0 > x_1 = r > … > x_256 = 0 of a 256-layer ziggurat of area v per layer under f."""
+    x = np.zeros(257)
+    x[0], x[1] = v / f(r), r
+    for i in range(1, 255):
+        x[i + 1] = f_inv(v / x[i] + f(x[i]))
+    return x
+
+
+_ZN_X = _ziggurat_edges(3.6541528853610088, 0.00492867323399, lambda x: math.exp(-0.5 * x * x),
+                        lambda y: math.sqrt(-2.0 * math.log(y)))
+_ZN_F = np.exp(-0.5 * _ZN_X**2)
+_ZE_X = _ziggurat_edges(7.69711747013104972, 0.0039496598225815571993, lambda x: math.exp(-x),
+                        lambda y: -math.log(y))
+_ZE_F = np.exp(-_ZE_X)
+
+
 @njit(cache=True, inline="always")
-def uniform(rng):
-    """A double uniform in [0, 1) (53 bits) from the xoshiro256+ state ``rng`` (advanced in place)."""
+def next_u64(rng):
+    """The next 64-bit output of the xoshiro256+ state ``rng`` (advanced in place)."""
     s0, s1, s2, s3 = rng[0], rng[1], rng[2], rng[3]
     result = s0 + s3
     t = s1 << np.uint64(17)
@@ -51,27 +73,71 @@ def uniform(rng):
     s2 ^= t
     s3 = _rotl(s3, 45)
     rng[0], rng[1], rng[2], rng[3] = s0, s1, s2, s3
-    return float(result >> np.uint64(11)) * 1.1102230246251565e-16
+    return result
+
+
+@njit(cache=True, inline="always")
+def uniform(rng):
+    """A double uniform in [0, 1) (the top 53 bits of one xoshiro256+ output)."""
+    return float(np.int64(next_u64(rng) >> np.uint64(11))) * 1.1102230246251565e-16
+
+
+@njit(cache=True, inline="always")
+def _layer_and_uniform(rng):
+    """(layer 0–255, sign bit, uniform in [0, 1) with 52 bits) from one 64-bit word."""
+    r = next_u64(rng)
+    u = float(np.int64((r >> np.uint64(3)) & np.uint64(0xFFFFFFFFFFFFF))) * 2.220446049250313e-16
+    return int(r >> np.uint64(56)), int((r >> np.uint64(55)) & np.uint64(1)), u
+
+
+@njit(cache=True)
+def _exponential_slow(rng, i, z):
+    """Ziggurat rejection step of :func:`exponential` outside the inner rectangle of layer i."""
+    if i == 0:
+        return _ZE_X[1] - math.log(1.0 - uniform(rng))      # tail beyond r: r + Exp(1) (memoryless)
+    if _ZE_F[i] + uniform(rng) * (_ZE_F[i + 1] - _ZE_F[i]) < math.exp(-z):
+        return z
+    return -1.0
 
 
 @njit(cache=True, inline="always")
 def exponential(rng):
-    """A unit-mean exponential variate, −ln(1 − u)."""
-    return -math.log(1.0 - uniform(rng))
+    """A unit-mean exponential variate (exact ziggurat)."""
+    while True:
+        i, _, u = _layer_and_uniform(rng)
+        z = u * _ZE_X[i]
+        if z < _ZE_X[i + 1]:
+            return z
+        z = _exponential_slow(rng, i, z)
+        if z >= 0.0:
+            return z
+
+
+@njit(cache=True)
+def _normal_slow(rng, i, z):
+    """Ziggurat rejection step of :func:`normal` (|z| outside the inner rectangle of layer i); −1: reject."""
+    if i == 0:                                            # Marsaglia's tail algorithm beyond r
+        while True:
+            a = -math.log(1.0 - uniform(rng)) / _ZN_X[1]
+            if -2.0 * math.log(1.0 - uniform(rng)) > a * a:
+                return _ZN_X[1] + a
+    if _ZN_F[i] + uniform(rng) * (_ZN_F[i + 1] - _ZN_F[i]) < math.exp(-0.5 * z * z):
+        return z
+    return -1.0
 
 
 @njit(cache=True, inline="always")
 def normal(rng, cache):
-    """A standard normal variate (Box–Muller); the second of each pair waits in ``cache`` = (flag, value)."""
-    if cache[0] != 0.0:
-        cache[0] = 0.0
-        return cache[1]
-    r = math.sqrt(-2.0 * math.log(1.0 - uniform(rng)))
-    phi = 2.0 * math.pi * uniform(rng)
-    cache[0], cache[1] = 1.0, r * math.sin(phi)
-    return r * math.cos(phi)
+    """A standard normal variate (exact ziggurat); ``cache`` is unused (kept for the state layout)."""
+    while True:
+        i, sign, u = _layer_and_uniform(rng)
+        z = u * _ZN_X[i]
+        if z >= _ZN_X[i + 1]:
+            z = _normal_slow(rng, i, z)
+        if z >= 0.0:
+            return -z if sign else z
 
 
 def new_cache() -> np.ndarray:
-    """An empty Box–Muller cache for :func:`normal` (saved with the generator state)."""
+    """The second state array of a generator (unused by the ziggurat; kept so saved states keep their shape)."""
     return np.zeros(2)
