@@ -260,7 +260,7 @@ ENSEMBLE_DECK = """run: {{name: {name}, seed: 5}}
 system: {{n: 65, cutoff: 1.8}}
 integrator: {{temperature: {T}, dt: {DT}, tau_t: {TAU}}}
 stages: [{{name: production, steps: {steps}, output: {output}}}]
-{extra}ensemble: {{replicas: {replicas}, ranks_per_replica: 1, mode: independent}}
+{extra}ensemble: {{replicas: {replicas}, ranks_per_replica: 1, mode: iso_configurational}}
 """
 QUIET = "output: {thermo: 0, positions: 0}\ncheckpoint: {file: null}\n"  # no output at all
 
@@ -268,8 +268,10 @@ QUIET = "output: {thermo: 0, positions: 0}\ncheckpoint: {file: null}\n"  # no ou
 def run_deck(work: Path, name: str, replicas: int, steps: int, output: bool) -> float:
     """Wall time [s] of ``mpirun -n 2 python -m pel_hpc run`` on an ensemble deck (start-up included).
 
-    ``output``: the deck's default cadences (thermo table and observables every 100 steps,
-    positions every 1000, a checkpoint at the end); otherwise no output of any kind.
+    Iso-configurational replicas: one pushed random start and fresh velocities per replica, as
+    the 64 LAMMPS runs share one start.  ``output``: the deck's default cadences (thermo table
+    and observables every 100 steps, positions every 1000, a checkpoint at the end); otherwise
+    no output of any kind.
     """
     deck = work / f"{name}.yaml"
     deck.write_text(ENSEMBLE_DECK.format(name=name, T=T, DT=DT, TAU=TAU, steps=steps, replicas=replicas,
