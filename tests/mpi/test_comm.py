@@ -13,3 +13,17 @@ def test_allreduce_and_split(world):
     sub = comm.split(comm.rank % 2, comm.rank)
     assert sub.size == len(range(comm.rank % 2, n, 2))
     assert sub.allreduce_sum(1) == sub.size
+
+
+def test_scalar_reductions_keep_the_type_and_equal_the_sum(world):
+    """int and float scalars (the MD step's reductions: no pickling) reduce to the exact sum/max/min
+    with their Python type; other objects still reduce."""
+    comm = MPIComm(world)
+    n = comm.size
+    total = comm.allreduce_sum(0.25 * (comm.rank + 1))
+    assert type(total) is float and total == 0.125 * n * (n + 1)
+    assert comm.allreduce_sum(np.float64(1.5)) == 1.5 * n
+    big = comm.allreduce_max(2**40 + comm.rank)
+    assert type(big) is int and big == 2**40 + n - 1
+    assert comm.allreduce_min(np.int32(comm.rank - 3)) == -3
+    assert comm.allreduce_max(comm.rank == n - 1) is True
