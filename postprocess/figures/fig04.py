@@ -1,7 +1,7 @@
 """Fig. 4 of the paper: N(d)/N_av(d) of the first two structural events of an iso-configurational ensemble.
 
 ``python -m postprocess.figures.fig04 FILE.h5 --out DIR`` writes ``DIR/fig04_<stem>.png`` (the title
-names the source file, the footer the ensemble size and the event rule) and ``DIR/<stem>_events.csv``.
+names the source file, the footer the ensemble size, the event rule and Δt with its source) and ``DIR/<stem>_events.csv``.
 N(d) counts replicas whose second structural event lies at distance d from the first; N_av(d) is the
 count expected from g_AA(r) if the second event hit a random A particle (:mod:`postprocess.events`).
 Options: ``python -m postprocess.figures.fig04 --help``.
@@ -18,9 +18,11 @@ from postprocess.ice import IceResult, run_cli  # noqa: E402
 
 def footer(result: IceResult) -> str:
     """One line naming the ensemble size and the frame rule of the analysis."""
-    rule = result.rule
+    rule, relax = result.rule, result.relaxation
+    source = "--lag" if relax.source == "--lag" else f"τα of F_s(k={relax.k:g}), KWW"
     return (f"{len(result.tables)} replicas, {result.stats.n_pairs} event pairs; window {rule.window} frames, "
-            f"jump {rule.jump} σ, Δt {rule.lag} frames, MSD > {rule.msd_threshold} σ², r_shell {rule.r_shell:.3g} σ")
+            f"jump {rule.jump} σ, Δt = {relax.lag:.3g} τ ({source}; {rule.lag} frames), "
+            f"MSD > {rule.msd_threshold} σ², r_shell {rule.r_shell:.3g} σ")
 
 
 def plot(result: IceResult, source: Path, path: Path) -> Path:
