@@ -16,10 +16,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 from postprocess.ice import IceResult, run_cli  # noqa: E402
 
 
+MIN_EXPECTED = 0.5  # bins with N_av(d) below this are not drawn: their ratio has no resolution
+
+
 def footer(result: IceResult) -> str:
     """One line naming the ensemble size and the frame rule of the analysis."""
     rule, relax = result.rule, result.relaxation
     source = "--lag" if relax.source == "--lag" else f"τα of F_s(k={relax.k:g}), KWW"
+    source += ", extrapolated beyond the run" if "extrapolated" in relax.source else ""
     return (f"{len(result.tables)} replicas, {result.stats.n_pairs} event pairs; window {rule.window} frames, "
             f"jump {rule.jump} σ, Δt = {relax.lag:.3g} τ ({source}; {rule.lag} frames), "
             f"MSD > {rule.msd_threshold} σ², r_shell {rule.r_shell:.3g} σ")
@@ -29,7 +33,7 @@ def plot(result: IceResult, source: Path, path: Path) -> Path:
     """Draw N(d)/N_av(d) with its ensemble error bars and save it as PNG."""
     s = result.stats
     d = 0.5 * (s.edges[1:] + s.edges[:-1])
-    ok = s.n_av > 1e-3 * max(s.n_pairs, 1)  # skip the core (d < 0.8 σ) where no particle is expected
+    ok = s.n_av >= MIN_EXPECTED  # skip bins (the core, d < 0.9 σ) where less than half a pair is expected
     fig, ax = plt.subplots(figsize=(5.0, 3.8))
     ax.errorbar(d[ok], s.ratio[ok], yerr=s.ratio_err[ok], fmt="o-", ms=4, capsize=2)
     ax.axhline(1.0, color="gray", ls=":", lw=1)
