@@ -2,7 +2,8 @@
 
 ``python benchmarks/validation_ka.py [--temps 1.028 1.0 0.8 0.7 0.6] [--scale 1] [--quick] [--md FILE]``
 
-One serial run cooled in sequence (each temperature starts from the previous final state),
+:data:`N_RUNS` independent serial runs (seeds ``--seed``, ``--seed`` + 1, …), one after the other, each
+cooled in sequence (each temperature starts from the previous final state),
 N = 800 A + 200 B, ρ = 1.2, KA pair parameters cut at r_c = 2.5 σ_αβ and energy-shifted, Δt = 0.005,
 Nosé–Hoover chain (τ_T = 0.5).  Per temperature (run lengths in :data:`SCHEDULE`, times ``--scale``):
 
@@ -45,12 +46,13 @@ from pel_hpc.physics.kob_andersen import pair_table  # noqa: E402
 from pel_hpc.simulation import Integrator, Simulation  # noqa: E402
 
 N, RHO, RC, SKIN, DT, TAU = 1000, 1.2, 2.5, 0.3, 0.005, 0.5
-SAMPLE, N_QUENCH, N_BLOCKS = 100, 20, 4
+SAMPLE, N_QUENCH, N_BLOCKS, N_RUNS = 100, 10, 4, 2
 # (equilibration, production) steps at --scale 1; production ≳ 20 τ_α and MSD_A ≫ 1 at every T
-SCHEDULE = {1.028: (4000, 20000), 1.0: (4000, 20000), 0.8: (6000, 30000), 0.7: (10000, 50000),
-            0.6: (20000, 150000)}
+SCHEDULE = {1.028: (4000, 20000), 1.0: (4000, 20000), 0.8: (6000, 30000), 0.7: (10000, 40000),
+            0.6: (20000, 100000)}
 DEFAULT_TEMPS = [1.028, 0.8, 0.7, 0.6]
-QUICK = {"temps": [1.028, 0.8], "scale": 0.1, "n_quench": 3}
+QUICK = {"temps": [1.028, 0.8], "scale": 0.1, "n_quench": 3, "runs": 1}
+AVERAGED = ("U", "w", "gamma", "e_is", "D_A")  # combined over the independent runs with their errors
 T_MCT = 0.435  # Coslovich, Ozawa & Kob, Eur. Phys. J. E 41, 62 (2018), abstract
 
 # quantity; T; value; error (quoted, or half the last printed digit); convention; source
@@ -243,6 +245,16 @@ def detail_rows(rows: list[dict]) -> list[str]:
     return out
 
 
+def run_rows(rows: list[dict]) -> list[str]:
+    """Markdown rows of the single-run values behind each average (the between-run scatter)."""
+    out = ["| T | U/N per run | w per run | e_IS per run | D_A per run |", "|---|---|---|---|---|"]
+    for r in sorted(rows, key=lambda r: -r["T"]):
+        cells = [", ".join(f.format(v) for v in r.get(k + "_runs", [r[k]]))
+                 for k, f in (("U", "{:.4f}"), ("w", "{:.4f}"), ("e_is", "{:.4f}"), ("D_A", "{:.3e}"))]
+        out.append(f"| {r['T']:g} | " + " | ".join(cells) + " |")
+    return out
+
+
 def power_law_fit(rows: list[dict]) -> str:
     """γ_A of D_A ∝ (T − T_MCT)^γ_A over T ≤ 0.8 (weighted), as a plain-text line."""
     near = [r for r in rows if r["T"] <= 0.8 + 1e-9]
@@ -251,18 +263,21 @@ def power_law_fit(rows: list[dict]) -> str:
     x, y = np.log([r["T"] - T_MCT for r in near]), np.log([r["D_A"] for r in near])
     w = np.array([r["D_A"] / max(r["D_A_err"], 1e-12) for r in near])
     (g, _), cov = np.polyfit(x, y, 1, w=w, cov="unscaled")
-    return (f"Our γ_A of D_A ∝ (T − {T_MCT})^γ over T ≤ 0.8 ({len(near)} points; T_MCT from Coslovich, Ozawa & Kob, "
+    return (f"Our γ_A of D_A ∝ (T − {T_MCT})^γ over T ≤ 0.8 ({len(near)} points; T_MCT from "
+            f"Coslovich, Ozawa & Kob, "
             f"Eur. Phys. J. E 41, 62 (2018)): {g:.2f} ± {np.sqrt(cov[0, 0]):.2f}")
 
 
 NOTES = """\
 Notes
 -----
-* Errors: ours are 1σ (U, w, γ: {nb} block means; e_IS: standard error of {nq} quenches spread over the
-  run; D_A: standard deviation of the same MSD fit in {nb} consecutive blocks, each with about as many
-  independent long-lag segments as the whole-run fit; the systematic error of the fit window is not
-  included).  The published values carry no error in the data set; we use half the last
-  printed digit.  Agreement = |ours − literature| / combined 1σ.
+* Errors: ours are 1σ.  Each value is the mean over {nr} independent cooling runs (different seeds); its
+  error is the larger of the within-run error propagated to the mean and the between-run standard error.
+  Within a run: U, w, γ from {nb} block means; e_IS the standard error of the quenches ({nq} in all,
+  spread evenly over the production runs); D_A the standard deviation of the same MSD fit in {nb}
+  consecutive blocks (each with about as many independent long-lag segments as the whole-run fit).  The
+  systematic error of the MSD fit window is not included.  The published values carry no error in the
+  data set; we use half the last printed digit.  Agreement = |ours − literature| / combined 1σ.
 * Pedersen, Schrøder & Dyre (2018): their liquid state point χ_B = 0.200, T = 1.028 lies on the p = 10.19
   isobar at ρ = 1.200, i.e. exactly our model and density.  N is not stated in the data set; finite-size
   effects on U/N and w at T ≈ 1 are not corrected (expected O(1/N)).
@@ -298,7 +313,8 @@ def notes(rows: list[dict]) -> str:
     uu, wsf = r0["U"] + r0["dU_c"], r0["w"] + r0["dw_sf"]
     rt = ", ".join(f"{-8.656 + 2.639 * r['T'] ** 0.6:.3f} at T = {r['T']:g} (ours {r['U']:.3f})"
                    for r in sorted(rows, key=lambda r: -r["T"]))
-    return NOTES.format(nb=N_BLOCKS, nq=min(r["n_is"] for r in rows), du=r0["dU_c"], uu=uu, dw=r0["dw_sf"],
+    return NOTES.format(nb=N_BLOCKS, nq=min(r["n_is"] for r in rows), nr=rows[0].get("n_runs", 1),
+                        du=r0["dU_c"], uu=uu, dw=r0["dw_sf"],
                         su=n_sigma(uu, r0["U_err"], ref["value"], ref["err"]),
                         sw=n_sigma(wsf, r0["w_err"], w_ref["value"], w_ref["err"]), rt=rt)
 
@@ -308,12 +324,13 @@ def report(rows: list[dict], seconds: float) -> str:
     head = [f"# Kob–Andersen validation (N = {N}, ρ = {RHO}, r_c = {RC} σ_αβ shifted, NVT Nosé–Hoover, "
             f"Δt = {DT})",
             "", f"Simulation wall time {seconds:.0f} s (one serial process).", ""]
-    return "\n".join(head + table_rows(rows, literature()) + ["", "Details:", ""] + detail_rows(rows)
-                     + ["", power_law_fit(rows), "", notes(rows)])
+    runs = ["", f"Independent runs (seeds {rows[0].get('seeds', '?')}):", ""] + run_rows(rows)
+    return "\n".join(head + table_rows(rows, literature()) + ["", "Details (means over the runs):", ""]
+                     + detail_rows(rows) + runs + ["", power_law_fit(rows), "", notes(rows)])
 
 
 def simulate(temps, scale: float, n_quench: int, seed: int) -> list[dict]:
-    """Run the cooling sequence and return one measured dict per temperature."""
+    """Run one cooling sequence from seed ``seed``; one measured dict per temperature."""
     table = pair_table(RC)
     state, rows, t0 = start_state(table, seed), [], time.perf_counter()
     for i, temperature in enumerate(sorted(temps, reverse=True)):
@@ -322,10 +339,30 @@ def simulate(temps, scale: float, n_quench: int, seed: int) -> list[dict]:
                                      n_quench, i == 0)
         row["seconds"] = time.perf_counter() - t0
         rows.append(row)
-        print(f"T={temperature:g}: U/N={row['U']:.4f}±{row['U_err']:.4f} w={row['w']:.4f} e_IS={row['e_is']:.4f}"
-              f"±{row['e_is_err']:.4f} D_A={row['D_A']:.3e}±{row['D_A_err']:.1e} MSD={row['msd_end']:.2f} "
-              f"({row['seconds']:.0f} s)", flush=True)
+        print(f"seed {seed} T={temperature:g}: U/N={row['U']:.4f}±{row['U_err']:.4f} w={row['w']:.4f} "
+              f"e_IS={row['e_is']:.4f}±{row['e_is_err']:.4f} D_A={row['D_A']:.3e}±{row['D_A_err']:.1e} "
+              f"MSD={row['msd_end']:.2f} ({row['seconds']:.0f} s)", flush=True)
     return rows
+
+
+def combine(runs: list[list[dict]]) -> list[dict]:
+    """One row per temperature from independent runs: means, and the larger of the propagated
+    within-run error and the between-run standard error; the run values are kept in ``runs``."""
+    out, total = [], float(sum(r[-1]["seconds"] for r in runs))
+    for per_t in zip(*runs):
+        row = dict(per_t[0])
+        for key in AVERAGED:
+            vals, errs = np.array([r[key] for r in per_t]), np.array([r[key + "_err"] for r in per_t])
+            between = vals.std(ddof=1) / np.sqrt(len(vals)) if len(vals) > 1 else 0.0
+            within = np.sqrt(np.sum(errs**2)) / len(vals)
+            row[key], row[key + "_err"] = float(vals.mean()), float(max(within, between))
+            row[key + "_runs"] = vals.tolist()
+        for key in ("T_kin", "dU_c", "dw_sf", "de_c", "msd_end"):
+            row[key] = float(np.mean([r[key] for r in per_t]))
+        row["n_is"], row["n_runs"] = int(sum(r["n_is"] for r in per_t)), len(per_t)
+        row["seconds"] = total
+        out.append(row)
+    return out
 
 
 def main(argv=None) -> int:
@@ -333,7 +370,8 @@ def main(argv=None) -> int:
     ap.add_argument("--temps", type=float, nargs="+", default=DEFAULT_TEMPS)
     ap.add_argument("--scale", type=float, default=1.0, help="multiply the run lengths of SCHEDULE")
     ap.add_argument("--quick", action="store_true", help="smoke check: 2 temperatures, 10%% lengths, 3 quenches")
-    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--seed", type=int, default=7, help="seed of the first run (the others: seed + 1, ...)")
+    ap.add_argument("--runs", type=int, default=N_RUNS, help="independent cooling runs (different seeds)")
     ap.add_argument("--md", type=Path, default=None, help="also write the report to this Markdown file")
     ap.add_argument("--save-rows", type=Path, default=None, help="write the measured values as JSON")
     ap.add_argument("--rows", type=Path, default=None, help="re-render the report from saved JSON (no MD)")
@@ -341,9 +379,13 @@ def main(argv=None) -> int:
     if args.rows:
         rows = json.loads(args.rows.read_text())
     elif args.quick:
-        rows = simulate(QUICK["temps"], QUICK["scale"], QUICK["n_quench"], args.seed)
+        rows = combine([simulate(QUICK["temps"], QUICK["scale"], QUICK["n_quench"], args.seed)])
+        for r in rows:
+            r["seeds"] = str(args.seed)
     else:
-        rows = simulate(args.temps, args.scale, N_QUENCH, args.seed)
+        rows = combine([simulate(args.temps, args.scale, N_QUENCH, args.seed + k) for k in range(args.runs)])
+        for r in rows:
+            r["seeds"] = ", ".join(str(args.seed + k) for k in range(args.runs))
     if args.save_rows:
         args.save_rows.write_text(json.dumps(rows, indent=1))
     text = report(rows, max(r["seconds"] for r in rows))
