@@ -172,7 +172,8 @@ class Halo:
 # ---- exchange: migration of particles to their owners (at a rebuild) --------------------------
 def _to_matrix(arrays: dict, rows: np.ndarray) -> np.ndarray:
     """Selected rows of every per-particle array side by side as float64 (ints are exact < 2**53)."""
-    cols = [np.asarray(a[rows], dtype=np.float64).reshape(rows.size, -1) for a in arrays.values()]
+    cols = [np.asarray(a[rows], dtype=np.float64).reshape(rows.size, int(np.prod(a.shape[1:], dtype=np.int64)))
+            for a in arrays.values()]
     return np.hstack(cols) if cols else np.zeros((rows.size, 0))
 
 
@@ -186,20 +187,25 @@ def _from_matrix(arrays: dict, mat: np.ndarray) -> dict:
     return out
 
 
-def _hop_dimension(comm, grid, mat, d, xcol):
-    """One hop along ``d``: rows whose owner lies that way go to the minus/plus neighbour."""
-    hop = np.empty(mat.shape[0], np.int64)
-    x = np.ascontiguousarray(mat[:, xcol:xcol + 3])
+def _hop_dimension(comm, grid, arrays: dict, d: int, x_name: str) -> dict:
+    """One hop along ``d``: rows whose owner lies that way go to the minus/plus neighbour.
+
+    Only the leaving rows are packed into a float64 matrix and sent; the staying rows keep
+    their arrays and order, the received rows are appended (minus-side first).
+    """
+    x = np.ascontiguousarray(arrays[x_name])
+    hop = np.empty(x.shape[0], np.int64)
     hk.migration_hops(x, x.shape[0], d, grid.box[d], grid.dims[d], grid.coords[d], hop)
     minus, plus = grid.neighbors[d]
-    parts = [mat[hop == 0]]
+    stay = hop == 0
+    parts = [{name: a[stay] for name, a in arrays.items()}]
     for k, (dest, source, sel) in enumerate(((minus, plus, hop < 0), (plus, minus, hop > 0))):
-        send = np.ascontiguousarray(mat[sel])
+        send = _to_matrix(arrays, np.flatnonzero(sel))
         n_recv = sendrecv_count(comm, send.shape[0], dest, source, 500 + 2 * d + k)
-        recv = np.empty((n_recv, mat.shape[1]))
+        recv = np.empty((n_recv, send.shape[1]))
         sendrecv(comm, send, dest, source, recv, 600 + 2 * d + k)
-        parts.append(recv)
-    return np.vstack(parts)
+        parts.append(_from_matrix(arrays, recv))
+    return {name: np.concatenate([p[name] for p in parts]) for name in arrays}
 
 
 def exchange(comm, grid, arrays: dict, n_local: int, x_name: str = "x"):
@@ -218,16 +224,14 @@ def exchange(comm, grid, arrays: dict, n_local: int, x_name: str = "x"):
     -------
     (dict of compact arrays, new n_local)
         Hops repeat until no particle anywhere is misplaced, so any displacement is handled.
+        On a one-rank grid nothing moves and the first ``n_local`` rows are returned as they are.
     """
-    names = list(arrays)
-    xcol = sum(int(np.prod(arrays[k].shape[1:], dtype=np.int64)) for k in names[:names.index(x_name)])
-    mat = _to_matrix(arrays, np.arange(n_local))
+    arrays = {name: a[:n_local] for name, a in arrays.items()}
     while grid.size > 1:
         for d in range(3):
             if grid.dims[d] > 1:
-                mat = _hop_dimension(comm, grid, mat, d, xcol)
-        x = mat[:, xcol:xcol + 3]
-        misplaced = int(np.count_nonzero(owner_ranks(x, grid.box, grid.dims) != grid.rank))
+                arrays = _hop_dimension(comm, grid, arrays, d, x_name)
+        misplaced = int(np.count_nonzero(owner_ranks(arrays[x_name], grid.box, grid.dims) != grid.rank))
         if comm.allreduce_max(misplaced) == 0:
             break
-    return _from_matrix(arrays, mat), mat.shape[0]
+    return arrays, len(arrays[x_name])
