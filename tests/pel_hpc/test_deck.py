@@ -129,3 +129,34 @@ def test_world_size_check(tmp_path):
 
 def test_readme_holds_the_generated_deck_reference():
     assert reference_markdown() in (ROOT / "README.md").read_text()
+
+
+def test_preparation_section_derives_the_start_and_its_own_deck(tmp_path):
+    from pel_hpc.deck.preparation import SEED_OFFSET, preparation_deck
+
+    assert validate_deck(minimal(), tmp_path).preparation is None
+    cfg = validate_deck(minimal(run={"seed": 4}, system={"cutoff": 1.8, "init": {
+        "kind": "lowest_inherent_structure", "replicate": [2, 2, 2]}}, preparation={"n": 65, "steps": 500}), tmp_path)
+    assert cfg.system.n == 520 and math.isclose(cfg.system.density, 1.2)
+    prep = cfg.preparation
+    assert prep.file == str(tmp_path / "run.prep.h5") and cfg.system.init.file == prep.file
+    assert prep.temperature == 0.6 and prep.seed == 4 + SEED_OFFSET and prep.replicas == 1
+    pcfg = preparation_deck(cfg)
+    assert pcfg.system.n == 65 and pcfg.integrator.temperature == 0.6 and pcfg.system.cutoff == 1.8
+    assert [(s.name, s.steps) for s in pcfg.stages] == [("inherent_structures", 500)]
+    assert pcfg.quench.every == pcfg.output.is_positions == 100 and pcfg.output.positions == 0
+    assert pcfg.checkpoint.file == str(tmp_path / "run.prep.chk.h5") and pcfg.preparation is None
+    assert pickle.loads(pickle.dumps(cfg)) == cfg
+    assert preparation_deck(cfg).deck_text == pcfg.deck_text  # the text identifies the preparation
+
+
+def test_derive_anchors_the_preparation_file(tmp_path):
+    from pel_hpc.deck.derive import derive
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "d.yaml").write_text(
+        "system: {cutoff: 1.8, init: {kind: lowest_inherent_structure, replicate: [2, 2, 2]}}\n"
+        "integrator: {temperature: 0.5}\nstages: [{name: p, steps: 10}]\n"
+        "preparation: {n: 65, steps: 100, file: stable.h5}\n")
+    out = derive(tmp_path / "src" / "d.yaml", tmp_path / "run" / "deck.yaml", ["run.seed=9"])
+    assert load_deck(out).preparation.file == str(tmp_path / "src" / "stable.h5")
