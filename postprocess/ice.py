@@ -20,6 +20,7 @@ Command: ``python -m postprocess.ice FILE.h5 --out DIR`` writes ``DIR/<stem>_eve
 ``postprocess.figures.fig04`` / ``fig11`` run the same analysis (same options) and plot it.
 """
 import argparse
+import sys
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -27,7 +28,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from pel_hpc.errors import CorruptFileError, DeckError, InputFileError
+from pel_hpc.errors import CorruptFileError, DeckError, InputFileError, PelError
 from pel_hpc.io import layout
 from postprocess.dynamics import scattering
 from postprocess.events import EventRule, detect_events, distance_statistics, first_event_pairs
@@ -143,7 +144,8 @@ def relaxation(ensemble: Ensemble, options: IceOptions) -> Relaxation:
     Raises
     ------
     DeckError
-        When F_s does not decay into the KWW window within the run and no ``lag`` is given.
+        When no ``lag`` is given and F_s does not decay into the KWW window within the run, or its
+        τα lies beyond the run (no event could then be classified).
     """
     time, fs = ensemble_scattering(ensemble, options.k_alpha)
     try:
@@ -156,9 +158,11 @@ def relaxation(ensemble: Ensemble, options: IceOptions) -> Relaxation:
     if fit is None or not np.isfinite(tau):
         raise DeckError(f"no tau_alpha from the ensemble: F_s(k={options.k_alpha:g}) stays at {fs.min():.3g} or "
                         "above within the run (too short for the KWW window 0.02-0.8); give --lag")
-    where = "" if tau <= time[-1] else f", extrapolated beyond the run ({time[-1]:.4g} tau)"
+    if tau >= time[-1]:
+        raise DeckError(f"tau_alpha = {tau:.4g} tau of the ensemble (KWW of F_s(k={options.k_alpha:g}), extrapolated) "
+                        f"exceeds the run ({time[-1]:.4g} tau), so no event could be classified; give --lag")
     return Relaxation(tau, fit, time, fs, options.k_alpha, tau,
-                      f"tau_alpha: KWW of F_s(k={options.k_alpha:g}) of the ensemble, beta {fit.beta:.2f}{where}")
+                      f"tau_alpha: KWW of F_s(k={options.k_alpha:g}) of the ensemble, beta {fit.beta:.2f}")
 
 
 def analyse(ensemble: Ensemble, options: IceOptions) -> IceResult:
@@ -247,11 +251,18 @@ def open_ensemble(path: Path) -> Ensemble:
 
 
 def run_cli(argv, prog: str, description: str):
-    """Parse the shared options, analyse the file and write its CSV: (args, result, csv path)."""
+    """Parse the shared options, analyse the file and write its CSV: (args, result, csv path).
+
+    A :class:`~pel_hpc.errors.PelError` becomes one line on stderr and its exit code (SystemExit).
+    """
     parser = argparse.ArgumentParser(prog=prog, description=description)
     add_arguments(parser)
     args = parser.parse_args(argv)
-    result = analyse(open_ensemble(args.file), options_from(args))
+    try:
+        result = analyse(open_ensemble(args.file), options_from(args))
+    except PelError as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        raise SystemExit(err.exit_code) from None
     args.out.mkdir(parents=True, exist_ok=True)
     return args, result, write_csv(result, args.out / f"{args.file.stem}_events.csv", str(args.file))
 

@@ -23,7 +23,6 @@ def footer(result: IceResult) -> str:
     """One line naming the ensemble size and the frame rule of the analysis."""
     rule, relax = result.rule, result.relaxation
     source = "--lag" if relax.source == "--lag" else f"τα of F_s(k={relax.k:g}), KWW"
-    source += ", extrapolated beyond the run" if "extrapolated" in relax.source else ""
     return (f"{len(result.tables)} replicas, {result.stats.n_pairs} event pairs; window {rule.window} frames, "
             f"jump {rule.jump} σ, Δt = {relax.lag:.3g} τ ({source}; {rule.lag} frames), "
             f"MSD > {rule.msd_threshold} σ², r_shell {rule.r_shell:.3g} σ")

@@ -35,6 +35,12 @@ def test_tau_alpha_of_brownian_ensemble_is_one_over_k2_d():
     np.testing.assert_allclose(relax.fs, np.exp(-K * K * D * relax.time), atol=0.02)
 
 
+def test_tau_alpha_beyond_the_run_is_refused():
+    slow = Ensemble(TYPES, np.full(3, BOX), 4, lambda r: brownian(r, d=D / 40))  # tau_alpha = 38 tau > 20 tau
+    with pytest.raises(DeckError, match="exceeds the run .*give --lag"):
+        relaxation(slow, IceOptions())
+
+
 def test_given_lag_overrides_and_frozen_ensemble_needs_one():
     ensemble = Ensemble(TYPES, np.full(3, BOX), 4, lambda r: brownian(r, d=0.0))
     with pytest.raises(DeckError, match="no tau_alpha from the ensemble.*give --lag"):
