@@ -59,6 +59,7 @@ def test_shell_option_reaches_the_rule_and_bad_options_are_refused(h5file, tmp_p
 
     with pytest.raises(SystemExit):  # argparse: not one of the choices
         main([str(h5file), "--out", str(tmp_path), "--shell", "B"])
+    capsys.readouterr()
     with pytest.raises(SystemExit) as info:  # a DeckError: one line and its exit code
         main([str(h5file), "--out", str(tmp_path), "--jump", "-1"])
     assert info.value.code == DeckError.exit_code
