@@ -5,16 +5,25 @@ The writer preallocates every time series at the number of rows the deck will pr
 in blocks (:func:`block_rows`): one collective write per dataset per block instead of one
 per frame.  A pure module: no h5py, no MPI.
 
-Why preallocate instead of growing and trimming: under the MPI-IO driver (HDF5 1.10.8)
-raw-data writes bypass the chunk cache, but shrinking a dataset (``H5Dset_extent``) reads
-the chunk cut by the new end into the cache to reset its tail to the fill value.  A row
-written into that chunk later goes to disk past the cached copy, and when that copy is
-flushed (file flush or close) it overwrites the row with stale data.  Growing in blocks and
-trimming at every checkpoint therefore lost every row written after the first trim into the
-same chunk, with collective and independent transfers alike, on 1 rank under mpio as on 2
-(reproduced in ``tests/mpi/test_output_blocks.py``).  pel_hpc never shrinks a dataset
-before its last write (only :meth:`~pel_hpc.io.writer.H5MDWriter.close` trims) and opens
-parallel files with the raw-data chunk cache disabled, which removes the stale copy.
+Why preallocate instead of growing and trimming: shrinking a dataset (``H5Dset_extent``)
+under the MPI-IO driver of HDF5 1.10.8 breaks the file in two ways, both reproduced here.
+
+* Lost rows.  Raw-data writes bypass the chunk cache under mpio, but the shrink reads the
+  chunk cut by the new end into the cache to reset its tail to the fill value.  Rows written
+  into that chunk later go to disk past the cached copy, and when the copy is flushed (file
+  flush or close) it overwrites them with stale data.  Growing in blocks and trimming at
+  every checkpoint lost every row written after the first trim into the same chunk, with
+  collective and independent transfers alike, on 1 rank under mpio as on 2.  Opening
+  without a raw-data chunk cache (``rdcc_nbytes=0``) removes the stale copy.
+* A hang at close.  A shrink that frees whole chunks at the end of the file leaves the ranks
+  with different ends of allocation; the close then calls ``MPI_File_set_size`` on some
+  ranks and ``MPI_Barrier`` on others (``H5FD_mpio_truncate``) and never returns.
+
+So a parallel file is never shrunk: datasets are preallocated at the rows the deck will
+write, extended if a run writes more, and trimmed to the written rows by rank 0 on the
+closed file, opened serially (:meth:`pel_hpc.io.writer.H5MDWriter.close`).  The parallel
+file is still opened without the chunk cache.  ``tests/mpi/test_output_blocks.py`` checks
+every row of blocked, re-opened and extended output on 2 and 4 ranks.
 """
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ checkpoint, SIGTERM/SIGUSR1) and :meth:`H5MDWriter.close` (stage and run end), s
 checkpoint never precedes its rows on disk and a restart rewrites exactly the rows after it.
 A block costs one ``alltoall`` per element and one collective write per dataset
 (:mod:`pel_hpc.io.blocks`).  Datasets are preallocated at the deck's row count and never
-shrunk before :meth:`~H5MDWriter.close` (why: :mod:`pel_hpc.io.plan`).  See
+shrunk by the parallel file: :meth:`~H5MDWriter.close` trims them serially (why: :mod:`pel_hpc.io.plan`).  See
 :mod:`pel_hpc.io.layout` for the file layout and :mod:`pel_hpc.io.h5md` for the primitives.
 """
 from __future__ import annotations
@@ -127,7 +127,8 @@ class H5MDWriter:
             steps = f[f"{path}/{L.STEP}"][...]
             keep[path] = int(np.searchsorted(steps, step, side="right"))
             for member in (L.STEP, L.TIME, L.VALUE):
-                _ensure(f[f"{path}/{member}"], plan.rows_of(self.cfg, every))
+                if f[path][member].shape[0] < plan.rows_of(self.cfg, every):
+                    f[path][member].resize(plan.rows_of(self.cfg, every), axis=0)
         f.flush()
         return self._cache(keep)
 
@@ -230,18 +231,27 @@ class H5MDWriter:
         self.flush_observables()
         self.file.flush()
 
-    def trim(self) -> None:
-        """Shrink every time series to its written rows (only before closing: see :mod:`pel_hpc.io.plan`)."""
-        for path in self._series():
-            clock, value, n = self.clocks[path], self.values[path], self.written[path]
-            for dset in (clock.step, clock.time, value):
-                if dset.shape[0] != n:
-                    dset.resize(n, axis=0)
-
     def close(self) -> None:
-        """Write buffered rows, drop unused preallocated rows and close the file (collective)."""
-        if self.file is not None:
-            self.flush()
-            self.trim()
-            self.file.close()
-            self.file = None
+        """Write buffered rows, close the file, then drop unused preallocated rows (collective).
+
+        The trim is done by rank 0 on the closed file, opened serially: shrinking under mpio
+        can lose rows or hang the close (see :mod:`pel_hpc.io.plan`).
+        """
+        if self.file is None:
+            return
+        self.flush()
+        lengths = {path: (self.clocks[path].n, self.written[path]) for path in self._series()}
+        self.file.close()
+        self.file = None
+        if self.comm.rank == 0:
+            trim(self.path, lengths)
+        self.comm.barrier()
+
+
+def trim(path, lengths: dict) -> None:
+    """Shrink the time series ``{group path: (clock rows, value rows)}`` of the closed file ``path``."""
+    with h5md.open_h5(path, "r+") as f:
+        for series, (clock_rows, rows) in lengths.items():
+            for member, n in ((L.STEP, clock_rows), (L.TIME, clock_rows), (L.VALUE, rows)):
+                if f[series][member].shape[0] != n:
+                    f[series][member].resize(n, axis=0)
