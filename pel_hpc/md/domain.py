@@ -74,6 +74,7 @@ class SerialDomain:
     def __init__(self, rc_max: float, skin: float = 0.3, comm=None, capacity: int = 64):
         self.rc_max, self.skin = float(rc_max), float(skin)
         self.rlist = self.rc_max + self.skin
+        self.rlist_pair = nb.pair_list_radii(self.rc_max, self.skin)
         self.comm = SerialComm() if comm is None else comm
         self.capacity = int(capacity)
         self.n_rebuilds = 0
@@ -137,11 +138,12 @@ class SerialDomain:
     def _build(self, state, cells) -> int:
         n = state.n_local
         if cells is None:
-            return nb.build_all_pairs(state.x, state.typ, n, n, state.box, self.rlist, self.nlist, self.count)
+            return nb.build_all_pairs(state.x, state.typ, n, n, state.box, self.rlist_pair, self.nlist,
+                                      self.count)
         nc, m = self.grid
         cell_of, start, atoms = cells
         return nb.build_cells(state.x, state.typ, n, cell_of, start, atoms, nc, m, state.box, True,
-                              self.rlist, self.nlist, self.count)
+                              self.rlist_pair, self.nlist, self.count)
 
     def reverse_forces(self, state) -> None:
         """Nothing to send back: full lists, no ghosts."""

@@ -149,7 +149,7 @@ class DecomposedDomain:
                 self.nlist = np.zeros((max(n, 1), self.capacity), np.int32)
                 self.count = np.zeros(max(n, 1), np.int32)
             worst = nb.build_cells(state.x, state.typ, n, cell_of, start, atoms, nc, m, state.box, False,
-                                   self.rlist, self.nlist, self.count)
+                                   nb.pair_list_radii(self.rc_max, self.skin), self.nlist, self.count)
             if worst <= self.capacity:
                 break
             self.capacity = int(worst * 1.2) + 8

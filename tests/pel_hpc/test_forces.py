@@ -66,7 +66,8 @@ def test_tiny_box_lists_every_image_within_list_radius(liquid65):
         j, _, _ = unpack(dom.nlist[i, : dom.count[i]])
         multi += len(j) - len(np.unique(j))
         r2 = ((s.x[i] - s.x[:n, None, :] - images[None, :, :]) ** 2).sum(-1)  # brute force, 27 images
-        assert dom.count[i] == np.count_nonzero((r2 < dom.rlist**2) & (r2 > 0))
+        rl = table.rc[2 * s.typ[i] + s.typ[:n]] + 0.3  # each pair type's cut-off plus the skin
+        assert dom.count[i] == np.count_nonzero((r2 < rl[:, None] ** 2) & (r2 > 0))
     assert multi > 0  # multi-image entries exist
 
 
