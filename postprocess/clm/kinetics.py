@@ -32,7 +32,9 @@ Statistics: each ES starts from the stationary time-weighted state with an age d
 (exact for q = 0), so intervals ending in [t_warm, t_end) sample the per-visit waiting times.
 Sums are kept per time block (for error bars by blocking); the energy distribution is sampled by
 snapshots of all ES at evenly spaced times (an unbiased sample of the time-weighted p(e)).
-The per-ES state is one row of ``rec`` = (e [ε], ln γ [ln(1/τ)], t_last [τ], pool row).
+The per-ES state is one row of ``rec`` = (e [ε], ln γ [ln(1/τ)], t_last [τ], pool row).  The two
+event loops are compiled without numba's reference counting (``_nrt=False``; they allocate nothing):
+with it, every inlined helper taking arrays cost atomic incref/decref pairs, ≈ 60 % of an event.
 Kernels return ``DONE`` (t_end reached), ``STOPPED`` (``max_events`` done) or ``OVERFLOW`` (a rate
 bin is nearly full: the caller grows it and calls again; the state is consistent between events).
 """
@@ -178,22 +180,25 @@ def _event(rng, cache, i, t, rec, offsets, neighbours, link_accept, log_rate, ac
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def run_events(rng, cache, rec, pool, bint, bflt, order, bpar, margin, offsets, neighbours, link_accept,
                log_rate, act_prob, act_alias, pas_prob, pas_alias, tab, mode, gauss_redraw, par,
-               clock, istate, max_events, moments, thist, ehist, n_snap, counts):
+               clock, istate, max_events, moments, thist, ehist, n_snap, counts, changed, work):
     """Advance the CLM by composition–rejection until t_end = ``par[P_T1]``, ``max_events`` events or
     a bin overflow; returns the status.
 
     ``rec`` (per-ES state) and the bins (``pool``, ``bint``, ``bflt``, ``order``, ``bpar``; see
     :mod:`.rate_bins`) are updated in place; ``clock[0]`` is the time [τ], ``istate`` = (snapshots
-    taken, events since the last refresh of the bin totals); ``tab`` = (e_lo, h, σ_γ, ln Γ_max);
-    ``rng``/``cache`` the generator state; ``counts`` += (active, passive).  See the module docstring.
+    taken, events since the last refresh of the bin totals, done every max(N, 2^16) events);
+    ``tab`` = (e_lo, h, σ_γ, ln Γ_max); ``rng``/``cache`` the generator state; ``counts`` +=
+    (active, passive); ``changed`` (int) and ``work`` (float, 5 + its size) are scratch arrays of
+    1 + links-per-ES entries.  See the module docstring.
     """
     n_bins, t, t_end = bint.shape[0], clock[0], par[P_T1]
-    changed, old_lg = np.empty(margin, np.int64), np.empty(margin)
-    acc = np.zeros(5)
+    acc, old_lg = work[:5], work[5:]
+    acc[:] = 0.0
     r_total = refresh(pool, bint, bflt)
+    refresh_every = max(rec.shape[0], 65536)
     status = STOPPED
     for _ in range(max_events):
         t_next = t + exponential(rng) / r_total
@@ -215,7 +220,7 @@ def run_events(rng, cache, rec, pool, bint, bflt, order, bpar, margin, offsets, 
         counts[0] += 1
         counts[1] += n - 1
         istate[1] += 1
-        if istate[1] >= rec.shape[0]:
+        if istate[1] >= refresh_every:
             istate[1], r_total = 0, refresh(pool, bint, bflt)
         if full:
             status = OVERFLOW
@@ -226,19 +231,18 @@ def run_events(rng, cache, rec, pool, bint, bflt, order, bpar, margin, offsets, 
     return status
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def run_events_heap(rng, cache, rec, heap, hkey, pos, offsets, neighbours, link_accept,
                     log_rate, act_prob, act_alias, pas_prob, pas_alias, tab, mode, gauss_redraw, par,
-                    clock, istate, max_events, moments, thist, ehist, n_snap, counts):
+                    clock, istate, max_events, moments, thist, ehist, n_snap, counts, changed, work):
     """The same kinetics by the next-reaction method (the reference for :func:`run_events`).
 
     ``heap``, ``hkey`` (next firing times [τ] in heap order), ``pos``: see :mod:`.heap`; the other
     arguments and the returned status as in :func:`run_events`.
     """
     t, t_end = clock[0], par[P_T1]
-    margin = 1 + (offsets[1] - offsets[0])
-    changed, old_lg = np.empty(margin, np.int64), np.empty(margin)
-    acc = np.zeros(5)
+    acc, old_lg = work[:5], work[5:]
+    acc[:] = 0.0
     status = STOPPED
     for _ in range(max_events):
         i = heap[0]

@@ -13,9 +13,9 @@ with bins of equal width w in ln γ (``BINS_PER_OCTAVE`` per factor 2), so the m
 uniformly in bin k, accept with γ_j/γ̄_k" (γ̄_k the upper edge of bin k) accepts with probability
 ≥ 2^{−1/BINS_PER_OCTAVE}.  Rates below the lowest edge share bin 0 and rates above the highest
 share the last bin, whose bound γ̄ is raised to its largest member, so the selection is exact
-for any rate.  Bins are scanned in a fixed order of decreasing initial total rate (any fixed
-order is exact; this one makes the expected scan length ≈ 1).  R_k and R are updated by ± γ
-and recomputed from the members every ``n_es`` events to stop round-off drift.
+for any rate.  Bins are scanned in a fixed order of decreasing expected total rate (any fixed
+order is exact; this one keeps the expected scan short).  R_k and R are updated by ± γ
+and recomputed from the members every max(N, 2^16) events to stop round-off drift.
 
 Storage (fixed capacity plus an overflow flag, the house rule): ``pool`` rows (γ [1/τ], ES id),
 bin k owning rows ``start[k] : start[k] + cap[k]`` of which the first ``count[k]`` are used;
@@ -165,9 +165,13 @@ class RateBins:
         self.pool = np.zeros((int(cap.sum()), 2))
         fill(self.pool, self.bint, self.bflt, rec, self.bpar)
 
-    def set_order(self):
-        """Scan bins in order of decreasing total rate (call after the first :meth:`build`)."""
-        self.order = np.argsort(-self.bflt[:, TOTAL], kind="stable").astype(np.int64)
+    def set_order(self, log_rates):
+        """Scan bins in order of decreasing expected total rate, estimated from a sample of ln γ
+        (e.g. many ES drawn from the stationary state); any order is exact, this one is fast."""
+        n_bins = self.bint.shape[0]
+        k = np.clip(np.floor((np.asarray(log_rates) - self.bpar[0]) * self.bpar[1]), 0, n_bins - 1)
+        mass = np.bincount(k.astype(np.int64), weights=np.exp(log_rates), minlength=n_bins)
+        self.order = np.argsort(-mass, kind="stable").astype(np.int64)
 
     def grow(self, rec):
         """Rebuild after an overflow flag: every nearly full bin gets twice its capacity."""

@@ -137,7 +137,10 @@ class CLMSimulation:
         links = int(self.lattice.offsets[1] - self.lattice.offsets[0])
         bins = RateBins(float(tb.log_rate.min()) - reach, tb.log_rate_max + reach, margin=2 + links)
         bins.build(self.rec)
-        bins.set_order()
+        sample, t_next = np.empty((2**16, 4)), np.empty(2**16)     # own stream: the run's stream is untouched
+        kin.initial_state(seed_state(self.config.seed, stream=1), new_cache(), tb.passive_prob, tb.passive_alias,
+                          tb.log_rate, self._tab, sample, t_next)
+        bins.set_order(sample[:, LG])
         return bins
 
     def _parameters(self, t0, t1):
@@ -181,7 +184,8 @@ class CLMSimulation:
         clock, istate = np.array([self.t_now]), np.zeros(2, np.int64)
         common = (tb.log_rate, tb.active_prob, tb.active_alias, tb.passive_prob, tb.passive_alias,
                   self._tab, COUPLING_NAMES[cfg.coupling], cfg.gauss_redraw, par, clock, istate)
-        tallies = (moments, thist, ehist, self.n_snapshots, counts)
+        margin = 2 + int(lat.offsets[1] - lat.offsets[0])
+        tallies = (moments, thist, ehist, self.n_snapshots, counts, np.empty(margin, np.int64), np.empty(5 + margin))
         status = kin.OVERFLOW
         while status == kin.OVERFLOW:
             left = max_events - int(counts[0])

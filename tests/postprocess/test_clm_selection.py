@@ -44,7 +44,7 @@ def _bins_with_rates(log_rates):
     rec[:, LG] = log_rates
     bins = RateBins(-5.0, 5.0, margin=2)
     bins.build(rec)
-    bins.set_order()
+    bins.set_order(log_rates[::-1])
     return rec, bins
 
 
