@@ -32,7 +32,9 @@ Statistics: each ES starts from the stationary time-weighted state with an age d
 (exact for q = 0), so intervals ending in [t_warm, t_end) sample the per-visit waiting times.
 Sums are kept per time block (for error bars by blocking); the energy distribution is sampled by
 snapshots of all ES at evenly spaced times (an unbiased sample of the time-weighted p(e)).
-The per-ES state is one row of ``rec`` = (e [ε], ln γ [ln(1/τ)], t_last [τ], pool row).  The two
+The per-ES state is one row of ``rec`` = (e [ε], ln γ [ln(1/τ)], t_last [τ], pool row); the
+composition–rejection engine keeps t_last in the ES's pool row instead (``rec[:, TL]`` is then only
+the initial value), so that an active process reads one random cache line.  The two
 event loops are compiled without numba's reference counting (``_nrt=False``; they allocate nothing):
 with it, every inlined helper taking arrays cost atomic incref/decref pairs, ≈ 60 % of an event.
 Kernels return ``DONE`` (t_end reached), ``STOPPED`` (``max_events`` done) or ``OVERFLOW`` (a rate
@@ -42,13 +44,12 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from numba import njit
 
 from .heap import sift
 from .processes import (BOLTZMANN, ENERGY_DEPENDENT, GAUSSIAN, draw_state, gaussian_step,
                         log_rate_at)
-from .rate_bins import E, LG, SLOT, TL, bin_insert, bin_of, bin_remove, refresh, select
+from .rate_bins import E, LG, SLOT, T_LAST, TL, bin_insert, bin_of, bin_remove, refresh, select
 from .rng import exponential, uniform
 
 # indices into the float parameter vector ``par`` of the kernel
@@ -96,10 +97,10 @@ def _flush(moments, acc):
 
 
 @njit(cache=True, inline="always")
-def _close_interval(i, t, rec, par, acc, moments, thist):
-    """Step 1: τ = t − t_last[i] into the block sums and the log-τ histogram (if t ≥ t0)."""
+def _close_interval(t_last, r, t, par, acc, moments, thist):
+    """Step 1: τ = t − t_last[r] into the block sums and the log-τ histogram (if t ≥ t0); t_last[r] = t."""
     if t >= par[P_T0]:
-        tau = t - rec[i, TL]
+        tau = t - t_last[r]
         b = min(int((t - par[P_T0]) * par[P_INV_TBLOCK]), moments.shape[0] - 1)
         if b != acc[0]:
             _flush(moments, acc)
@@ -111,7 +112,7 @@ def _close_interval(i, t, rec, par, acc, moments, thist):
         k = _log_tau_bin(tau, par, thist.shape[0])
         thist[k, 0] += 1.0
         thist[k, 1] += tau
-    rec[i, TL] = t
+    t_last[r] = t
 
 
 @njit(cache=True, inline="always")
@@ -160,12 +161,13 @@ def _accept_link(rng, k, j, rec, link_accept, mode, tab, log_rate):
 
 
 @njit(cache=True, inline="always")
-def _event(rng, cache, i, t, rec, offsets, neighbours, link_accept, log_rate, act_prob, act_alias,
-           pas_prob, pas_alias, tab, mode, gauss_redraw, par, acc, moments, thist, changed, old_lg):
-    """Steps 1–3 for ES i at time t; the changed ES (i first) and their old ln γ go to ``changed``,
-    ``old_lg``; returns how many (1 + the number of passive processes)."""
-    _close_interval(i, t, rec, par, acc, moments, thist)
-    changed[0], old_lg[0] = i, rec[i, LG]
+def _event(rng, cache, i, t, rec, t_last, r, offsets, neighbours, link_accept, log_rate, act_prob,
+           act_alias, pas_prob, pas_alias, tab, mode, gauss_redraw, par, acc, moments, thist, changed,
+           old_lg):
+    """Steps 1–3 for ES i at time t (its t_last in ``t_last[r]``); the passively changed ES and their
+    old ln γ go to ``changed[1:]``, ``old_lg[1:]``; returns 1 + the number of passive processes."""
+    _close_interval(t_last, r, t, par, acc, moments, thist)
+    changed[0] = i
     rec[i, E], rec[i, LG] = draw_state(rng, cache, act_prob, act_alias, tab[0], tab[1], log_rate, tab[2], 1.0)
     n, k_end = 1, offsets[i + 1]
     k = _first_link(rng, offsets[i], k_end, par)
@@ -195,7 +197,7 @@ def run_events(rng, cache, rec, pool, bint, bflt, order, bpar, margin, offsets, 
     1 + links-per-ES entries.  See the module docstring.
     """
     n_bins, t, t_end = bint.shape[0], clock[0], par[P_T1]
-    acc, old_lg = work[:5], work[5:]
+    acc, old_lg, t_last = work[:5], work[5:], pool[:, T_LAST]
     acc[:] = 0.0
     r_total = refresh(pool, bint, bflt)
     refresh_every = max(rec.shape[0], 65536)
@@ -207,15 +209,20 @@ def run_events(rng, cache, rec, pool, bint, bflt, order, bpar, margin, offsets, 
             break
         t = t_next
         _snapshots_before(t, rec, par, ehist, istate, n_snap)
-        i = int(pool[select(rng, pool, bint, bflt, order, r_total), 1])
-        n = _event(rng, cache, i, t, rec, offsets, neighbours, link_accept, log_rate, act_prob, act_alias,
-                   pas_prob, pas_alias, tab, mode, gauss_redraw, par, acc, moments, thist, changed, old_lg)
+        s, k = select(rng, pool, bint, bflt, order, r_total)
+        i = int(pool[s, 1])
+        n = _event(rng, cache, i, t, rec, t_last, s, offsets, neighbours, link_accept, log_rate, act_prob,
+                   act_alias, pas_prob, pas_alias, tab, mode, gauss_redraw, par, acc, moments, thist,
+                   changed, old_lg)
         full = False
         for c in range(n):
             j = changed[c]
-            r_total -= bin_remove(pool, bint, bflt, rec, bin_of(old_lg[c], bpar, n_bins), int(rec[j, SLOT]))
+            if c > 0:
+                s, k = int(rec[j, SLOT]), bin_of(old_lg[c], bpar, n_bins)
+            tl = pool[s, T_LAST]
+            r_total -= bin_remove(pool, bint, bflt, rec, k, s)
             rate = math.exp(rec[j, LG])
-            full |= bin_insert(pool, bint, bflt, rec, bin_of(rec[j, LG], bpar, n_bins), j, rate, margin)
+            full |= bin_insert(pool, bint, bflt, rec, bin_of(rec[j, LG], bpar, n_bins), j, rate, tl, margin)
             r_total += rate
         counts[0] += 1
         counts[1] += n - 1
@@ -241,7 +248,7 @@ def run_events_heap(rng, cache, rec, heap, hkey, pos, offsets, neighbours, link_
     arguments and the returned status as in :func:`run_events`.
     """
     t, t_end = clock[0], par[P_T1]
-    acc, old_lg = work[:5], work[5:]
+    acc, old_lg, t_last = work[:5], work[5:], rec[:, TL]
     acc[:] = 0.0
     status = STOPPED
     for _ in range(max_events):
@@ -251,8 +258,9 @@ def run_events_heap(rng, cache, rec, heap, hkey, pos, offsets, neighbours, link_
             break
         t = hkey[0]
         _snapshots_before(t, rec, par, ehist, istate, n_snap)
-        n = _event(rng, cache, i, t, rec, offsets, neighbours, link_accept, log_rate, act_prob, act_alias,
-                   pas_prob, pas_alias, tab, mode, gauss_redraw, par, acc, moments, thist, changed, old_lg)
+        n = _event(rng, cache, i, t, rec, t_last, i, offsets, neighbours, link_accept, log_rate, act_prob,
+                   act_alias, pas_prob, pas_alias, tab, mode, gauss_redraw, par, acc, moments, thist,
+                   changed, old_lg)
         for c in range(n):
             j = changed[c]
             sift(heap, hkey, pos, pos[j], t + exponential(rng) * math.exp(-rec[j, LG]))

@@ -17,8 +17,9 @@ for any rate.  Bins are scanned in a fixed order of decreasing expected total ra
 order is exact; this one keeps the expected scan short).  R_k and R are updated by ± γ
 and recomputed from the members every max(N, 2^16) events to stop round-off drift.
 
-Storage (fixed capacity plus an overflow flag, the house rule): ``pool`` rows (γ [1/τ], ES id),
-bin k owning rows ``start[k] : start[k] + cap[k]`` of which the first ``count[k]`` are used;
+Storage (fixed capacity plus an overflow flag, the house rule): ``pool`` rows (γ [1/τ], ES id,
+t_last [τ], unused) — the time of the ES's previous active process lives here, in the cache line
+the selection reads anyway, so an active process touches one random line of memory —, bin k owning rows ``start[k] : start[k] + cap[k]`` of which the first ``count[k]`` are used;
 ``bint[k] = (start, cap, count)``, ``bflt[k] = (R_k, γ̄_k)``; the pool row of ES i is
 ``rec[i, SLOT]``.  An insertion that leaves fewer than ``margin`` free rows sets the overflow
 flag; the caller (:class:`RateBins`) then enlarges that bin and rebuilds.
@@ -39,6 +40,7 @@ from .rng import uniform
 
 BINS_PER_OCTAVE = 2
 E, LG, TL, SLOT = 0, 1, 2, 3          # columns of the per-ES record ``rec`` (e, ln γ, t_last, pool row)
+RATE, ID, T_LAST = 0, 1, 2            # columns of ``pool`` (row width 4: 32 bytes)
 START, CAP, COUNT = 0, 1, 2           # columns of ``bint``
 TOTAL, BOUND = 0, 1                   # columns of ``bflt``
 _BOUND_SAFETY = 1.0 + 1e-12           # γ̄ strictly above every rate of the bin despite rounding of exp
@@ -54,11 +56,13 @@ def bin_of(lg, bpar, n_bins):
 
 
 @njit(cache=True, inline="always")
-def bin_insert(pool, bint, bflt, rec, k, i, rate, margin):
-    """Append ES i (rate γ) to bin k; returns True when bin k has fewer than ``margin`` free rows."""
+def bin_insert(pool, bint, bflt, rec, k, i, rate, t_last, margin):
+    """Append ES i (rate γ, previous active process at t_last) to bin k; returns True when bin k
+    has fewer than ``margin`` free rows."""
     s = bint[k, START] + bint[k, COUNT]
-    pool[s, 0] = rate
-    pool[s, 1] = i
+    pool[s, RATE] = rate
+    pool[s, ID] = i
+    pool[s, T_LAST] = t_last
     rec[i, SLOT] = s
     bint[k, COUNT] += 1
     bflt[k, TOTAL] += rate
@@ -70,12 +74,12 @@ def bin_insert(pool, bint, bflt, rec, k, i, rate, margin):
 @njit(cache=True, inline="always")
 def bin_remove(pool, bint, bflt, rec, k, s):
     """Remove pool row s from bin k (the bin's last row fills the hole); returns the removed rate."""
-    rate = pool[s, 0]
+    rate = pool[s, RATE]
     last = bint[k, START] + bint[k, COUNT] - 1
     if s != last:
-        pool[s, 0] = pool[last, 0]
-        pool[s, 1] = pool[last, 1]
-        rec[int(pool[s, 1]), SLOT] = s
+        for c in range(3):
+            pool[s, c] = pool[last, c]
+        rec[int(pool[s, ID]), SLOT] = s
     bint[k, COUNT] -= 1
     bflt[k, TOTAL] = bflt[k, TOTAL] - rate if bint[k, COUNT] > 0 else 0.0
     return rate
@@ -83,7 +87,7 @@ def bin_remove(pool, bint, bflt, rec, k, s):
 
 @njit(cache=True, inline="always")
 def select(rng, pool, bint, bflt, order, r_total):
-    """Pool row of the next active ES: bin k with probability R_k/R, then rejection within k."""
+    """(pool row, bin) of the next active ES: bin k with probability R_k/R, then rejection within k."""
     while True:
         x = uniform(rng) * r_total
         k = -1
@@ -98,8 +102,8 @@ def select(rng, pool, bint, bflt, order, r_total):
     start, count, bound = bint[k, START], bint[k, COUNT], bflt[k, BOUND]
     while True:
         s = start + int(uniform(rng) * count)
-        if uniform(rng) * bound < pool[s, 0]:
-            return s
+        if uniform(rng) * bound < pool[s, RATE]:
+            return s, k
 
 
 @njit(cache=True)
@@ -109,7 +113,7 @@ def refresh(pool, bint, bflt):
     for k in range(bint.shape[0]):
         acc = 0.0
         for s in range(bint[k, START], bint[k, START] + bint[k, COUNT]):
-            acc += pool[s, 0]
+            acc += pool[s, RATE]
         bflt[k, TOTAL] = acc
         r_total += acc
     return r_total
@@ -123,7 +127,7 @@ def fill(pool, bint, bflt, rec, bpar):
     n_bins = bint.shape[0]
     for i in range(rec.shape[0]):
         k = bin_of(rec[i, LG], bpar, n_bins)
-        bin_insert(pool, bint, bflt, rec, k, i, math.exp(rec[i, LG]), 0)
+        bin_insert(pool, bint, bflt, rec, k, i, math.exp(rec[i, LG]), rec[i, TL], 0)
 
 
 @njit(cache=True)
@@ -162,7 +166,7 @@ class RateBins:
         cap = np.minimum(cap, rec.shape[0] + self.margin) + (0 if extra is None else extra)
         self.bint[:, CAP] = cap
         self.bint[:, START] = np.concatenate(([0], np.cumsum(cap)[:-1]))
-        self.pool = np.zeros((int(cap.sum()), 2))
+        self.pool = np.zeros((int(cap.sum()), 4))
         fill(self.pool, self.bint, self.bflt, rec, self.bpar)
 
     def set_order(self, log_rates):
@@ -173,7 +177,14 @@ class RateBins:
         mass = np.bincount(k.astype(np.int64), weights=np.exp(log_rates), minlength=n_bins)
         self.order = np.argsort(-mass, kind="stable").astype(np.int64)
 
+    def used_rows(self) -> np.ndarray:
+        """Indices of the occupied pool rows."""
+        return np.concatenate([np.arange(s, s + c) for s, c in zip(self.bint[:, START], self.bint[:, COUNT])])
+
     def grow(self, rec):
-        """Rebuild after an overflow flag: every nearly full bin gets twice its capacity."""
+        """Rebuild after an overflow flag: every nearly full bin gets twice its capacity (t_last,
+        kept in the pool, is copied back to ``rec`` first)."""
+        rows = self.used_rows()
+        rec[self.pool[rows, ID].astype(np.int64), TL] = self.pool[rows, T_LAST]
         full = self.bint[:, CAP] - self.bint[:, COUNT] < self.margin
         self.build(rec, extra=np.where(full, self.bint[:, CAP], 0))

@@ -57,7 +57,7 @@ def _gillespie(rng, pool, bint, bflt, order, n_events, watched, intervals):
     t, t_prev, n_int = 0.0, 0.0, 0
     for _ in range(n_events):
         t += exponential(rng) / r_total
-        i = int(pool[select(rng, pool, bint, bflt, order, r_total), 1])
+        i = int(pool[select(rng, pool, bint, bflt, order, r_total)[0], 1])
         hits[i] += 1.0
         if i == watched and n_int < intervals.size:
             intervals[n_int], t_prev, n_int = t - t_prev, t, n_int + 1
@@ -86,7 +86,7 @@ def test_selection_frequency_equals_rate_share_and_waiting_times_are_exponential
 def _assert_bins_consistent(sim):
     """Every ES sits once in the pool at rec[i, SLOT], with its rate, in the bin of its ln γ."""
     b = sim.bins
-    used = np.concatenate([np.arange(s, s + c) for s, c in zip(b.bint[:, START], b.bint[:, COUNT])])
+    used = b.used_rows()
     assert np.all(b.bint[:, COUNT] <= b.bint[:, CAP])
     ids = b.pool[used, 1].astype(int)
     assert np.array_equal(np.sort(ids), np.arange(sim.rec.shape[0]))
@@ -103,7 +103,7 @@ def test_bins_grow_on_overflow_and_stay_consistent():
     b = sim.bins
     b.bint[:, CAP] = b.bint[:, COUNT] + b.margin
     b.bint[:, START] = np.concatenate(([0], np.cumsum(b.bint[:, CAP])[:-1]))
-    b.pool = np.zeros((int(b.bint[:, CAP].sum()), 2))
+    b.pool = np.zeros((int(b.bint[:, CAP].sum()), 4))
     fill(b.pool, b.bint, b.bflt, sim.rec, b.bpar)
     cap0 = b.bint[:, CAP].sum()
     st = waiting_time_stats(sim.run())
