@@ -13,7 +13,7 @@ group and the domain set-up distributes it, as at a fresh start.  That continuat
 the uninterrupted run within the engine's decomposition tolerance, and bitwise in
 ``decomposition.reproducible`` mode (tag-ordered sums on any rank count).
 
-The file is written collectively to ``<path>.tmp``, closed, then renamed over ``<path>``
+The file is written by all ranks to ``<path>.tmp``, closed, then renamed over ``<path>``
 by rank 0 (``os.replace`` is atomic on POSIX): a checkpoint is never half-written, and the
 previous one survives a kill during the write.
 """
@@ -25,7 +25,7 @@ from dataclasses import fields
 import numpy as np
 
 from pel_hpc.errors import CorruptFileError, InputFileError
-from pel_hpc.io.h5md import open_h5, transfer_plist, write_rows
+from pel_hpc.io.h5md import allocated_early, open_h5, transfer_plist, write_rows
 from pel_hpc.state import PER_PARTICLE, State
 
 PARTICLES = "particles"
@@ -39,11 +39,22 @@ def _rank_fields(state: State) -> list[str]:
     return [f.name for f in fields(state) if f.name not in PER_PARTICLE]
 
 
+def _slot_arrays(states) -> dict:
+    """This rank's rows of every dataset: per-particle fields, then one row per slot of the rank fields."""
+    out = {f"{PARTICLES}/{name}": np.concatenate([getattr(s, name)[: s.n_local] for s in states])
+           for name in PER_PARTICLE}
+    out.update({f"{RANKS}/{name}": np.stack([np.asarray(0 if name == "n_ghost" else getattr(s, name)) for s in states])
+                for name in _rank_fields(states[0])})
+    return out
+
+
 def write_checkpoint(path, state, comm, extra: dict | None = None) -> None:
-    """Collectively write every rank's ``state`` (owned particles only) and ``extra`` scalars.
+    """Write every rank's ``state`` (owned particles only) and ``extra`` scalars, then rename.
 
     ``state`` may be a list of states: a rank that runs several replicas stores one slot per
     replica (``ranks/<field>`` then has one row per slot, ``ranks/slots`` the slots of each rank).
+    Rank 0 creates the datasets serially (space allocated at creation); then every rank
+    writes its rows with independent MPI-IO, and the ``complete`` flag is set last.
     """
     states = list(state) if isinstance(state, (list, tuple)) else [state]
     tmp = f"{path}.tmp"
@@ -52,27 +63,35 @@ def write_checkpoint(path, state, comm, extra: dict | None = None) -> None:
     offsets = np.concatenate([[0], np.cumsum([c for p in per_rank for c in p])]).astype(np.int64)
     mine = np.arange(slots[comm.rank], slots[comm.rank + 1])
     rows = np.concatenate([np.arange(offsets[k], offsets[k + 1]) for k in mine]).astype(np.int64)
-    dxpl = transfer_plist(comm, collective=True)
-    with open_h5(tmp, "w", comm) as f:
-        f.attrs["format"] = FORMAT
-        f.attrs[ATTR_N_RANKS] = comm.size
-        for key, value in (extra or {}).items():
-            f.attrs[key] = value
-        for name in PER_PARTICLE:
-            arr = np.concatenate([getattr(s, name)[: s.n_local] for s in states])
-            dset = f.create_dataset(f"{PARTICLES}/{name}", shape=(int(offsets[-1]),) + arr.shape[1:], dtype=arr.dtype)
-            write_rows(dset, None, rows, arr, dxpl)
-        for name in _rank_fields(states[0]):
-            value = np.stack([np.asarray(0 if name == "n_ghost" else getattr(s, name)) for s in states])
-            dset = f.create_dataset(f"{RANKS}/{name}", shape=(int(slots[-1]),) + value.shape[1:], dtype=value.dtype)
-            write_rows(dset, None, mine, value, dxpl)
-        f.create_dataset(f"{RANKS}/offset", data=offsets)
-        f.create_dataset(f"{RANKS}/slots", data=slots)
-        f.attrs[ATTR_COMPLETE] = True
+    arrays = _slot_arrays(states)
+    if comm.rank == 0:
+        _create_skeleton(tmp, arrays, int(offsets[-1]), int(slots[-1]), comm.size, extra)
+        with open_h5(tmp, "r+") as f:
+            f.create_dataset(f"{RANKS}/offset", data=offsets)
+            f.create_dataset(f"{RANKS}/slots", data=slots)
+    comm.barrier()
+    dxpl = transfer_plist(comm, collective=False)
+    with open_h5(tmp, "r+", comm) as f:
+        for name, arr in arrays.items():
+            write_rows(f[name], None, rows if name.startswith(PARTICLES) else mine, arr, dxpl)
     comm.barrier()
     if comm.rank == 0:
+        with open_h5(tmp, "r+") as f:
+            f.attrs[ATTR_COMPLETE] = True
         os.replace(tmp, path)
     comm.barrier()
+
+
+def _create_skeleton(path, arrays: dict, n_rows: int, n_slots: int, n_ranks: int, extra) -> None:
+    """The checkpoint's datasets (no data yet) and attributes, created serially."""
+    with open_h5(path, "w") as f:
+        f.attrs["format"] = FORMAT
+        f.attrs[ATTR_N_RANKS] = n_ranks
+        for key, value in (extra or {}).items():
+            f.attrs[key] = value
+        for name, arr in arrays.items():
+            length = n_rows if name.startswith(PARTICLES) else n_slots
+            f.create_dataset(name, shape=(length,) + arr.shape[1:], dtype=arr.dtype, dcpl=allocated_early())
 
 
 def read_checkpoint(path, comm) -> tuple[State, dict]:

@@ -145,7 +145,7 @@ def write_box(f: h5py.File, replica: int, edges) -> None:
     box[L.EDGES].attrs[L.ATTR_UNIT] = units.LENGTH
 
 
-def _allocated_early():
+def allocated_early():
     """Dataset-creation list that allocates every chunk at creation and extension.
 
     A chunked dataset created serially (default: chunks allocated when first written) and
@@ -162,9 +162,9 @@ def create_clock(group: h5py.Group, rows: int) -> None:
     """``step`` (int64, unwritten rows :data:`~pel_hpc.io.layout.UNWRITTEN_STEP`) and ``time``
     (float64, [tau]) datasets of ``rows`` rows in ``group``, extendible."""
     group.create_dataset(L.STEP, shape=(rows,), maxshape=(None,), chunks=(CLOCK_CHUNK,), dtype=np.int64,
-                         fillvalue=L.UNWRITTEN_STEP, dcpl=_allocated_early())
+                         fillvalue=L.UNWRITTEN_STEP, dcpl=allocated_early())
     group.create_dataset(L.TIME, shape=(rows,), maxshape=(None,), chunks=(CLOCK_CHUNK,), dtype=np.float64,
-                         fill_time="never", dcpl=_allocated_early())
+                         fill_time="never", dcpl=allocated_early())
     group[L.TIME].attrs[L.ATTR_UNIT] = units.TIME
 
 
@@ -182,7 +182,7 @@ def create_series(f: h5py.File, path: str, inner: tuple, dtype, unit: str, clock
     """
     group = f.require_group(path)
     group.create_dataset(L.VALUE, shape=(rows,) + inner, maxshape=(None,) + inner, chunks=(chunk,) + inner,
-                         dtype=dtype, fill_time="never", dcpl=_allocated_early())
+                         dtype=dtype, fill_time="never", dcpl=allocated_early())
     if unit:
         group[L.VALUE].attrs[L.ATTR_UNIT] = unit
     if clock_of is None:

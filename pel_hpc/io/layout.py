@@ -25,9 +25,10 @@ File layout (H5MD 1.1, https://www.nongnu.org/h5md/h5md.html)::
     /parameters                   provenance: deck (the YAML text), attrs package_version, git_commit,
                                   n_ranks, replicas
 
-Time series grow in blocks of frames and are trimmed to the written length at every flush
-(checkpoint) and at close; after a kill without restart, trailing preallocated rows have
-``step`` = :data:`UNWRITTEN_STEP` (``--restart`` removes them).
+Time series are preallocated at the rows the deck will write (:mod:`pel_hpc.io.plan`),
+filled in blocks and trimmed to the written rows when the run closes the file (also after
+SIGTERM/SIGUSR1); after a kill, trailing rows not yet written have ``step`` =
+:data:`UNWRITTEN_STEP` (``--restart`` rewrites them).
 Rows of every per-particle ``value`` are in global-tag order (row i is particle i).
 ``step`` (int64) and ``time`` (float64, [tau]) are stored explicitly; elements written at the
 same cadence share them through HDF5 hard links (``image`` links ``position``'s; the

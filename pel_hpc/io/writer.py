@@ -9,8 +9,8 @@ Rows are kept in memory and written in blocks: when an element's buffer is full
 (:func:`pel_hpc.io.plan.block_rows`), and at every :meth:`H5MDWriter.flush` (each
 checkpoint, SIGTERM/SIGUSR1) and :meth:`H5MDWriter.close` (stage and run end), so a
 checkpoint never precedes its rows on disk and a restart rewrites exactly the rows after it.
-A block costs one ``alltoall`` per element and one collective write per dataset
-(:mod:`pel_hpc.io.blocks`).  Datasets are preallocated at the deck's row count and never
+A block costs one ``alltoall`` per element and one write per dataset and rank
+(:mod:`pel_hpc.io.blocks`); rank 0 creates the metadata serially (:meth:`H5MDWriter.create`).  Datasets are preallocated at the deck's row count and never
 shrunk by the parallel file: :meth:`~H5MDWriter.close` trims them serially (why: :mod:`pel_hpc.io.plan`).  See
 :mod:`pel_hpc.io.layout` for the file layout and :mod:`pel_hpc.io.h5md` for the primitives.
 """
@@ -64,11 +64,15 @@ class H5MDWriter:
     comm : SerialComm or MPIComm
         The communicator of all ranks that share the file.
     collective : bool
-        MPI-IO collective transfers (default) or independent ones (benchmarks only).
+        MPI-IO transfers.  Independent (default): after the exchange each rank writes one
+        contiguous hyperslab per dataset and block, and a rank without rows does not call at
+        all, so no write synchronises the ranks (on 2 oversubscribed cores a collective call
+        costs milliseconds; ``benchmarks/bench_io.py`` measures both).  Collective: every
+        rank takes part in every write (two-phase aggregation by MPI-IO).
     """
 
-    def __init__(self, cfg, comm, collective: bool = True):
-        self.cfg, self.comm = cfg, comm
+    def __init__(self, cfg, comm, collective: bool = False):
+        self.cfg, self.comm, self.collective = cfg, comm, collective
         self.n, self.replicas, self.dt = cfg.system.n, cfg.ensemble.replicas, cfg.integrator.dt
         self.path = cfg.output.file
         self.elements = enabled_elements(cfg)
@@ -80,22 +84,34 @@ class H5MDWriter:
         itemsize = np.dtype(L.PARTICLE_ELEMENTS[element][0]).itemsize
         return plan.block_rows(self.replicas * self.n * 3 * itemsize)
 
+    def _put(self, dset, start: tuple, data) -> None:
+        """Write ``data`` at ``start``: every rank takes part if collective, only holders if independent."""
+        if self.collective or (data is not None and np.size(data)):
+            h5md.write_block(dset, start, data, self.dxpl)
+
     # -- opening -------------------------------------------------------------------------
     def create(self, box, parts: dict) -> "H5MDWriter":
-        """Create the file with every group, the box and ``species`` (``parts[replica] = (tags, species)``)."""
-        self.file = f = h5md.open_h5(self.path, "w", self.comm)
-        commit = self.comm.bcast(h5md.git_commit() if self.comm.rank == 0 else None)
-        h5md.write_header(f, self.cfg.deck_text, self.comm.size, self.replicas, commit)
-        for r in range(self.replicas):
-            h5md.write_box(f, r, box)
-            f.require_group(L.particles_path(r)).create_dataset(L.SPECIES, shape=(self.n,), dtype=np.int32)
-            f.require_group(L.particles_path(r)).create_dataset(L.MASS, data=np.ones(self.n))
-            self._create_series(f, r)
+        """Create the file with every group, the box and ``species`` (``parts[replica] = (tags, species)``).
+
+        Rank 0 creates every group, dataset and attribute serially (chunks allocated at
+        creation), then all ranks open the file together and write ``species``: the
+        metadata costs no collective operations.
+        """
+        if self.comm.rank == 0:
+            with h5md.open_h5(self.path, "w") as f:
+                h5md.write_header(f, self.cfg.deck_text, self.comm.size, self.replicas, h5md.git_commit())
+                for r in range(self.replicas):
+                    h5md.write_box(f, r, box)
+                    group = f.require_group(L.particles_path(r))
+                    group.create_dataset(L.SPECIES, shape=(self.n,), dtype=np.int32, dcpl=h5md.allocated_early())
+                    group.create_dataset(L.MASS, data=np.ones(self.n))
+                    self._create_series(f, r)
+        self.comm.barrier()
+        self.file = f = h5md.open_h5(self.path, "r+", self.comm)
         species = dense_blocks(self.comm, self.n, [parts], self.replicas, (), np.int32)
         lo = tag_bounds(self.n, self.comm.size)[self.comm.rank]
         for r in range(self.replicas):
-            h5md.write_block(f[f"{L.particles_path(r)}/{L.SPECIES}"], (lo,), species[r][0], self.dxpl)
-        f.flush()
+            self._put(f[f"{L.particles_path(r)}/{L.SPECIES}"], (lo,), species[r][0])
         return self._cache({})
 
     def _create_series(self, f, r: int) -> None:
@@ -185,7 +201,7 @@ class H5MDWriter:
             start = clock.n
             for dset, column in ((clock.step, np.array(new, np.int64)), (clock.time, np.array(new) * self.dt)):
                 _ensure(dset, start + len(new))
-                h5md.write_block(dset, (start,), column if self.comm.rank == 0 else None, self.dxpl)
+                self._put(dset, (start,), column if self.comm.rank == 0 else None)
             clock.n = start + len(new)
         self.written[path] = k + len(steps)
         return k
@@ -203,7 +219,7 @@ class H5MDWriter:
             path = L.element_path(r, element)
             first = self._rows(path, steps)
             _ensure(self.values[path], first + len(steps))
-            h5md.write_block(self.values[path], (first, lo), blocks[r], self.dxpl)
+            self._put(self.values[path], (first, lo), blocks[r])
 
     def _write_observable(self, name: str) -> None:
         """Write one observable's buffered rows: one collective write per replica's ``value``."""
@@ -217,7 +233,7 @@ class H5MDWriter:
             _ensure(self.values[path], first + len(steps))
             held = [row[r] for _, row in queue if r in row]
             data = np.array(held, np.float64) if len(held) == len(queue) else None
-            h5md.write_block(self.values[path], (first,), data, self.dxpl)
+            self._put(self.values[path], (first,), data)
 
     def flush_observables(self) -> None:
         """Write every buffered observable row (collective)."""
@@ -241,9 +257,11 @@ class H5MDWriter:
             return
         self.flush()
         lengths = {path: (self.clocks[path].n, self.written[path]) for path in self._series()}
+        excess = any(self.clocks[path].step.shape[0] != n_clock or self.values[path].shape[0] != n
+                     for path, (n_clock, n) in lengths.items())
         self.file.close()
         self.file = None
-        if self.comm.rank == 0:
+        if excess and self.comm.rank == 0:
             trim(self.path, lengths)
         self.comm.barrier()
 
