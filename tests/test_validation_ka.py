@@ -66,7 +66,6 @@ def test_cutoff_corrections_equal_the_engine_differences_between_truncations():
     assert (e_u - e_s) / len(x) < -0.4  # ~ 40 neighbours within r_c at ρ = 1.2, u(r_c) ≈ −0.016…−0.024
     assert du == pytest.approx((e_u - e_s) / len(x), rel=1e-10)
     assert dw == pytest.approx((w_f - w_s) / (3 * len(x)), rel=1e-10)
-    assert val.shift_correction(x, typ, box, shifted) == du
 
 
 def test_diffusion_fit_recovers_a_random_walk():
