@@ -287,12 +287,12 @@ Notes
   runs and is itself uncertain (the runs' spread at T = 0.8 exceeds their block errors, see the runs
   table); and the published row gives p = ρ(T + w) = 10.166 on its p = 10.19 isobar.
 * e_IS: published KA values at ρ = 1.2 (Sastry, Debenedetti & Stillinger, Nature 393, 554 (1998), N = 256;
-  Sciortino, Kob & Tartaglia, Phys. Rev. Lett. 83, 3214 (1999)) exist as figures only, and the
-  stored copies we could search hold their abstracts, not the figures; no number is given rather than a
-  guess.  The unshifted e_IS (details) is printed for a comparison with unshifted-potential data.
-* D_A: Kob & Andersen, Phys. Rev. E 51, 4626 (1995) give D_A(T) in figures only
-  (not accessible here).  The iso-diffusivity points of Pedersen et al. (D = 1e-3 at T = 0.729, 1e-4 at
-  T = 0.61, data set figure_3/iso-diffusivity.csv) lie on the p = 10.19 isobar, where ρ > 1.2 below
+  Sciortino, Kob & Tartaglia, Phys. Rev. Lett. 83, 3214 (1999)) are, as far as we know, in figures; the
+  stored copies we could search hold the abstracts only, so no number is given rather than a guess.
+  The unshifted e_IS (details) is printed for a comparison with unshifted-potential data.
+* D_A: for Kob & Andersen, Phys. Rev. E 51, 4626 (1995) too only the abstract was accessible.  The
+  iso-diffusivity points of Pedersen et al. (D = 1e-3 at T = 0.729, 1e-4 at T = 0.61, data set
+  figure_3/iso-diffusivity.csv) lie on the p = 10.19 isobar, where ρ rises above 1.2 on cooling below
   T = 1.028, so they are not comparable with our ρ = 1.2 values (and the species of D is not stated).
 * Searched: the stored web pages (arXiv/ar5iv abstracts of the papers above, Coslovich & Pastore 2007,
   Coslovich, Ozawa & Kob 2018, Bordat et al. 2003), public repositories (RUMD/gamdpy science tests at
