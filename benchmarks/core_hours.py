@@ -30,7 +30,7 @@ from pel_hpc.deck.validate import load_deck  # noqa: E402
 JOBS = (("ka65", ["ka65_T0.45", "ka65_T0.50", "ka65_T0.55", "ka65_T0.60"], 4, 1),
         ("fsize_small", [f"finite_size_N{n}" for n in (65, 130, 260, 520, 1040, 2080)], 1, 1),
         ("fsize_large", ["finite_size_N4160", "finite_size_N8320"], 1, 2),
-        ("ice520", ["ice520"], 4, 16))
+        ("ice520", ["ice520"], 4, 128))
 
 
 def calibrate(steps65: int = 4000, steps1040: int = 400, quenches: int = 5) -> dict:
@@ -63,8 +63,8 @@ def calibrate(steps65: int = 4000, steps1040: int = 400, quenches: int = 5) -> d
 
 
 def deck_numbers(name: str) -> dict:
-    """Steps, quenches, N, r_c, replicas and ranks per replica of ``input/<name>.yaml`` (raw YAML: the
-    ICE deck's start file exists only after the ka65 job, so the deck is not validated here)."""
+    """Steps, quenches, N, r_c, replicas and ranks per replica of ``input/<name>.yaml``, and the same
+    for its ``preparation`` run if it has one (raw YAML: start files need not exist yet)."""
     import yaml
 
     doc = yaml.safe_load((ROOT / "input" / f"{name}.yaml").read_text())
@@ -73,9 +73,14 @@ def deck_numbers(name: str) -> dict:
     steps = sum(int(s["steps"]) for s in doc["stages"])
     every = int((doc.get("quench") or {}).get("every", 0))
     ens = doc.get("ensemble") or {}
+    prep = doc.get("preparation") or {}
+    prep_steps = int(prep.get("equilibration", 0)) + int(prep.get("steps", 0))
     return {"n": int(n), "steps": steps, "quenches": steps // every if every else 0,
             "cutoff": float(system.get("cutoff", 2.5)), "replicas": int(ens.get("replicas", 1)),
-            "ranks_per_replica": int(ens.get("ranks_per_replica", 1))}
+            "ranks_per_replica": int(ens.get("ranks_per_replica", 1)),
+            "preparation": {"n": int(prep.get("n", 65)), "steps": prep_steps, "cutoff": float(system.get("cutoff", 2.5)),
+                            "quenches": int(prep.get("steps", 0)) // int(prep.get("quench_every", 1) or 1),
+                            "replicas": int(prep.get("replicas", 1)), "ranks_per_replica": 1} if prep else None}
 
 
 def replica_seconds(d: dict, rates: dict, efficiency: float) -> float:
@@ -95,6 +100,9 @@ def table(rates: dict, efficiency: float) -> list:
             d = deck_numbers(name)
             replicas_per_rank = max(d["replicas"] * d["ranks_per_replica"] // ranks, 1)
             wall = replica_seconds(d, rates, efficiency) * replicas_per_rank / 3600
+            if d["preparation"]:  # run first, its replicas spread over the ranks while the rest wait
+                p = d["preparation"]
+                wall += replica_seconds(p, rates, efficiency) * -(-p["replicas"] // ranks) / 3600
             rows.append((job, name, tasks, ranks, wall, wall * ranks, wall * ranks * tasks))
     return rows
 

@@ -7,7 +7,7 @@
 #   ka65        array 0-15 (4 T x 4 seeds), 1 rank each            -> IS energies / positions
 #   fsize_small array over N = 65…2080, 1 rank each                  -> tau_alpha(N)
 #   fsize_large array over N = 4160, 8320, 2 ranks each
-#   ice520      array 0-3, 16 ranks each, afterok:ka65 (needs a T = 0.50 structure)
+#   ice520      array 0-3, 128 ranks each (its own N = 65 preparation, then 512 replicas of N = 520)
 #   post        afterok on all of them: metabasins, Table I fit, ICE statistics
 set -eu
 cd "$(dirname "$0")/.."
@@ -28,7 +28,7 @@ submit() {  # submit NAME SBATCH-ARGS... ; prints the job id (or a placeholder i
 ka65=$(submit ka65 jobs/ka65.sbatch)
 small=$(submit fsize_small -n 1 --array=0-5 --export=ALL,NS="65 130 260 520 1040 2080" jobs/finite_size.sbatch)
 large=$(submit fsize_large -n 2 --array=0-1 --export=ALL,NS="4160 8320" jobs/finite_size.sbatch)
-ice=$(submit ice520 --array=0-3 --dependency=afterok:"$ka65" jobs/ice520.sbatch)
+ice=$(submit ice520 --array=0-3 jobs/ice520.sbatch)
 post=$(submit post --dependency=afterok:"$ka65:$small:$large:$ice" jobs/postprocess.sbatch \
        "python -m postprocess.metabasins runs/ka65_T*_s*/ka65_T*_s*.h5 --out results/metabasins" \
        "python -m postprocess.pel_fit runs/ka65_T*_s*/ka65_T*_s*.h5 --out results/pel_fit" \
@@ -40,7 +40,7 @@ resources (rank-hours are upper bounds from the #SBATCH --time lines):
   ka65        16 tasks x 1 rank  x 48 h
   fsize_small  6 tasks x 1 rank  x 48 h
   fsize_large  2 tasks x 2 ranks x 48 h
-  ice520       4 tasks x 16 ranks x 24 h
+  ice520       4 tasks x 128 ranks x 6 h
   post         1 task  x 1 rank  x 12 h
 TXT
     # expected core-hours per job from our measured speed (study engineer: benchmarks/core_hours.py)

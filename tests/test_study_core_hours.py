@@ -40,3 +40,14 @@ def test_dry_run_lists_every_job_with_resources_and_core_hours():
             assert deck in out.stdout
     total = float(next(ln for ln in out.stdout.splitlines() if ln.startswith("total")).split()[1])
     assert total == pytest.approx(sum(r[-1] for r in C.table({65: 1e4, 1040: 500.0, "quench65": 0.02}, 0.85)), rel=1e-3)
+
+
+def test_ice_campaign_pays_its_preparation_on_every_rank_of_the_task():
+    """The N = 65 preparation runs before the ensemble while the task's other ranks wait."""
+    d = C.deck_numbers("ice520")
+    assert d["n"] == 520 and d["preparation"]["n"] == 65 and d["preparation"]["steps"] > 0
+    row = next(r for r in C.table(RATES, 0.85) if r[1] == "ice520")
+    ranks = row[3]
+    production = C.replica_seconds(d, RATES, 0.85) * max(d["replicas"] // ranks, 1) / 3600
+    assert row[4] == pytest.approx(production + C.replica_seconds(d["preparation"], RATES, 0.85) / 3600)
+    assert row[5] == pytest.approx(ranks * row[4])
