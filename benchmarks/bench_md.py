@@ -6,7 +6,7 @@ Prints steps/s for N = 8000 (r_c = 2.5) and N = 65 (r_c = 1.8), NVT Nosé–Hoov
 cached; peak memory per particle.  Only the ratios printed in one invocation mean anything
 (the machine is shared).  Usage::
 
-    python benchmarks/bench_md.py [--steps8000 300] [--steps65 20000] [--skip-quench8000]
+    python benchmarks/bench_md.py [--steps8000 300] [--steps65 20000] [--skip-quench8000] [--only65 | --only8000]
 """
 from __future__ import annotations
 
@@ -128,13 +128,14 @@ def main(argv=None) -> None:
     ap.add_argument("--steps65", type=int, default=20000)
     ap.add_argument("--skip-quench8000", action="store_true")
     ap.add_argument("--only65", action="store_true")
+    ap.add_argument("--only8000", action="store_true", help="MD N=8000 only (no quench, compile, memory)")
     args = ap.parse_args(argv)
     if K.lmp_binary() is None:
         sys.exit("LAMMPS 'lmp' not found: install the Debian package 'lammps'")
     work = Path(tempfile.mkdtemp(prefix="bench_md_"))
     for label, base, reps, rc, steps in (("N=8000 r_c=2.5", 1000, (2, 2, 2), 2.5, args.steps8000),
                                          ("N=65   r_c=1.8", 65, (1, 1, 1), 1.8, args.steps65)):
-        if args.only65 and rc == 2.5:
+        if (args.only65 and rc == 2.5) or (args.only8000 and rc == 1.8):
             continue
         sim = system(base, reps, rc)
         ours, plain, opt = [], [], []
@@ -145,7 +146,7 @@ def main(argv=None) -> None:
         best, plain, opt = max(ours), max(plain), max(opt)
         print(f"MD {label}: pel_hpc {best:9.1f} steps/s | lmp {plain:9.1f} | lmp -sf opt {opt:9.1f} | "
               f"ratio vs lmp {best / plain:.2f}, vs opt {best / opt:.2f}", flush=True)
-        if rc == 2.5 and args.skip_quench8000:
+        if rc == 2.5 and (args.skip_quench8000 or args.only8000):
             continue
         reps = 5 if rc == 1.8 else 1
         tl, e_l = min(lammps_quench(sim, work, True) for _ in range(min(reps, 3)))
@@ -153,7 +154,7 @@ def main(argv=None) -> None:
             tq, e_ours = min(ours_quench(sim, method) for _ in range(reps))
             print(f"IS quench {label}: pel_hpc {method:5s} {tq * 1e3:9.1f} ms (e_IS {e_ours:.6f}) | "
                   f"lmp -sf opt cg {tl * 1e3:9.1f} ms (e_IS {e_l:.6f}) | time ratio {tq / tl:.2f}", flush=True)
-    if args.only65:
+    if args.only65 or args.only8000:
         return
     cold, warm = compile_times()
     print(f"numba: small run in a fresh process {cold:.1f} s with a cold cache, {warm:.1f} s cached")
