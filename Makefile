@@ -30,7 +30,7 @@ run: setup
 	$(PY) jobs/study_laptop.py --np $(NP)
 
 demo: setup
-	$(MPIRUN) -n $(NP) $(VENV)/bin/pel-hpc run $(DECK)
+	$(MPIRUN) -n $(NP) $(VENV)/bin/pel-hpc run $(DECK) --overwrite
 
 test: setup
 	$(PY) -m pytest -q -m "not mpi" tests

@@ -8,7 +8,8 @@
 #   checkpoint and exits 75, and the script requeues itself (sbatch --requeue) to continue.
 #
 # Exit codes of pel-hpc (pel_hpc/errors.py): 0 done, 2 bad deck, 3 missing input, 4 corrupt file,
-# 5 impossible decomposition, 6 rank count differs from SLURM_NTASKS, 75 checkpointed on a signal.
+# 5 impossible decomposition, 6 rank count differs from SLURM_NTASKS, 7 output exists (fresh run without
+# --overwrite), 75 checkpointed on a signal.
 
 PEL_ROOT="${PEL_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 PEL_VENV="${PEL_VENV:-$PEL_ROOT/.venv}"
@@ -58,6 +59,8 @@ pel_launch() {  # pel_launch DECK: run (or continue) a deck; requeue the job whe
     if pel_has_checkpoint "$deck"; then
         restart=(--restart)
         echo "pel_launch: continuing $deck from its checkpoint"
+    else  # no checkpoint: any output is from a task killed before its first one and cannot be continued
+        restart=(--overwrite)
     fi
     "${PEL_MPIRUN[@]}" python -m pel_hpc run "$deck" "${restart[@]}" &
     child=$!

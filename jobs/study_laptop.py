@@ -70,7 +70,7 @@ def md_step(deck: Path, runs: Path, scale: float, np_: int, extra=(), after=()) 
     cfg = yaml.safe_load(deck.read_text())
     ens = cfg.get("ensemble") or {}
     ranks = int(ens.get("replicas", 1)) * int(ens.get("ranks_per_replica", 1))  # the output needs one per replica
-    cmd = [PY, "-m", "pel_hpc", "run", str(derived)]
+    cmd = [PY, "-m", "pel_hpc", "run", str(derived), "--overwrite"]  # a step that runs is redone
     if ranks > 1:
         cmd = ["mpirun", "--oversubscribe", "-n", str(ranks), *cmd]
     return Step(name, cmd, cores=min(np_, ranks), after=list(after), outputs=str(runs / name / f"{name}.h5"), kind="md",

@@ -5,21 +5,45 @@ a handler gets the parsed arguments and returns an exit code.  Errors of
 :mod:`pel_hpc.errors` become one line on stderr and their exit code; nothing below this
 module sees a raw deck dict.
 
-    pel-hpc run DECK.yaml      run a deck serially, printing the thermo table
+    pel-hpc run DECK.yaml [--restart | --overwrite]   run a deck, printing the thermo table
 """
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
-from pel_hpc.errors import PelError
+from pel_hpc.errors import OutputExistsError, PelError
 from pel_hpc.io.commands import COMMANDS as WORKFLOW_COMMANDS
 
 
 def _add_run(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("deck", help="input deck (YAML)")
-    parser.add_argument("--restart", action="store_true",  # workflow: continue from the checkpoint
-                        help="continue from the last complete checkpoint, appending to the output")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--restart", action="store_true",  # workflow: continue from the checkpoint
+                      help="continue from the last complete checkpoint, appending to the output "
+                           "(a run with neither output nor checkpoint yet starts from the beginning)")
+    mode.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+
+
+def continue_run(cfg, restart: bool, overwrite: bool, stream=sys.stderr) -> bool:
+    """Whether to continue (True) or start afresh, given what exists on disk.
+
+    A fresh run never silently replaces an existing output file: that needs ``--overwrite``
+    (raises :class:`OutputExistsError` otherwise).  ``--restart`` with neither an output file nor a
+    checkpoint (e.g. killed during a deck's ``preparation``) has nothing to continue and starts afresh.
+    """
+    out, chk = Path(cfg.output.file), cfg.checkpoint.file
+    if restart:
+        if not out.exists() and not (chk is not None and Path(chk).exists()):
+            if stream is not None:
+                print(f"pel-hpc: --restart: no output '{out}' and no checkpoint yet, starting from the beginning",
+                      file=stream)
+            return False
+        return True
+    if out.exists() and not overwrite:
+        raise OutputExistsError(f"output file '{out}' exists: continue it with --restart or replace it with --overwrite")
+    return False
 
 
 def _run(args) -> int:
@@ -29,7 +53,10 @@ def _run(args) -> int:
     from pel_hpc.parallel.comm import world
 
     cfg = load_deck(args.deck)
-    run_deck(cfg, world(), restart=args.restart)
+    comm = world()
+    restart = continue_run(cfg, args.restart, args.overwrite, sys.stderr if comm.rank == 0 else None)
+    comm.barrier()  # every rank has looked at the disk before anyone writes
+    run_deck(cfg, comm, restart=restart)
     return 0
 
 

@@ -41,6 +41,12 @@ class LaunchError(PelError):
     exit_code = 6
 
 
+class OutputExistsError(PelError):
+    """A fresh run whose output file already exists (continue it with --restart, or --overwrite)."""
+
+    exit_code = 7
+
+
 class CheckpointExit(PelError):
     """Raised after a checkpoint was written on SIGTERM/SIGUSR1: a clean, requeue-able exit."""
 

@@ -62,3 +62,22 @@ def test_start_from_our_file_replicated_keeps_energy_per_particle(tmp_path, caps
     rows_second = [ln.split() for ln in capsys.readouterr().out.splitlines() if ln.strip()[:1].isdigit()]
     assert int(rows_first[-1][0]) == 500 and int(rows_second[0][0]) == 0
     assert float(rows_second[0][3]) == pytest.approx(float(rows_first[-1][3]), abs=2e-6)  # E_pot, 6 decimals
+
+
+def test_existing_output_is_never_silently_replaced(tmp_path, capsys):
+    """A second fresh run of the same deck stops with exit 7 and leaves the file untouched;
+    --overwrite replaces it; --restart with neither output nor checkpoint starts afresh."""
+    deck = tmp_path / "d.yaml"
+    deck.write_text(DECK.format(extra="").replace("steps: 300", "steps: 100"))
+    assert main(["run", str(deck)]) == 0
+    out = tmp_path / "out.h5"
+    before = (out.read_bytes(), out.stat().st_mtime_ns)
+    capsys.readouterr()
+    assert main(["run", str(deck)]) == 7
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "out.h5" in err and "--restart" in err and "--overwrite" in err
+    assert (out.read_bytes(), out.stat().st_mtime_ns) == before
+    assert main(["run", str(deck), "--overwrite"]) == 0 and out.stat().st_mtime_ns != before[1]
+    out.unlink()
+    assert main(["run", str(deck), "--restart"]) == 0 and out.exists()
+    assert "starting from the beginning" in capsys.readouterr().err
