@@ -47,6 +47,7 @@ import math
 from numba import njit
 
 from .heap import sift
+from .prefetch import prefetch_row
 from .processes import (BOLTZMANN, ENERGY_DEPENDENT, GAUSSIAN, draw_state, gaussian_step,
                         log_rate_at)
 from .rate_bins import E, LG, SLOT, T_LAST, TL, bin_insert, bin_of, bin_remove, refresh, select
@@ -169,8 +170,9 @@ def _event(rng, cache, i, t, rec, t_last, r, offsets, neighbours, link_accept, l
     _close_interval(t_last, r, t, par, acc, moments, thist)
     changed[0] = i
     rec[i, E], rec[i, LG] = draw_state(rng, cache, act_prob, act_alias, tab[0], tab[1], log_rate, tab[2], 1.0)
-    n, k_end = 1, offsets[i + 1]
-    k = _first_link(rng, offsets[i], k_end, par)
+    links = offsets[1] - offsets[0]        # every ES owns L links, [i L, (i + 1) L): no random read of offsets
+    n, k_end = 1, (i + 1) * links
+    k = _first_link(rng, i * links, k_end, par)
     while k < k_end:
         j = neighbours[k]
         if _accept_link(rng, k, j, rec, link_accept, mode, tab, log_rate):
@@ -211,6 +213,8 @@ def run_events(rng, cache, rec, pool, bint, bflt, order, bpar, margin, offsets, 
         _snapshots_before(t, rec, par, ehist, istate, n_snap)
         s, k = select(rng, pool, bint, bflt, order, r_total)
         i = int(pool[s, 1])
+        prefetch_row(rec, i)                                                    # written below
+        prefetch_row(rec, int(pool[bint[k, 0] + bint[k, 2] - 1, 1]))            # moved within bin k
         n = _event(rng, cache, i, t, rec, t_last, s, offsets, neighbours, link_accept, log_rate, act_prob,
                    act_alias, pas_prob, pas_alias, tab, mode, gauss_redraw, par, acc, moments, thist,
                    changed, old_lg)

@@ -100,6 +100,8 @@ class CLMSimulation:
         self.config, self.engine = config, engine
         beta = 1.0 / config.temperature
         self.lattice = make_lattice(config.shape, config.r_max, config.exponent)
+        if np.any(np.diff(self.lattice.offsets) != self.lattice.offsets[1]):
+            raise DeckError("CLM kernels need the same number of links for every ES")
         if config.q * self.lattice.weights.max(initial=0.0) > 1.0:
             raise DeckError(f"q·w_ij exceeds 1 for q = {config.q} (r_max = {config.r_max})")
         self.tables = build_tables(config.temperature, config.pel, n_cells)
