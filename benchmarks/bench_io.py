@@ -16,7 +16,8 @@
 
 Usage (numbers are only comparable within one invocation; the machine is shared)::
 
-    python benchmarks/bench_io.py [--n 65536] [--frames 40] [--quick]   # launches mpirun -n 2 itself
+    python benchmarks/bench_io.py [--n 65536] [--frames 40] [--quick] [--share-only 2080 8000]
+    # launches mpirun -n 2 itself
 """
 from __future__ import annotations
 
@@ -206,6 +207,8 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=65536)
     ap.add_argument("--frames", type=int, default=40)
     ap.add_argument("--quick", action="store_true", help="small sizes: a check that everything runs")
+    ap.add_argument("--share-only", type=int, nargs="*", metavar="N",
+                    help="only part 2, for these N (all three if none given)")
     args = ap.parse_args()
     if "OMPI_COMM_WORLD_SIZE" not in os.environ:
         relaunch_under_mpirun()
@@ -213,12 +216,14 @@ def main() -> None:
 
     comm = MPIComm()
     folder = Path(comm.bcast(tempfile.mkdtemp(prefix="bench_io_") if comm.rank == 0 else None))
-    bandwidth(comm, folder, 4096 if args.quick else args.n, 8 if args.quick else args.frames)
+    if args.share_only is None:
+        bandwidth(comm, folder, 4096 if args.quick else args.n, 8 if args.quick else args.frames)
     if comm.rank == 0:
         print("2. I/O share of production runs, default cadences (thermo 100, positions 1000), "
               f"{comm.size} ranks, best of 2:")
     watches = instrument()
-    for n, replicas, steps in SHARE_RUNS[:1] if args.quick else SHARE_RUNS:
+    runs = [r for r in SHARE_RUNS if not args.share_only or r[0] in args.share_only]
+    for n, replicas, steps in SHARE_RUNS[:1] if args.quick else runs:
         io_share(comm, folder, n, 4 if args.quick else replicas, 1000 if args.quick else steps, watches)
     comm.barrier()
 
