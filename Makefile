@@ -42,6 +42,7 @@ bench: setup
 	$(PY) benchmarks/bench_decomp.py
 	$(PY) benchmarks/bench_io.py
 	$(PY) benchmarks/bench_clm.py
+	$(PY) benchmarks/validation_ka.py --quick
 
 setup: $(VENV)/.stamp-package
 
