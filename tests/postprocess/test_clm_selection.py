@@ -99,7 +99,7 @@ def _assert_bins_consistent(sim):
 
 def test_bins_grow_on_overflow_and_stay_consistent():
     """Bins shrunk to the minimum capacity overflow many times; the run still gives ⟨τ⟩ = 1/⟨Γ⟩."""
-    sim = CLMSimulation(CLMConfig(temperature=1.0, q=0.3, shape=(6, 6, 6), duration=300.0))
+    sim = CLMSimulation(CLMConfig(temperature=1.0, q=0.3, shape=(6, 6, 6), duration=300.0), engine="composition")
     b = sim.bins
     b.bint[:, CAP] = b.bint[:, COUNT] + b.margin
     b.bint[:, START] = np.concatenate(([0], np.cumsum(b.bint[:, CAP])[:-1]))
@@ -132,3 +132,10 @@ def test_composition_reproduces_the_heap_engine():
     keep = (ha + hb) > 40
     table = np.vstack([np.append(ha[keep], ha[~keep].sum()), np.append(hb[keep], hb[~keep].sum())])
     assert stats.chi2_contingency(table)[1] > ALPHA
+
+
+def test_composition_same_seed_same_result():
+    cfg = CLMConfig(temperature=0.7, q=0.2, shape=(8, 8, 8), duration=100.0)
+    a, b = (CLMSimulation(cfg, engine="composition").run() for _ in range(2))
+    assert np.array_equal(a.moments, b.moments) and np.array_equal(a.energy_hist, b.energy_hist)
+    assert np.array_equal(a.tau_hist, b.tau_hist) and a.n_passive == b.n_passive
