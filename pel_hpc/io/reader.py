@@ -55,11 +55,19 @@ def _element(f, source: str, replica: int):
     return _get(f, L.element_path(replica, SOURCES[source]))
 
 
+def written_frames(group) -> int:
+    """Rows of a time series that hold data: all but the trailing preallocated rows a killed run
+    left (``step`` = :data:`~pel_hpc.io.layout.UNWRITTEN_STEP`, see :mod:`pel_hpc.io.plan`)."""
+    steps = group[L.STEP][...]
+    return int(np.searchsorted(steps, L.UNWRITTEN_STEP)) if len(steps) and steps[-1] == L.UNWRITTEN_STEP \
+        else len(steps)
+
+
 def frame_info(path, source: str = "position", replica: int = 0) -> tuple[int, int, np.ndarray]:
-    """(N, number of frames of ``source``, box edges) of one replica of a file."""
+    """(N, number of written frames of ``source``, box edges) of one replica of a file."""
     with open_h5(path, "r") as f:
         group = _element(f, source, replica)
-        n_frames, n = group[L.VALUE].shape[:2]
+        n_frames, n = written_frames(group), group[L.VALUE].shape[1]
         box = _get(f, f"{L.box_path(replica)}/{L.EDGES}")[...]
     return int(n), int(n_frames), np.asarray(box, dtype=np.float64)
 
@@ -68,7 +76,7 @@ def read_frame(path, frame: int = -1, source: str = "position", replica: int = 0
     """One frame (negative indices count from the end) of a replica, in tag order."""
     with open_h5(path, "r") as f:
         group = _element(f, source, replica)
-        n_frames = group[L.VALUE].shape[0]
+        n_frames = written_frames(group)
         if not -n_frames <= frame < n_frames:
             raise CorruptFileError(f"'{path}' has {n_frames} frames of {source}, no frame {frame}")
         frame %= n_frames
@@ -112,7 +120,7 @@ def _describe_group(group) -> list[str]:
     lines = []
     for name, item in group.items():
         if isinstance(item, h5py.Group) and L.VALUE in item:
-            steps = item[L.STEP][...]
+            steps = item[L.STEP][: written_frames(item)]
             span = f"steps {steps[0]}…{steps[-1]}" if len(steps) else "empty"
             lines.append(f"    {name:28s} {str(item[L.VALUE].shape):18s} {len(steps)} frames, {span}")
         elif isinstance(item, h5py.Dataset):

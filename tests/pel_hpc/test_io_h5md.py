@@ -155,6 +155,35 @@ def test_export_of_one_replica(tmp_path):
         export_replica(cfg.output.file, tmp_path / "r3.h5", 3)
 
 
+def test_killed_run_file_reads_its_written_frames(tmp_path):
+    """Rows are preallocated for the whole deck (6 position frames at steps 200..700); a run killed
+    after its 3rd frame leaves 3 unwritten rows, which the readers skip, and a closed run trims them."""
+    import shutil
+
+    from pel_hpc.io.reader import describe, frame_info
+
+    cfg = load_deck_text(tmp_path, DECK.replace("run: {name: out", "run: {name: kill"))
+    w = H5MDWriter(cfg, SerialComm())
+    tags = np.arange(65)
+    w.create([3.78] * 3, {0: (tags, (tags >= 52).astype(np.int32))})
+    for k, step in enumerate((200, 300, 400)):
+        w.append_particles(L.POSITION, step, {0: (tags, np.full((65, 3), k + 0.25))})
+        w.append_particles(L.IMAGE, step, {0: (tags, np.full((65, 3), k, np.int32))})
+    w.flush()  # a checkpoint; then SIGKILL (the copy is the file as the kill leaves it)
+    shutil.copy(cfg.output.file, tmp_path / "killed.h5")
+    w.close()
+    with h5py.File(tmp_path / "killed.h5", "r") as f:
+        steps = f[L.element_path(0, L.POSITION)][L.STEP][()]
+    assert steps.tolist() == [200, 300, 400] + [L.UNWRITTEN_STEP] * 3
+    for path in (tmp_path / "killed.h5", cfg.output.file):
+        assert frame_info(path)[1] == 3
+        last = read_frame(path, -1)
+        assert last.step == 400 and np.all(last.x == 2.25) and np.all(last.image == 2)
+    assert "3 frames, steps 200…400" in describe(tmp_path / "killed.h5")
+    with h5py.File(cfg.output.file, "r") as f:
+        assert f[L.element_path(0, L.POSITION)][L.VALUE].shape == (3, 65, 3)
+
+
 def load_deck_text(folder, text):
     (folder / "d.yaml").write_text(text)
     return load_deck(folder / "d.yaml")
