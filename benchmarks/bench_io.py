@@ -199,7 +199,8 @@ def io_share(comm, folder, n: int, replicas: int, steps: int, watches) -> None:
         what = f"{replicas} replicas of N = {n}" if replicas > 1 else f"N = {n} on {comm.size} ranks"
         print(f"   {what:24s} {steps:6d} steps: {wall:6.2f} s, output {io:5.2f} s of which once per run "
               f"{once:5.2f} s -> steady I/O share {100 * (io - once) / (wall - once):4.1f} % "
-              f"(all output {100 * io / wall:4.1f} %; output: false run {off:6.2f} s: {100 * (wall - off) / wall:5.1f} %)")
+              f"(all output {100 * io / wall:4.1f} %; "
+              f"output: false run {off:6.2f} s: {100 * (wall - off) / wall:5.1f} %)")
 
 
 def main() -> None:

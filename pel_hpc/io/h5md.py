@@ -6,7 +6,8 @@ open it plainly).  Every call here is made by all ranks in the same order with t
 contributes the rows of the particles it owns (by global tag) for its own replica and an
 empty selection for the others.  Time series are chunked datasets preallocated at the
 deck's row count (:mod:`pel_hpc.io.plan`) and written in blocks of rows (:func:`write_block`);
-``step``/``time`` are shared by hard links among elements of the same cadence.  Names come from :mod:`pel_hpc.io.layout`.
+``step``/``time`` are shared by hard links among elements of the same cadence.  Names come
+from :mod:`pel_hpc.io.layout`.
 """
 from __future__ import annotations
 

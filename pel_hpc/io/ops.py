@@ -3,7 +3,8 @@
 Each deck cadence maps to exactly one trigger: ``output.positions`` → :class:`ParticleWriterOp`
 (position + image), ``output.velocities`` → velocity, ``output.is_positions`` → IS positions,
 ``output.thermo`` → :class:`ObservableWriterOp`, ``quench.every`` → :class:`ISEnergyWriterOp`,
-``checkpoint.every`` → :class:`CheckpointOp`.  :class:`SignalOp` checks the SIGTERM/SIGUSR1
+``checkpoint.every`` → :class:`CheckpointOp`; the end of each output stage →
+:class:`StageEndFlushOp` (buffered rows written).  :class:`SignalOp` checks the SIGTERM/SIGUSR1
 flag at chunk boundaries.  Register them after the engine's QuenchOp, in the order of
 :func:`output_operations`, so that the checkpoint of a step follows that step's frames.
 
@@ -137,6 +138,26 @@ class CheckpointOp:
         sim.setup()
 
 
+class StageEndFlushOp:
+    """Write the writer's buffered rows at the last step of every output stage."""
+
+    is_output = True
+
+    def __init__(self, cfg, writer):
+        self.ends = sorted(cfg.stage_start(i) + s.steps for i, s in enumerate(cfg.stages) if s.output and s.steps)
+        self.writer = writer
+        self.trigger = self
+
+    def __call__(self, step: int) -> bool:
+        return step in self.ends
+
+    def next_after(self, step: int):
+        return next((end for end in self.ends if end > step), None)
+
+    def act(self, sim, step: int) -> None:
+        self.writer.flush()
+
+
 class SignalOp:
     """At chunk boundaries: if SIGTERM/SIGUSR1 arrived on any rank, checkpoint and exit (code 75)."""
 
@@ -192,6 +213,7 @@ def output_operations(cfg, writer, quench_op=None, comm=None, flag=None) -> list
         ops.append(ObservableWriterOp(writer, cfg.output.thermo))
     if quench_op is not None and cfg.quench.every > 0:
         ops.append(ISEnergyWriterOp(writer, quench_op, cfg.output.is_positions))
+    ops.append(StageEndFlushOp(cfg, writer))
     chk = None
     if cfg.checkpoint.file is not None:
         chk = CheckpointOp(cfg.checkpoint.file, cfg.checkpoint.every, writer, comm)

@@ -7,11 +7,12 @@ all ranks at the same step, whatever the number of replicas of their group.
 
 Rows are kept in memory and written in blocks: when an element's buffer is full
 (:func:`pel_hpc.io.plan.block_rows`), and at every :meth:`H5MDWriter.flush` (each
-checkpoint, SIGTERM/SIGUSR1) and :meth:`H5MDWriter.close` (stage and run end), so a
+checkpoint, SIGTERM/SIGUSR1, the end of each stage) and at :meth:`H5MDWriter.close`, so a
 checkpoint never precedes its rows on disk and a restart rewrites exactly the rows after it.
 A block costs one ``alltoall`` per element and one write per dataset and rank
-(:mod:`pel_hpc.io.blocks`); rank 0 creates the metadata serially (:meth:`H5MDWriter.create`).  Datasets are preallocated at the deck's row count and never
-shrunk by the parallel file: :meth:`~H5MDWriter.close` trims them serially (why: :mod:`pel_hpc.io.plan`).  See
+(:mod:`pel_hpc.io.blocks`); rank 0 creates the metadata serially (:meth:`H5MDWriter.create`).
+Datasets are preallocated at the deck's row count and never shrunk through the parallel
+file: :meth:`~H5MDWriter.close` trims them serially (why: :mod:`pel_hpc.io.plan`).  See
 :mod:`pel_hpc.io.layout` for the file layout and :mod:`pel_hpc.io.h5md` for the primitives.
 """
 from __future__ import annotations
