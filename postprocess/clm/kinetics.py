@@ -265,9 +265,9 @@ def run_events_heap(rng, cache, rec, heap, hkey, pos, offsets, neighbours, link_
         n = _event(rng, cache, i, t, rec, t_last, i, offsets, neighbours, link_accept, log_rate, act_prob,
                    act_alias, pas_prob, pas_alias, tab, mode, gauss_redraw, par, acc, moments, thist,
                    changed, old_lg)
-        for c in range(n):
+        for c in range(n):          # i sits at the root: reading pos[i] would be a needless cache miss
             j = changed[c]
-            sift(heap, hkey, pos, pos[j], t + exponential(rng) * math.exp(-rec[j, LG]))
+            sift(heap, hkey, pos, 0 if c == 0 else pos[j], t + exponential(rng) * math.exp(-rec[j, LG]))
         counts[0] += 1
         counts[1] += n - 1
     _flush(moments, acc)
