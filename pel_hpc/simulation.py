@@ -29,12 +29,26 @@ class Integrator:
         if len(state.nhc_eta) != self.chain:
             state.nhc_eta, state.nhc_veta = np.zeros(self.chain), np.zeros(self.chain)
 
-    def thermostat_half(self, state, domain) -> None:
-        """NHC half-step: one global sum of 2K (``domain.sum_per_particle``), then scale the velocities."""
-        if self.chain:
-            ke2 = float(domain.sum_per_particle(squared_speeds(state.v, state.n_local)))
-            s = thermostat.half_step(state.nhc_eta, state.nhc_veta, self.q, ke2, self.ndof, self.temperature, self.dt)
-            integrate.scale(state.v, s, state.n_local)
+    def first_half(self, state, domain) -> None:
+        """Steps 1–3 of :meth:`Simulation.run`: NHC half-step, then kick and drift in one fused pass."""
+        n = state.n_local
+        s = self._chain_scale(state, domain, squared_speeds(state.v, n)) if self.chain else 1.0
+        integrate.scale_kick_drift(state.x, state.v, state.f, s, 0.5 * self.dt, self.dt, n)
+
+    def second_half(self, state, domain) -> None:
+        """Steps 6–7: kick fused with the squared speeds, then the NHC half-step (scales v)."""
+        n = state.n_local
+        if not self.chain:
+            integrate.kick(state.v, state.f, 0.5 * self.dt, n)
+            return
+        v2 = integrate.kick_squared_speeds(state.v, state.f, 0.5 * self.dt, n)
+        integrate.scale(state.v, self._chain_scale(state, domain, v2), n)
+
+    def _chain_scale(self, state, domain, v2) -> float:
+        """NHC half-step from the per-particle |v_i|² ``v2``; its one global sum goes through
+        ``domain.sum_per_particle`` (exact in reproducible mode).  Returns the velocity scale."""
+        ke2 = float(domain.sum_per_particle(v2))
+        return thermostat.half_step(state.nhc_eta, state.nhc_veta, self.q, ke2, self.ndof, self.temperature, self.dt)
 
     def chain_energy(self, state) -> float:
         """Thermostat contribution to the conserved quantity [epsilon] (0 for NVE)."""
@@ -121,15 +135,16 @@ class Simulation:
                 self.step()
 
     def step(self) -> None:
-        """One MD step in Python-orchestrated kernels (any domain), steps 1–7 of :meth:`run`."""
-        st, integ, n = self.state, self.integrator, self.state.n_local
-        integ.thermostat_half(st, self.domain)
-        integrate.kick(st.v, st.f, 0.5 * integ.dt, n)
-        integrate.drift(st.x, st.v, integ.dt, n)
+        """One MD step in Python-orchestrated kernels (any domain), steps 1–7 of :meth:`run`.
+
+        Fused passes: besides the displacement check and the forces, an NVT step makes six
+        numba calls and two global sums of |v|²; serial and decomposed domains take one path.
+        """
+        st, integ = self.state, self.integrator
+        integ.first_half(st, self.domain)
         self.domain.refresh(st)
         self.epot, self.virial = compute_forces(st, self.domain, self.table)
-        integrate.kick(st.v, st.f, 0.5 * integ.dt, st.n_local)
-        integ.thermostat_half(st, self.domain)
+        integ.second_half(st, self.domain)
         st.step += 1
 
     def _advance_compiled(self, k: int) -> None:

@@ -227,24 +227,6 @@ def cell_grid(extent: np.ndarray, rlist: float, periodic: bool):
 
 
 @njit(cache=True)
-def refresh_all_pairs(x, image, x_build, typ, box, rlist_pair, skin, nlist, count, force):
-    """Compiled refresh for tiny serial boxes: rebuild the all-pairs list if needed.
-
-    Returns 0 (list still valid), 1 (rebuilt) or −worst on overflow (grow ``nlist`` to at
-    least ``worst`` columns and call again with ``force=True``).
-    """
-    n = x.shape[0]
-    if not force and max_displacement2(x, x_build, n) <= 0.25 * skin * skin:
-        return 0
-    wrap(x, image, box, n)
-    worst = build_all_pairs(x, typ, n, n, box, rlist_pair, nlist, count)
-    x_build[:, :] = x
-    if worst > nlist.shape[1]:
-        return -worst
-    return 1
-
-
-@njit(cache=True)
 def refresh_min_image(x, image, x_build, box, skin):
     """Compiled refresh for the list-free minimum-image path: wrap once moved > skin/2.
 
