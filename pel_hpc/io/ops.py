@@ -39,8 +39,12 @@ def _local(sim, field: str) -> dict:
 
 def _leader(sim, values_of) -> dict:
     """``{replica: values_of(member)}`` on each replica's first rank (``values_of`` runs on all ranks)."""
-    rows = {m.state.replica: (values_of(m), m.domain.comm.rank == 0) for m in _members(sim)}
-    return {k: v for k, (v, lead) in rows.items() if lead}
+    out = {}
+    for m in _members(sim):
+        values = values_of(m)
+        if m.domain.comm.rank == 0:
+            out[m.state.replica] = values
+    return out
 
 
 class ParticleWriterOp:

@@ -165,7 +165,7 @@ class H5MDWriter:
             clock = by_step_id.setdefault(group[L.STEP].id, _Clock(group, self.written[path]))
             self.values[path], self.clocks[path] = group[L.VALUE], clock
         self.frames: dict[str, list] = {}
-        self.pending: dict[str, list] = {}
+        self.pending: dict[tuple, list] = {}  # observable names -> [(step, {replica: {name: value}})]
         return self
 
     # -- buffering -----------------------------------------------------------------------
@@ -186,11 +186,11 @@ class H5MDWriter:
         if names is None:
             names = sorted({name for row in values.values() for name in row})
             names = self.comm.bcast(names) if self.comm.size > 1 else names
-        for name in (n for n in names if n in self.observables):
-            queue = self.pending.setdefault(name, [])
-            queue.append((step, {r: row[name] for r, row in values.items()}))
-            if len(queue) >= plan.OBSERVABLE_BLOCK:
-                self._write_observable(name)
+        key = tuple(names)
+        queue = self.pending.setdefault(key, [])
+        queue.append((step, values))  # split by name only when written
+        if len(queue) >= plan.OBSERVABLE_BLOCK:
+            self._write_observables(key)
 
     # -- block writes --------------------------------------------------------------------
     def _rows(self, path: str, steps: list) -> int:
@@ -222,24 +222,23 @@ class H5MDWriter:
             _ensure(self.values[path], first + len(steps))
             self._put(self.values[path], (first, lo), blocks[r])
 
-    def _write_observable(self, name: str) -> None:
-        """Write one observable's buffered rows: one collective write per replica's ``value``."""
-        queue = self.pending.pop(name, [])
-        if not queue:
-            return
+    def _write_observables(self, names: tuple) -> None:
+        """Write the rows buffered for ``names``: one write per observable and replica's ``value``."""
+        queue = self.pending.pop(names, [])
         steps = [step for step, _ in queue]
-        for r in range(self.replicas):
-            path = L.observable_path(r, name)
-            first = self._rows(path, steps)
-            _ensure(self.values[path], first + len(steps))
-            held = [row[r] for _, row in queue if r in row]
-            data = np.array(held, np.float64) if len(held) == len(queue) else None
-            self._put(self.values[path], (first,), data)
+        for name in (n for n in names if n in self.observables and queue):
+            for r in range(self.replicas):
+                path = L.observable_path(r, name)
+                first = self._rows(path, steps)
+                _ensure(self.values[path], first + len(steps))
+                held = [values[r][name] for _, values in queue if r in values]
+                data = np.array(held, np.float64) if len(held) == len(queue) else None
+                self._put(self.values[path], (first,), data)
 
     def flush_observables(self) -> None:
         """Write every buffered observable row (collective)."""
-        for name in sorted(self.pending):
-            self._write_observable(name)
+        for names in sorted(self.pending):
+            self._write_observables(names)
 
     def flush(self) -> None:
         """Write every buffered row and flush HDF5 buffers to disk (collective); before every checkpoint."""
