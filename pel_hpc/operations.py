@@ -7,6 +7,7 @@ H5MD writer and checkpoint operations live in :mod:`pel_hpc.io`.  An operation w
 from __future__ import annotations
 
 import sys
+from collections import deque
 
 from pel_hpc.md.minimize import QuenchResult, quench
 from pel_hpc.trigger import Periodic
@@ -43,7 +44,10 @@ class QuenchOp:
 
 
 class ThermoOp:
-    """Print a thermo table row (rank 0) and keep every row in ``rows``.
+    """Print a thermo table row (rank 0) and keep the last ``keep`` rows in ``rows`` (None: all).
+
+    The H5MD file holds every row; ``rows`` serves tests and the observables writer, and is
+    bounded so that a run of 10^8 steps does not grow without limit.
 
     Columns: step, time [tau], T [epsilon/k_B], E_pot, E_kin, H (conserved quantity) per
     particle [epsilon], P [epsilon/sigma³].
@@ -51,16 +55,18 @@ class ThermoOp:
 
     is_output = False
 
-    def __init__(self, every: int, stream=None):
+    def __init__(self, every: int, stream=None, keep: int | None = 10000):
         self.trigger = Periodic(every)
         self.stream = sys.stdout if stream is None else stream
-        self.rows: list[dict] = []
+        self.rows: deque[dict] = deque(maxlen=keep)  # the last ``keep`` rows: bounded in long runs
+        self.printed_header = False
 
     def act(self, sim, step: int) -> None:
         row = sim.thermo()
         if sim.domain.comm.rank == 0:
-            if not self.rows:
+            if not self.printed_header:
                 print("".join(f"{c:>14s}" for c in THERMO_COLUMNS), file=self.stream)
+                self.printed_header = True
             print(f"{row['step']:>14d}" + "".join(f"{row[c]:>14.6f}" for c in THERMO_COLUMNS[1:]),
                   file=self.stream, flush=True)
         self.rows.append(row)

@@ -41,6 +41,7 @@ from scipy.special import sph_harm_y
 
 from pel_hpc.errors import CorruptFileError, DeckError
 from pel_hpc.io import layout as L
+from pel_hpc.io.reader import written_frames
 from postprocess import io as pio
 
 R_CUT = 1.4
@@ -156,7 +157,7 @@ def sampled_frames(path, n_frames: int, replica: int = 0):
         if grp not in f:
             raise DeckError(f"{path}: no positions to watch for crystallisation")
         values = f[f"{grp}/{L.VALUE}"]
-        idx = np.unique(np.linspace(0, values.shape[0] - 1, n_frames).round().astype(int))
+        idx = np.unique(np.linspace(0, written_frames(f[grp]) - 1, n_frames).round().astype(int))
         return box, species, values[idx]
 
 

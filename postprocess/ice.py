@@ -1,4 +1,4 @@
-"""Structural-event analysis of an iso-configurational ensemble (ICE), Sect. III B and App. C of the paper.
+r"""Structural-event analysis of an iso-configurational ensemble (ICE), Sect. III B and App. C of the paper.
 
 Orchestrates :mod:`postprocess.events` and :mod:`postprocess.structure` over the replicas of one run:
 g_AA(r) from frames sampled across the replicas (first-shell radius = its first minimum, and N_av(d)),

@@ -24,6 +24,7 @@ import yaml
 from pel_hpc import units
 from pel_hpc.errors import CorruptFileError, InputFileError
 from pel_hpc.io import layout as L
+from pel_hpc.io.reader import written_frames
 
 
 @dataclass(frozen=True)
@@ -113,19 +114,24 @@ def read_inherent_structures(path, replica: int = 0) -> ISTrajectory:
         box = _get(f, f"{L.box_path(replica)}/{L.EDGES}")[()]
         prov = provenance(f)
         prov["replica"] = replica
-        return ISTrajectory(time=grp[L.TIME][()], step=grp[L.STEP][()], energy_per_particle=grp[L.VALUE][()],
+        n = written_frames(grp)  # a killed, never restarted run leaves preallocated rows unwritten
+        return ISTrajectory(time=grp[L.TIME][:n], step=grp[L.STEP][:n], energy_per_particle=grp[L.VALUE][:n],
                             n_particles=int(species.size), temperature=deck_temperature(prov),
                             box=np.asarray(box, float), species=species, provenance=prov)
 
 
 def read_positions(path, replica: int = 0, frames=slice(None)):
-    """Unwrapped MD positions of one replica: (time [τ], step, x (n_frames, N, 3) [σ])."""
+    """Unwrapped MD positions of one replica: (time [τ], step, x (n_frames, N, 3) [σ]).
+
+    ``frames`` (a slice or index array) selects among the written frames."""
     with _open(path) as f:
         pos = _get(f, L.element_path(replica, L.POSITION))
         img = _get(f, L.element_path(replica, L.IMAGE))
         box = _get(f, f"{L.box_path(replica)}/{L.EDGES}")[()]
-        x = pos[L.VALUE][frames] + img[L.VALUE][frames] * box
-        return pos[L.TIME][frames], pos[L.STEP][frames], x
+        frames = np.arange(written_frames(pos))[frames]
+        sel = slice(frames[0], frames[-1] + 1) if frames.size and np.all(np.diff(frames) == 1) else frames
+        x = pos[L.VALUE][sel] + img[L.VALUE][sel] * box
+        return pos[L.TIME][sel], pos[L.STEP][sel], x
 
 
 def read_is_positions(path, replica: int = 0):
@@ -133,7 +139,8 @@ def read_is_positions(path, replica: int = 0):
     with _open(path) as f:
         grp = _get(f, L.element_path(replica, L.INHERENT_STRUCTURE))
         box = np.asarray(_get(f, f"{L.box_path(replica)}/{L.EDGES}")[()], float)
-        t, step, x = grp[L.TIME][()], grp[L.STEP][()], grp[L.VALUE][()]
+        n = written_frames(grp)
+        t, step, x = grp[L.TIME][:n], grp[L.STEP][:n], grp[L.VALUE][:n]
     try:
         _, md_step, md_x = read_positions(path, replica)
     except CorruptFileError:

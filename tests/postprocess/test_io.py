@@ -102,3 +102,23 @@ def test_every_replica_of_an_ensemble_file_is_analysed(synthetic, tmp_path):
     # completed MBs only (first and last are censored): -12 from replica 0; -9, -6 from replica 1
     assert beta == pytest.approx(1 / 0.55) and sorted(energy.tolist()) == [-12.0, -9.0, -6.0]
     assert tau.size == 3
+
+
+def test_trailing_unwritten_rows_of_a_killed_run_are_not_read(synthetic):
+    """A run killed between block writes leaves preallocated rows with step = UNWRITTEN_STEP."""
+    path, x_unwrapped = synthetic
+    with h5py.File(path, "a") as f:
+        for name in (L.observable_path(0, L.IS_ENERGY), L.element_path(0, L.POSITION), L.element_path(0, L.IMAGE),
+                     L.element_path(0, L.INHERENT_STRUCTURE)):
+            g = f[name]
+            for key in (L.STEP, L.TIME, L.VALUE):
+                data = g[key][()]
+                pad = np.full((3,) + data.shape[1:], L.UNWRITTEN_STEP if key == L.STEP else 0, dtype=data.dtype)
+                del g[key]
+                g[key] = np.concatenate([data, pad])
+    traj = pio.read_inherent_structures(path)
+    assert traj.step.size == 7 and traj.step[-1] == 600
+    t, step, x = pio.read_positions(path)
+    assert step.size == 7 and np.allclose(x, x_unwrapped)
+    assert pio.read_positions(path, frames=slice(-2, None))[1].tolist() == [500, 600]
+    assert pio.read_is_positions(path)[1].size == 7
