@@ -99,3 +99,23 @@ def test_decomposed_run_file_equals_serial_run(world, tmp_path_factory):
                 assert np.array_equal(value, b[name]), name
         assert a["particles/replica_000/position/value"].shape == (3, 260, 3)
     world.Barrier()
+
+
+def test_collective_transfers_write_the_same_file(world, tmp_path_factory):
+    """output.transfer: collective (two-phase MPI-IO) and the default independent transfers give
+    the same datasets, bit for bit, for a decomposed run in reproducible mode."""
+    folder = shared_tmp(world, tmp_path_factory)
+    devnull = open(os.devnull, "w")
+    files = []
+    for transfer in ("independent", "collective"):
+        cfg = deck(folder, f"tr_{transfer}", ensemble={"ranks_per_replica": world.size},
+                   output={"thermo": 10, "positions": 20, "velocities": 20, "transfer": transfer})
+        run_deck(cfg, MPIComm(world), stream=devnull)
+        files.append(cfg.output.file)
+    if world.rank == 0:
+        a, b = datasets(files[0]), datasets(files[1])
+        assert sorted(a) == sorted(b)
+        for name in a:
+            if not name.startswith(L.PARAMETERS):
+                assert np.array_equal(a[name], b[name]), name
+    world.Barrier()
