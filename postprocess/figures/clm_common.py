@@ -13,11 +13,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from postprocess.clm.scan import read_results  # noqa: E402
 from postprocess.clm.summary import select, summarise  # noqa: E402
+from postprocess.figures.save import save_png  # noqa: E402
 
 
 def parser(module: str, doc: str, md: bool = False) -> argparse.ArgumentParser:
@@ -40,11 +40,7 @@ def finish(fig, out, name: str, sources: str, header: str, columns) -> Path:
     """Save ``name``.png and ``name``.csv (columns stacked) in ``out`` with a sources footer."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    fig.text(0.01, 0.01, sources, fontsize=6)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    png = out / f"{name}.png"
-    fig.savefig(png, dpi=120)
-    plt.close(fig)
+    png = save_png(fig, out / f"{name}.png", sources)
     np.savetxt(out / f"{name}.csv", np.column_stack(columns), delimiter=",", comments="", fmt="%.6g",
                header=f"# sources: {sources}\n{header}")
     print(png)

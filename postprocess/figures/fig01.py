@@ -17,6 +17,7 @@ import numpy as np
 from postprocess import ctrw
 from postprocess.figures.common import add_common_arguments, analyse_file, footer, kww_of
 from postprocess.landscape import TABLE_I
+from postprocess.figures.save import save_png  # noqa: E402
 
 COLUMNS = ("T", "n_mb", "a2", "mean_tau", "D_msd", "D_mb", "D_ctrw", "tau_alpha_mb_kww", "tau_alpha_ctrw",
            "pel_mean_tau_s-1", "pel_mean_tau_s+1", "pel_tau_alpha_s-1", "pel_tau_alpha_s+1")
@@ -46,10 +47,7 @@ def plot(table, analyses, path: Path) -> Path:
         ax.set_xlabel(f"{label} CTRW (MB waiting times)")
         ax.set_ylabel(f"{label} MB trajectory")
     fig.suptitle("Fig. 1: MB trajectory vs CTRW/PEL")
-    fig.text(0.01, 0.01, footer(analyses), fontsize=6)
-    fig.tight_layout(rect=(0, 0.04, 1, 0.95))
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_png(fig, path, footer(analyses), rect=(0, 0.04, 1, 0.95))
     return path
 
 

@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from postprocess.figures.common import add_common_arguments, analyse_file, footer, kww_of
+from postprocess.figures.save import save_png  # noqa: E402
 
 
 def curves(a, kc: float):
@@ -41,10 +42,7 @@ def main(argv=None) -> int:
     ax.set_xlabel("t [tau]")
     ax.set_ylabel("S(t)")
     ax.legend(fontsize=6)
-    fig.text(0.01, 0.01, footer(analyses), fontsize=6)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    fig.savefig(out / "fig02.png", dpi=120)
-    plt.close(fig)
+    save_png(fig, out / "fig02.png", footer(analyses))
     table = np.concatenate([np.column_stack(cols[i:i + 5]) for i in range(0, len(cols), 5)])
     np.savetxt(out / "fig02.csv", table, delimiter=",", comments="", fmt="%.6g",
                header=f"# sources: {footer(analyses)}\nT,t,S0,S_MB_k400,S_cont_kc_scaled")

@@ -15,6 +15,7 @@ import numpy as np
 from pel_hpc.errors import DeckError
 from postprocess import kww
 from postprocess.figures.common import add_common_arguments, analyse_file, footer
+from postprocess.figures.save import save_png  # noqa: E402
 
 
 def k_scan(a):
@@ -51,10 +52,7 @@ def main(argv=None) -> int:
         ax.axvline(kc, color="r", ls=":", label=f"k_c = {kc:.3g}")
     ax1.legend(fontsize=7)
     fig.suptitle(f"Fig. 3: T = {a.temperature:g}")
-    fig.text(0.01, 0.01, footer([a]), fontsize=6)
-    fig.tight_layout(rect=(0, 0.03, 1, 0.97))
-    fig.savefig(out / "fig03.png", dpi=120)
-    plt.close(fig)
+    save_png(fig, out / "fig03.png", footer([a]), rect=(0, 0.03, 1, 0.97))
     np.savetxt(out / "fig03.csv", np.column_stack([a.k, t0_mb, b_mb, t0_c, b_c]), delimiter=",", comments="",
                fmt="%.6g", header=f"# sources: {footer([a])}; k_c = {kc:.4g}\nk,tau0_mb,beta_mb,tau0_cont,beta_cont")
     print(out / "fig03.png", "k_c =", kc)

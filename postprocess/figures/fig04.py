@@ -14,6 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from postprocess.ice import IceResult, run_cli  # noqa: E402
+from postprocess.figures.save import save_png  # noqa: E402
 
 
 MIN_EXPECTED = 0.5  # bins with N_av(d) below this are not drawn: their ratio has no resolution
@@ -39,10 +40,7 @@ def plot(result: IceResult, source: Path, path: Path) -> Path:
     ax.set_xlabel("d [σ]")
     ax.set_ylabel("N(d) / N_av(d)")
     ax.set_title(f"Fig. 4 — {source.name}", fontsize=9)
-    fig.text(0.01, 0.01, footer(result), fontsize=5.5)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
+    save_png(fig, path, footer(result), fontsize=5.5, dpi=150)
     return path
 
 

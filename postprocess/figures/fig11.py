@@ -15,6 +15,7 @@ import numpy as np  # noqa: E402
 
 from postprocess.figures.fig04 import footer  # noqa: E402
 from postprocess.ice import IceResult, run_cli  # noqa: E402
+from postprocess.figures.save import save_png  # noqa: E402
 
 
 def plot(result: IceResult, source: Path, path: Path) -> Path:
@@ -33,10 +34,7 @@ def plot(result: IceResult, source: Path, path: Path) -> Path:
     ax.set_ylabel("waiting time [τ]")
     ax.set_title(f"Fig. 11 — {source.name}", fontsize=9)
     ax.legend(fontsize=8)
-    fig.text(0.01, 0.01, footer(result), fontsize=5.5)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
+    save_png(fig, path, footer(result), fontsize=5.5, dpi=150)
     return path
 
 

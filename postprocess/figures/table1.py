@@ -18,6 +18,7 @@ import numpy as np  # noqa: E402
 from postprocess import landscape  # noqa: E402
 from postprocess.mb_stats import bin_waiting_times  # noqa: E402
 from postprocess.pel_fit import fit_command  # noqa: E402
+from postprocess.figures.save import save_png  # noqa: E402
 
 
 def plot(fit, sets, edges, sources, path: Path, min_count: int) -> Path:
@@ -32,10 +33,7 @@ def plot(fit, sets, edges, sources, path: Path, min_count: int) -> Path:
     ax.set_ylabel("ln <tau(e)> [ln tau]")
     ax.legend(fontsize=7)
     ax.set_title("Table I fit: eq. (1)")
-    fig.text(0.01, 0.01, "; ".join(sources), fontsize=5)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_png(fig, path, "; ".join(sources), fontsize=5)
     return path
 
 
