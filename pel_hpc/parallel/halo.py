@@ -137,8 +137,8 @@ class Halo:
         """Refresh the ghost positions in place by replaying the plan (every MD step).
 
         A self-swap (grid dimension 1) packs straight into its ghost rows (no buffer, no MPI
-        call); a real swap packs into its persistent buffer and ``Sendrecv``\ s it into the
-        ghost rows.  Nothing is allocated.
+        call); a real swap packs into its persistent buffer and sends it with ``Sendrecv`` into
+        the ghost rows.  Nothing is allocated.
         """
         t0 = perf_counter()
         me = self.comm.rank
