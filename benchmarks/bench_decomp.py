@@ -199,12 +199,18 @@ def model_terms(n: float, ranks: int, dims) -> np.ndarray:
 
 
 def calibrate(measured: dict) -> np.ndarray:
-    """(a, b, α, β) [s]: compute from the 1-rank runs, communication from the 2-rank runs."""
+    """(a, b, α, β) [s]: compute from the 1-rank runs, communication from the 2-rank runs.
+
+    Non-negative least squares (a cost is never negative): clipping an unconstrained solution
+    afterwards would leave the other coefficient fitted to the discarded one.
+    """
+    from scipy.optimize import nnls
+
     rows1 = [(model_terms(n, 1, (1, 1, 1))[:2], m[1]["comp"]) for n, m in measured.items()]
-    ab = np.linalg.lstsq(np.array([r for r, _ in rows1]), np.array([t for _, t in rows1]), rcond=None)[0]
+    ab = nnls(np.array([r for r, _ in rows1]), np.array([t for _, t in rows1]))[0]
     rows2 = [(model_terms(n, 2, m[2]["dims"])[2:], m[2]["comm"]) for n, m in measured.items()]
-    ab2 = np.linalg.lstsq(np.array([r for r, _ in rows2]), np.array([t for _, t in rows2]), rcond=None)[0]
-    return np.concatenate([np.maximum(ab, 0.0), np.maximum(ab2, 0.0)])
+    ab2 = nnls(np.array([r for r, _ in rows2]), np.array([t for _, t in rows2]))[0]
+    return np.concatenate([ab, ab2])
 
 
 def predict(coef: np.ndarray, n: float, ranks: int):
