@@ -122,8 +122,8 @@ def bandwidth(comm, folder, n: int, frames: int) -> None:
             print(f"   H5MD writer, {comm.size} ranks, {mode:11s} MPI-IO: {megabytes / best[mode]:8.1f} MB/s "
                   f"({best[mode]:.3f} s) {best[mode + '_check']}")
         print(f"   plain h5py write, 1 process:              {megabytes / best['serial']:8.1f} MB/s "
-              f"({best['serial']:.3f} s)  -> writer (independent, the default)/serial = "
-              f"{best['serial'] / best['independent']:.2f}")
+              f"({best['serial']:.3f} s)  -> writer (collective, the deck default)/serial = "
+              f"{best['serial'] / best['collective']:.2f}")
 
 
 class Stopwatch:

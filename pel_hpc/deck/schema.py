@@ -119,9 +119,9 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
         Key("velocities", "int", 0, low=0, doc="cadence of velocities (0 = never)"),
         Key("is_positions", "int", 0, low=0,
             doc="cadence of inherent-structure positions, a multiple of quench.every (0 = never)"),
-        Key("transfer", "choice", "independent", choices=("independent", "collective"),
-            doc="MPI-IO data transfers of the parallel file: independent (each rank one contiguous block) "
-                "or collective (two-phase aggregation, e.g. for Lustre stripes)"),
+        Key("transfer", "choice", "collective", choices=("collective", "independent"),
+            doc="MPI-IO data transfers of the parallel file: collective (all ranks in every block write, "
+                "two-phase aggregation) or independent (each rank writes its contiguous block alone)"),
     ),
     "checkpoint": (
         Key("every", "int", 0, low=0, doc="checkpoint cadence (0 = only on SIGTERM/SIGUSR1 and at the end)"),

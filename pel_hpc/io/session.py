@@ -101,7 +101,7 @@ def run_deck(cfg, world, restart: bool = False, stream=None, check_allocation: b
     if world.rank != 0:  # rank 0 alone prints the thermo table and progress
         stream = open(os.devnull, "w")
     group = build_group(cfg, layout, comm, states, stream)
-    writer = H5MDWriter(cfg, world, collective=cfg.output.transfer == "collective")
+    writer = H5MDWriter(cfg, world)  # transfers as the deck says (output.transfer)
     flag = StopFlag().install()
     try:
         if restart:
