@@ -8,6 +8,7 @@ import numpy as np
 from pel_hpc.md import integrate, loop, thermostat
 from pel_hpc.md.forces import compute_forces
 from pel_hpc.md.observables import kinetic_energy, n_dof, pressure, squared_speeds, temperature
+from pel_hpc.trigger import active, next_stop
 
 
 @dataclass
@@ -106,24 +107,19 @@ class Simulation:
         end = self.state.step + int(steps)
         self._act(output)
         while self.state.step < end:
-            nxt = [op.trigger.next_after(self.state.step) for op in self._active(output)]
-            stop = min([end] + [s for s in nxt if s is not None])
-            self._advance(stop - self.state.step)
+            self._advance(next_stop(self.state.step, end, active(self.operations, output)) - self.state.step)
             self._act(output)
 
     def mark_acted(self, step: int) -> None:
         """Treat ``step`` as already acted (workflow hook: a restart resumes after that step's output)."""
         self._acted_at = int(step)
 
-    def _active(self, output: bool):
-        return [op for op in self.operations if output or not getattr(op, "is_output", False)]
-
     def _act(self, output: bool) -> None:
         step = self.state.step
         if self._acted_at == step:
             return
         self._acted_at = step
-        for op in self._active(output):
+        for op in active(self.operations, output):
             if op.trigger(step):
                 op.act(self, step)
 

@@ -34,3 +34,15 @@ class Or:
     def next_after(self, step: int) -> int | None:
         nxt = [n for n in (t.next_after(step) for t in self.triggers) if n is not None]
         return min(nxt) if nxt else None
+
+
+def active(operations, output: bool) -> list:
+    """The operations that act in a stage: all of them, or, when ``output`` is off (equilibration),
+    all but those flagged ``is_output``."""
+    return [op for op in operations if output or not getattr(op, "is_output", False)]
+
+
+def next_stop(step: int, end: int, operations) -> int:
+    """The first step after ``step`` at which one of ``operations`` fires, or ``end`` if earlier."""
+    nxt = [s for s in (op.trigger.next_after(step) for op in operations) if s is not None]
+    return min([end] + nxt)

@@ -19,6 +19,7 @@ of replicas its group runs.
 from __future__ import annotations
 
 from pel_hpc.parallel.batch import ReplicaBatch
+from pel_hpc.trigger import active, next_stop
 
 
 class ReplicaGroup:
@@ -61,14 +62,9 @@ class ReplicaGroup:
         end = self.step + int(steps)
         self._act(output)
         while self.step < end:
-            ops = self.members[0]._active(output) + self._active(output)
-            nxt = [op.trigger.next_after(self.step) for op in ops]
-            stop = min([end] + [s for s in nxt if s is not None])
-            self._advance(stop - self.step)
+            ops = active(self.members[0].operations + self.operations, output)
+            self._advance(next_stop(self.step, end, ops) - self.step)
             self._act(output)
-
-    def _active(self, output: bool) -> list:
-        return [op for op in self.operations if output or not getattr(op, "is_output", False)]
 
     def _act(self, output: bool) -> None:
         step = self.step
@@ -77,7 +73,7 @@ class ReplicaGroup:
         self._acted_at = step
         for m in self.members:
             m._act(output)
-        for op in self._active(output):
+        for op in active(self.operations, output):
             if op.trigger(step):
                 op.act(self, step)
 
