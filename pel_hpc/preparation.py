@@ -19,7 +19,6 @@ every rank.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass
 
 import h5py
@@ -27,6 +26,7 @@ import numpy as np
 
 from pel_hpc.errors import CheckpointExit, CorruptFileError, PelError
 from pel_hpc.io import layout as L
+from pel_hpc.io.reader import stored_deck, written_frames
 
 FRESH, RESUME, DONE = "fresh", "resume", "done"
 
@@ -45,10 +45,11 @@ class LowestIS:
 
 def _replica_candidates(f, replica: int):
     """(frames, steps, e_IS) of the stored IS frames of one replica whose energy was recorded."""
-    steps = f[f"{L.element_path(replica, L.INHERENT_STRUCTURE)}/{L.STEP}"][()]
+    group = f[L.element_path(replica, L.INHERENT_STRUCTURE)]
+    steps = group[L.STEP][:written_frames(group)]
     energy = f[L.observable_path(replica, L.IS_ENERGY)]
     e_steps, e_values = energy[L.STEP][()], energy[L.VALUE][()]
-    frames = np.flatnonzero((steps != L.UNWRITTEN_STEP) & np.isin(steps, e_steps))
+    frames = np.flatnonzero(np.isin(steps, e_steps))
     where = np.searchsorted(e_steps, steps[frames])
     return frames, steps[frames], e_values[where]
 
@@ -80,19 +81,14 @@ def lowest_inherent_structure(path) -> LowestIS:
     return LowestIS(best.replica, best.frame, best.step, best.e_is, count)
 
 
-def _stored_deck(f) -> str:
-    raw = f[f"{L.PARAMETERS}/{L.DECK}"][()]
-    return raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
-
-
 def preparation_status(pcfg, n_ranks: int) -> str:
     """:data:`DONE`, :data:`RESUME` or :data:`FRESH` for the preparation deck ``pcfg`` (module docstring)."""
     from pel_hpc.io.checkpoint import ATTR_N_RANKS, checkpoint_step
 
     try:
         with h5py.File(pcfg.output.file, "r") as f:
-            same, done = _stored_deck(f) == pcfg.deck_text, L.LOWEST_IS in f
-    except (OSError, KeyError):
+            same, done = stored_deck(f) == pcfg.deck_text, L.LOWEST_IS in f
+    except (OSError, KeyError, CorruptFileError):
         return FRESH
     if not same:
         return FRESH

@@ -24,7 +24,7 @@ import yaml
 from pel_hpc import units
 from pel_hpc.errors import CorruptFileError, InputFileError
 from pel_hpc.io import layout as L
-from pel_hpc.io.reader import written_frames
+from pel_hpc.io.reader import stored_deck, written_frames
 
 
 @dataclass(frozen=True)
@@ -73,8 +73,7 @@ def provenance(f: h5py.File) -> dict:
     if L.PARAMETERS in f:
         params = f[L.PARAMETERS]
         if L.DECK in params:
-            raw = params[L.DECK][()]
-            out["deck"] = raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
+            out["deck"] = stored_deck(f)
         for key in (L.ATTR_GIT_COMMIT, L.ATTR_PACKAGE_VERSION, L.ATTR_N_RANKS):
             if key in params.attrs:
                 val = params.attrs[key]

@@ -63,6 +63,12 @@ def written_frames(group) -> int:
         else len(steps)
 
 
+def stored_deck(f) -> str:
+    """The deck text a pel_hpc file stores for provenance (``parameters/deck``)."""
+    raw = _get(f, f"{L.PARAMETERS}/{L.DECK}")[()]
+    return raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
+
+
 def frame_info(path, source: str = "position", replica: int = 0) -> tuple[int, int, np.ndarray]:
     """(N, number of written frames of ``source``, box edges) of one replica of a file."""
     with open_h5(path, "r") as f:
