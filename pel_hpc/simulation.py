@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pel_hpc.md import integrate, loop, thermostat
+from pel_hpc.md import integrate, thermostat
 from pel_hpc.md.forces import compute_forces
 from pel_hpc.md.observables import kinetic_energy, n_dof, pressure, squared_speeds, temperature
 from pel_hpc.trigger import active, next_stop
@@ -74,6 +74,7 @@ class Simulation:
         self.state, self.domain, self.table, self.integrator = state, domain, table, integrator
         self.operations = list(operations)
         self.compiled = compiled
+        self._batch = None  # ReplicaBatch of this simulation alone, made at the first compiled advance
         self.epot = self.virial = 0.0
         self._acted_at = None
 
@@ -144,16 +145,12 @@ class Simulation:
         st.step += 1
 
     def _advance_compiled(self, k: int) -> None:
-        """``k`` steps in :func:`pel_hpc.md.loop.advance` (R = 1, list-free minimum image)."""
-        st, d, t, integ, n = self.state, self.domain, self.table, self.integrator, self.state.n_local
-        info = np.zeros((1, 3))
-        loop.advance(st.x[None, :n], st.v[None, :n], st.f[None, :n], st.image[None, :n], d.x_build[None],
-                     st.typ[None, :n], st.box[None], t.eps4, t.sig2, t.rc2, t.ushift, t.fc, t.rc, t.force_shift,
-                     d.skin, integ.dt, st.nhc_eta[None], st.nhc_veta[None], integ.q, integ.ndof,
-                     integ.temperature, k, info)
-        st.step += k
-        d.n_rebuilds += int(info[0, 2])
-        self.epot, self.virial = info[0, 0], info[0, 1]
+        """``k`` steps in :func:`pel_hpc.md.loop.advance` as a batch of one replica (list-free minimum image)."""
+        from pel_hpc.parallel.batch import ReplicaBatch  # the one caller of the compiled loop
+
+        if self._batch is None:
+            self._batch = ReplicaBatch([self])
+        self._batch.advance(k)
 
     def thermo(self) -> dict:
         """Current observables: step, time [tau], T, E_pot, E_kin, H (per particle) [epsilon], P."""
