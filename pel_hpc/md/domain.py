@@ -110,6 +110,7 @@ class SerialDomain:
     def rebuild(self, state) -> None:
         """Wrap, sort by cell (cell lists only) and build the list, growing it on overflow."""
         n = state.n_local
+        nb.check_rows(n)
         wrap(state.x, state.image, state.box, n)
         cells = self._sort_by_cell(state) if self.grid is not None else None
         while True:

@@ -5,7 +5,9 @@ An entry of ``nlist[i, k]`` (int32) packs the partner, its periodic image and th
 
 .. math::  \\mathrm{entry} = (j \\ll 7)\\,|\\,(s \\ll 2)\\,|\\,(2\\,t_i + t_j)
 
-with ``s`` the index into the shift table of :mod:`pel_hpc.md.box`.  Buffers have a fixed
+with ``s`` the index into the shift table of :mod:`pel_hpc.md.box` (so j < 2^24 per rank,
+:func:`check_rows`).  Every row lists its A partners (t_j = 0) before its B partners: the
+force kernel evaluates each block with constant pair parameters.  Buffers have a fixed
 capacity; the builders never resize them and return the largest count they needed, so the
 caller grows ``nlist`` and rebuilds when it exceeds the capacity (overflow flag).
 A pair is listed within its own list radius r_c σ_αβ + skin [sigma] (:func:`pair_list_radii`,
@@ -15,12 +17,21 @@ The list is rebuilt when the largest displacement since the build exceeds skin/2
 import numpy as np
 from numba import njit
 
+from pel_hpc.errors import DecompositionError
 from pel_hpc.md.box import wrap
 from pel_hpc.physics.kob_andersen import SIGMA
 
 J_SHIFT = 7
 S_MASK = 31
 PT_MASK = 3
+MAX_ROWS = 1 << 24  # j occupies 24 bits of a non-negative int32 entry
+
+
+def check_rows(n_total: int) -> None:
+    """Refuse more owned + ghost particles on one rank than an entry can index."""
+    if n_total >= MAX_ROWS:
+        raise DecompositionError(f"{n_total} particles (owned + ghost) on one rank exceed the neighbour-list "
+                                 f"index range 2^24 = {MAX_ROWS}: run on more ranks")
 
 
 def unpack(entries: np.ndarray):
@@ -45,7 +56,7 @@ def build_all_pairs(x, typ, n_local, n_total, box, rlist_pair, nlist, count):
 
     ``rlist_pair`` (4,) [sigma] as in :func:`build_cells`.  For tiny boxes (N = 65, L ≈ 3.78,
     r_c + skin > L/2) several images of one partner may lie within r_list; all are listed,
-    and since r_c < L/2 at most one is ever inside r_c.
+    and since r_c < L/2 at most one is ever inside r_c.  A partners are listed first, then B.
     Returns the largest per-particle count (> ``nlist.shape[1]`` means overflow).
     """
     cap = nlist.shape[1]
@@ -54,7 +65,10 @@ def build_all_pairs(x, typ, n_local, n_total, box, rlist_pair, nlist, count):
     for i in range(n_local):
         c = 0
         ti = typ[i]
-        for j in range(n_total):
+        for jj in range(2 * n_total):  # A partners first, then B (the force kernel relies on it)
+            j = jj % n_total
+            if typ[j] != jj // n_total:
+                continue
             code = (j << 7) | (2 * ti + typ[j])
             rl2 = rlist_pair[2 * ti + typ[j]] ** 2
             for a in range(-1, 2):
@@ -107,87 +121,137 @@ def counting_sort(cell_of, n, ncell, cell_start, cell_atoms):
 
 @njit(cache=True)
 def build_cells(x, typ, n_local, cell_of, cell_start, cell_atoms, nc, m, box, periodic, rlist_pair, nlist, count):
-    """Cell-list build: stencil of (2m+1)³ cells of side ≥ max r_list/m around each local particle.
+    """Cell-list build: stencil of (2m+1)³ cells of side ≥ max r_list/m around each cell.
 
     A pair of type pt = 2 t_i + t_j is listed when closer than ``rlist_pair[pt]`` (4,) [sigma]
     (:func:`pair_list_radii`: r_c σ_αβ + skin, as LAMMPS; one radius for all types is also exact).
+    Each row lists its A partners first, then its B partners (the force kernel relies on it).
 
-    Cells are numbered with z fastest, so the 2m+1 cells of one stencil row along z hold one
-    contiguous run of ``cell_atoms`` (at most three runs where a periodic row wraps).  The
-    positions are first copied in ``cell_atoms`` order to structure-of-arrays rows, so each
-    run is tested by a vectorised distance loop followed by a branch-free append.
+    Work is done per cell, not per particle: the candidates of a cell's stencil are copied
+    once, at their image-shifted positions, into contiguous structure-of-arrays rows (A
+    candidates, then B), and every local particle of the cell is then tested against that
+    block by one long vectorised distance loop and a branch-free append.  For this the
+    particles are re-tabulated by (species, cell) with cells numbered z fastest, so one
+    stencil row along z is one contiguous run per species (three where a periodic row wraps).
+    ``cell_start``/``cell_atoms`` (CSR by cell) give the local particles of each cell.
     ``periodic``: neighbour cells wrap with an image shift (serial domain, needs nc ≥ 2m+1);
     otherwise cells beyond the grid are skipped and ghosts carry their own shift (halo).
     Returns the largest per-particle count (overflow when > capacity).
     """
-    xs, codes = _cell_ordered(x, typ, cell_atoms)
-    r2 = np.empty(len(cell_atoms))
-    found_row = np.empty(len(cell_atoms) + 1, np.int32)  # one particle's accepted entries (never overflows)
+    n_total, ncell = len(cell_atoms), nc[0] * nc[1] * nc[2]
+    key = np.empty(n_total, np.int64)
+    for j in range(n_total):
+        key[j] = typ[j] * ncell + cell_of[j]
+    start, atoms = np.empty(2 * ncell + 1, np.int64), np.empty(n_total, np.int64)
+    counting_sort(key, n_total, 2 * ncell, start, atoms)
+    xs, codes = _cell_ordered(x, typ, atoms)
+    cand, ccode = np.empty((3, n_total)), np.empty(n_total, np.int32)
+    d2, row = np.empty(n_total), np.empty(n_total + 1, np.int32)
     cap = nlist.shape[1]
     worst = 0
-    for i in range(n_local):
-        c = cell_of[i]
+    for c in range(ncell):
+        if not _holds_local(cell_atoms, cell_start[c], cell_start[c + 1], n_local):
+            continue
         cz, cy, cx = c % nc[2], (c // nc[2]) % nc[1], c // (nc[2] * nc[1])
-        lo, hi = max(cz - m, 0), min(cz + m, nc[2] - 1)
-        lim = rlist_pair[2 * typ[i]:2 * typ[i] + 2] ** 2
-        found = 0
-        for a in range(cx - m, cx + m + 1):
-            sa, wa = _wrap_cell(a, nc[0], periodic)
-            for b in range(cy - m, cy + m + 1):
-                sb, wb = _wrap_cell(b, nc[1], periodic)
-                if wa < 0 or wb < 0:
-                    continue
-                row = (wa * nc[1] + wb) * nc[2]
-                s = 9 * (sa + 1) + 3 * (sb + 1)
-                xi, yi = x[i, 0] - sa * box[0], x[i, 1] - sb * box[1]
-                found = _run(xs, codes, xi, yi, x[i, 2], cell_start[row + lo], cell_start[row + hi + 1],
-                             (s + 1) << 2 | 2 * typ[i], lim, r2, found_row, found)
-                if periodic and cz - m < 0:
-                    found = _run(xs, codes, xi, yi, x[i, 2] + box[2], cell_start[row + cz - m + nc[2]],
-                                 cell_start[row + nc[2]], s << 2 | 2 * typ[i], lim, r2, found_row, found)
-                if periodic and cz + m >= nc[2]:
-                    found = _run(xs, codes, xi, yi, x[i, 2] - box[2], cell_start[row],
-                                 cell_start[row + cz + m - nc[2] + 1], (s + 2) << 2 | 2 * typ[i], lim, r2,
-                                 found_row, found)
-        count[i] = min(found, cap)
-        nlist[i, :count[i]] = found_row[:count[i]]
-        worst = max(worst, found)
+        n_a = _stencil(xs, codes, start, 0, cx, cy, cz, nc, m, box, periodic, cand, ccode, 0)
+        n_t = _stencil(xs, codes, start, ncell, cx, cy, cz, nc, m, box, periodic, cand, ccode, n_a)
+        for q in range(cell_start[c], cell_start[c + 1]):
+            i = cell_atoms[q]
+            if i >= n_local:
+                continue
+            t2 = 2 * typ[i]
+            found = _select(x[i, 0], x[i, 1], x[i, 2], cand, ccode, n_a, n_t, rlist_pair[t2] ** 2,
+                            rlist_pair[t2 + 1] ** 2, t2, d2, row)
+            count[i] = min(found, cap)
+            nlist[i, :count[i]] = row[:count[i]]
+            worst = max(worst, found)
     return worst
 
 
+@njit(inline="always", cache=True)
+def _holds_local(cell_atoms, q0, q1, n_local):
+    """True when cell_atoms[q0:q1] holds an owned particle (index < n_local)."""
+    for q in range(q0, q1):
+        if cell_atoms[q] < n_local:
+            return True
+    return False
+
+
 @njit(cache=True)
-def _cell_ordered(x, typ, cell_atoms):
-    """Positions (3, n) and partial entries ``(j << 7) | t_j`` of the particles in ``cell_atoms`` order."""
-    n = len(cell_atoms)
+def _cell_ordered(x, typ, atoms):
+    """Positions (3, n) and partial entries ``(j << 7) | t_j`` of the particles in ``atoms`` order."""
+    n = len(atoms)
     xs = np.empty((3, n))
     codes = np.empty(n, np.int32)
     for q in range(n):
-        j = cell_atoms[q]
+        j = atoms[q]
         xs[0, q], xs[1, q], xs[2, q] = x[j, 0], x[j, 1], x[j, 2]
         codes[q] = (j << 7) | typ[j]
     return xs, codes
 
 
 @njit(inline="always", cache=True)
-def _run(xs, codes, xi, yi, zi, q0, q1, code_i, lim, r2, row, found):
-    """Append to ``row`` the candidates q0 ≤ q < q1 near (xi, yi, zi); return the new count.
+def _stencil(xs, codes, start, base, cx, cy, cz, nc, m, box, periodic, cand, ccode, k):
+    """Append the stencil of cell (cx, cy, cz) from the species table at key offset ``base``.
 
-    ``code_i`` carries the image shift index and 2 t_i; ``lim`` (2,) the squared list radii
-    for t_j = 0, 1.  First a vectorised pass of r² − lim (+inf for r = 0, the particle itself),
-    then a branch-free append (a quarter of the candidates are accepted, unpredictably):
-    every slot is written, the count advances only on acceptance.
+    Candidates go to ``cand``/``ccode`` from slot ``k`` on, at image-shifted positions
+    x_j + s and with entries ``(j << 7) | (s << 2) | t_j``; returns the new slot count.
     """
-    k = q1 - q0
-    x0, x1, x2, cd, d2 = xs[0, q0:q1], xs[1, q0:q1], xs[2, q0:q1], codes[q0:q1], r2[:k]
-    la, dl = lim[0], lim[1] - lim[0]
-    for t in range(k):
-        dx, dy, dz = xi - x0[t], yi - x1[t], zi - x2[t]
-        rr = dx * dx + dy * dy + dz * dz
-        d2[t] = rr - (la + (cd[t] & 1) * dl) if rr > 0.0 else np.inf
-    c = found
-    for t in range(k):
-        row[c] = cd[t] | code_i
-        c += d2[t] < 0.0
+    lo, hi = max(cz - m, 0), min(cz + m, nc[2] - 1)
+    for a in range(cx - m, cx + m + 1):
+        sa, wa = _wrap_cell(a, nc[0], periodic)
+        for b in range(cy - m, cy + m + 1):
+            sb, wb = _wrap_cell(b, nc[1], periodic)
+            if wa < 0 or wb < 0:
+                continue
+            row = base + (wa * nc[1] + wb) * nc[2]
+            s = 9 * (sa + 1) + 3 * (sb + 1)
+            ox, oy = sa * box[0], sb * box[1]
+            k = _copy_run(xs, codes, start[row + lo], start[row + hi + 1], ox, oy, 0.0, s + 1, cand, ccode, k)
+            if periodic and cz - m < 0:
+                k = _copy_run(xs, codes, start[row + cz - m + nc[2]], start[row + nc[2]], ox, oy, -box[2], s,
+                              cand, ccode, k)
+            if periodic and cz + m >= nc[2]:
+                k = _copy_run(xs, codes, start[row], start[row + cz + m - nc[2] + 1], ox, oy, box[2], s + 2,
+                              cand, ccode, k)
+    return k
+
+
+@njit(inline="always", cache=True)
+def _copy_run(xs, codes, q0, q1, ox, oy, oz, s, cand, ccode, k):
+    """Copy table slots q0 ≤ q < q1 shifted by (ox, oy, oz) with image index ``s``; return the new count."""
+    for q in range(q0, q1):
+        cand[0, k] = xs[0, q] + ox
+        cand[1, k] = xs[1, q] + oy
+        cand[2, k] = xs[2, q] + oz
+        ccode[k] = codes[q] | (s << 2)
+        k += 1
+    return k
+
+
+@njit(inline="always", cache=True)
+def _select(xi, yi, zi, cand, ccode, n_a, n_t, lim_a, lim_b, t2, d2, row):
+    """Entries of the candidates within the list radius of a particle at (xi, yi, zi); returns their count.
+
+    Candidates k < n_a are A (squared radius ``lim_a``), n_a ≤ k < n_t are B (``lim_b``).  A
+    vectorised pass computes every r², then an append pass keeps 0 < r² < lim (r = 0 is the
+    particle itself).  About a fifth are accepted, in spatially correlated runs, so the
+    branch predicts well: a branching append measured twice as fast as a branch-free one.
+    ``t2`` = 2 t_i completes the pair type.
+    """
+    for k in range(n_t):
+        dx, dy, dz = xi - cand[0, k], yi - cand[1, k], zi - cand[2, k]
+        d2[k] = dx * dx + dy * dy + dz * dz
+    c = _append(d2, ccode, 0, n_a, lim_a, t2, row, 0)
+    return _append(d2, ccode, n_a, n_t, lim_b, t2, row, c)
+
+
+@njit(inline="always", cache=True)
+def _append(d2, ccode, k0, k1, lim, t2, row, c):
+    """Append the candidates k0 ≤ k < k1 with 0 < r² < ``lim`` to ``row`` from slot ``c``; return the count."""
+    for k in range(k0, k1):
+        row[c] = ccode[k] | t2
+        c += (d2[k] < lim) & (d2[k] > 0.0)
     return c
 
 

@@ -141,6 +141,7 @@ class DecomposedDomain:
         """Full list over ``[local | ghost]`` with zero shifts, grown on overflow; tag-sorted if reproducible."""
         lo, size, nc, m = cells
         n, n_tot, ncell = state.n_local, state.n_total, int(np.prod(nc))
+        nb.check_rows(n_tot)
         cell_of = nb.bin_particles(state.x, n_tot, lo, size, nc, np.empty(n_tot, np.int64))
         start, atoms = np.empty(ncell + 1, np.int64), np.empty(n_tot, np.int64)
         nb.counting_sort(cell_of, n_tot, ncell, start, atoms)

@@ -89,7 +89,7 @@ def migration_hops(x, n, d, box_d, dims_d, coord_d, hop):
 
 @njit(cache=True)
 def sort_rows_by_tag(nlist, count, tag, x, n_local, j_shift):
-    """Sort each neighbour row by the partner's global tag (ties: by its coordinates).
+    """Sort each neighbour row by partner species, then global tag (ties: by its coordinates).
 
     With a full list this fixes the order of every particle's force sum independently of the
     decomposition (reproducible mode). ``j_shift`` is the bit offset of ``j`` in an entry.
@@ -98,17 +98,20 @@ def sort_rows_by_tag(nlist, count, tag, x, n_local, j_shift):
         m = count[i]
         for a in range(1, m):  # insertion sort: rows are short (≈ 50–80 entries)
             e = nlist[i, a]
-            j = e >> j_shift
             b = a - 1
-            while b >= 0 and _after(nlist[i, b] >> j_shift, j, tag, x):
+            while b >= 0 and _after(nlist[i, b], e, j_shift, tag, x):
                 nlist[i, b + 1] = nlist[i, b]
                 b -= 1
             nlist[i, b + 1] = e
 
 
 @njit(inline="always", cache=True)
-def _after(j1, j2, tag, x):
-    """True when partner ``j1`` sorts after ``j2``: by tag, then by x, y, z."""
+def _after(e1, e2, j_shift, tag, x):
+    """True when entry ``e1`` sorts after ``e2``: by partner species (A first, as every list), then by
+    the partner's tag, then by its x, y, z."""
+    if (e1 & 1) != (e2 & 1):
+        return (e1 & 1) > (e2 & 1)
+    j1, j2 = e1 >> j_shift, e2 >> j_shift
     if tag[j1] != tag[j2]:
         return tag[j1] > tag[j2]
     for d in range(3):

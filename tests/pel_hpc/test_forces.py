@@ -3,12 +3,12 @@ import numpy as np
 import pytest
 
 from ka_reference import ka_brute_force
-from pel_hpc.errors import DeckError
+from pel_hpc.errors import DeckError, DecompositionError
 from pel_hpc.md.box import check_cutoff
 from pel_hpc.md.domain import SerialDomain
 from pel_hpc.md.forces import compute_forces
 from pel_hpc.md.init import random_state
-from pel_hpc.md.neighbors import unpack
+from pel_hpc.md.neighbors import MAX_ROWS, check_rows, unpack
 from pel_hpc.physics.kob_andersen import composition, pair_table
 
 
@@ -90,6 +90,24 @@ def test_pair_type_in_entries_matches_species(liquid65):
     for i in range(s.n_local):
         j, _, t = unpack(dom.nlist[i, : dom.count[i]])
         assert np.array_equal(t, 2 * s.typ[i] + s.typ[j])
+
+
+@pytest.mark.parametrize("fixture, cutoff", [("liquid65", 1.8), ("random1000", 2.5)])
+def test_rows_list_a_partners_before_b_partners(request, fixture, cutoff):
+    """The force kernel evaluates a row's A block and B block with constant parameters."""
+    s, dom, _ = _setup(request.getfixturevalue(fixture), cutoff)
+    n_switches = 0
+    for i in range(s.n_local):
+        t_j = unpack(dom.nlist[i, : dom.count[i]])[2] & 1
+        assert np.all(np.diff(t_j) >= 0)
+        n_switches += int(np.any(t_j == 0) and np.any(t_j == 1))
+    assert n_switches > 0.9 * s.n_local
+
+
+def test_refuses_more_rows_than_an_entry_can_index():
+    check_rows(MAX_ROWS - 1)
+    with pytest.raises(DecompositionError, match="2\\^24"):
+        check_rows(MAX_ROWS)
 
 
 def test_refuses_cutoff_beyond_half_box():
