@@ -52,51 +52,51 @@ def pair_forces(x, n_local, nlist, count, shifts, eps4, sig2, rc2, ushift, fc, r
     buf = np.empty((3, cap))
     for i in range(n_local):
         m = count[i]
-        _gather(x, i, nlist[i], m, shifts, buf)
+        n_a = _gather(x, i, nlist[i], m, shifts, buf)
         t0 = 2 * ((nlist[i, 0] & 3) >> 1) if m > 0 else 0  # 2·t_i: pair types t0 (j is A), t0 + 1 (j is B)
-        fx, fy, fz, e, w = _accumulate(buf, nlist[i], m, eps4[t0], eps4[t0 + 1], sig2[t0], sig2[t0 + 1], rc2[t0],
-                                       rc2[t0 + 1], ushift[t0], ushift[t0 + 1], fc[t0], fc[t0 + 1], rc[t0],
-                                       rc[t0 + 1], force_shift)
-        f[i, 0] = fx
-        f[i, 1] = fy
-        f[i, 2] = fz
-        ew[0, i] = 0.5 * e
-        ew[1, i] = 0.5 * w
+        fx, fy, fz, e, w = _accumulate(buf, 0, n_a, eps4[t0], sig2[t0], rc2[t0], ushift[t0], fc[t0], rc[t0],
+                                       force_shift)
+        gx, gy, gz, g, v = _accumulate(buf, n_a, m, eps4[t0 + 1], sig2[t0 + 1], rc2[t0 + 1], ushift[t0 + 1],
+                                       fc[t0 + 1], rc[t0 + 1], force_shift)
+        f[i, 0] = fx + gx
+        f[i, 1] = fy + gy
+        f[i, 2] = fz + gz
+        ew[0, i] = 0.5 * (e + g)
+        ew[1, i] = 0.5 * (w + v)
 
 
 @njit(inline="always", cache=True)
 def _gather(x, i, row, m, shifts, buf):
-    """Scratch rows: separation dx, dy, dz [sigma] of i's entries (the species stays in the entry)."""
+    """Scratch rows: separation dx, dy, dz [sigma] of i's entries; returns the number of A partners.
+
+    Rows list A partners first (:mod:`pel_hpc.md.neighbors`), so they are ``buf[:, :n_A]``.
+    The mask on ``j`` lets LLVM prove the index non-negative (no wrap-around test per load).
+    """
     xi, yi, zi = x[i, 0], x[i, 1], x[i, 2]
+    n_b = 0
     for k in range(m):
         code = row[k]
-        j = code >> 7
+        j = (code >> 7) & 0x1FFFFFF
         s = (code >> 2) & 31
+        n_b += code & 1
         buf[0, k] = xi - x[j, 0] - shifts[s, 0]
         buf[1, k] = yi - x[j, 1] - shifts[s, 1]
         buf[2, k] = zi - x[j, 2] - shifts[s, 2]
+    return m - n_b
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH, error_model="numpy")
-def _accumulate(buf, species, m, e0, e1, s0, s1, c0, c1, u0, u1, f0, f1, r0, r1, force_shift):
-    """Σ over the scratch rows of force, energy and virial (the vectorised loop).
-
-    ``species[k] & 1`` is the partner's species t_j (a packed list entry, or the species
-    array itself).  Pair parameters are p = (1 − t_j) p_A + t_j p_B (exact for t_j ∈ {0, 1}),
-    branch- and gather-free.
-    """
+def _accumulate(buf, k0, k1, eps4, sig2, rc2, ushift, fc, rc, force_shift):
+    """Σ over scratch rows k0 ≤ k < k1 (one pair type) of force, energy and virial (the vectorised loop)."""
     fx = 0.0
     fy = 0.0
     fz = 0.0
     e = 0.0
     w = 0.0
-    for k in range(m):
+    for k in range(k0, k1):
         dx, dy, dz = buf[0, k], buf[1, k], buf[2, k]
-        tj = float(species[k] & 1)
-        ta = 1.0 - tj
         r2 = dx * dx + dy * dy + dz * dz
-        f_over_r, u = lj_energy_force(r2, ta * e0 + tj * e1, ta * s0 + tj * s1, ta * c0 + tj * c1,
-                                      ta * u0 + tj * u1, ta * f0 + tj * f1, ta * r0 + tj * r1, force_shift)
+        f_over_r, u = lj_energy_force(r2, eps4, sig2, rc2, ushift, fc, rc, force_shift)
         fx += f_over_r * dx
         fy += f_over_r * dy
         fz += f_over_r * dz
@@ -153,7 +153,12 @@ def _separations_min_image(xt, i, m, box, buf):
 
 @njit(inline="always", cache=True, fastmath=FASTMATH, error_model="numpy")
 def _accumulate_pairs(buf, species, m, e0, e1, s0, s1, c0, c1, u0, u1, f0, f1, r0, r1, force_shift, fpart):
-    """As :func:`_accumulate`, also subtracting each pair force from the partner rows ``fpart`` (3, m)."""
+    """Σ over the scratch rows of force, energy and virial, also subtracting each pair force from the
+    partner rows ``fpart`` (3, m).
+
+    ``species[k]`` is the partner's species t_j; pair parameters are p = (1 − t_j) p_A + t_j p_B
+    (exact for t_j ∈ {0, 1}), branch- and gather-free.
+    """
     fx = 0.0
     fy = 0.0
     fz = 0.0
