@@ -1,11 +1,12 @@
-"""The KA validation benchmark's own arithmetic: literature table, cut-off corrections, D fit.
+"""The KA validation benchmark's own arithmetic: literature table, cut-off corrections, fits, report.
 
 ``benchmarks/validation_ka.py`` compares our MD with published numbers; these checks make sure
-the numbers it compares are read and corrected correctly, against independent references
-(analytic pair terms, the engine's own energy with and without the shift, a random walk).
+the numbers it compares are read, corrected and compared correctly, against independent references
+(analytic pair terms, the engine's own energy with and without the shift, a random walk, equipartition).
 """
 import dataclasses
 import importlib.util
+import re
 from pathlib import Path
 
 import numpy as np
@@ -13,23 +14,35 @@ import pytest
 
 from pel_hpc.md.domain import SerialDomain
 from pel_hpc.md.forces import compute_forces
-from pel_hpc.physics.kob_andersen import pair_table, types_for
+from pel_hpc.physics.kob_andersen import EPSILON, SIGMA, pair_table, types_for
 from pel_hpc.state import State
 
-SPEC = importlib.util.spec_from_file_location(
-    "validation_ka", Path(__file__).resolve().parents[1] / "benchmarks" / "validation_ka.py")
-val = importlib.util.module_from_spec(SPEC)
-SPEC.loader.exec_module(val)
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+val = _load("validation_ka")  # puts benchmarks/ on sys.path, so the report module imports as in a run
+rep = _load("validation_ka_report")
 
 
 def test_literature_table_parses_to_the_published_values():
-    rows = {r["quantity"]: r for r in val.literature()}
-    assert set(rows) == {"U", "w", "gamma"}
-    assert rows["U"]["T"] == 1.028 and rows["U"]["value"] == -5.974 and rows["U"]["err"] == 0.0005
-    assert rows["w"]["value"] == 7.444 and rows["gamma"]["value"] == 5.11
-    # p = ρ(T + w) (the data set's own liquid.py) puts the row on its isobar p = 10.19 (10.166)
-    assert 1.2 * (1.028 + rows["w"]["value"]) == pytest.approx(10.19, abs=0.03)
-    assert all("Phys. Rev. Lett. 120, 165501 (2018)" in r["source"] for r in rows.values())
+    rows = {(r["quantity"], r["T"]): r for r in rep.literature()}
+    assert set(rows) == {("U", 1.028), ("w", 1.028), ("gamma", 1.028), ("U", 0.8), ("w", 0.8), ("cv_ex", 0.8)}
+    assert rows["U", 1.028]["value"] == -5.974 and rows["U", 1.028]["err"] == 0.0005
+    assert rows["w", 1.028]["value"] == 7.444 and rows["gamma", 1.028]["value"] == 5.11
+    # p = ρ(T + w) (the data set's own liquid.py) puts the row near its isobar p = 10.19 (10.166)
+    assert 1.2 * (1.028 + rows["w", 1.028]["value"]) == pytest.approx(10.19, abs=0.03)
+    assert all("Phys. Rev. Lett. 120, 165501 (2018)" in rows[q, 1.028]["source"] for q in ("U", "w", "gamma"))
+    # RUMD 3 values as gamdpy's kablj.py writes them: mu3, mw3 and cvex3 = 1.089086505e-4 * 10000 / 0.8**2
+    assert rows["U", 0.8]["value"] == -6.346 and rows["w", 0.8]["value"] == 5.534
+    assert rows["cv_ex", 0.8]["value"] == pytest.approx(1.089086505e-4 * 10000 / 0.8**2, abs=5e-4)
+    assert all("jklust/gamdpy" in rows[q, 0.8]["source"] for q in ("U", "w", "cv_ex"))
 
 
 def test_cutoff_corrections_of_one_ab_pair_are_the_analytic_cutoff_terms():
@@ -80,4 +93,44 @@ def test_diffusion_fit_recovers_a_random_walk():
 
 
 def test_n_sigma_combines_errors_in_quadrature():
-    assert val.n_sigma(1.0, 0.3, 1.5, 0.4) == pytest.approx(1.0)
+    assert rep.n_sigma(1.0, 0.3, 1.5, 0.4) == pytest.approx(1.0)
+
+
+def test_excess_heat_capacity_of_harmonic_wells_is_equipartition():
+    # 3 harmonic degrees of freedom per particle: U = Σ k x²/2 with canonical Gaussian x, c_V,ex = 3/2 exactly
+    rng = np.random.default_rng(5)
+    temperature, k = 0.8, 7.0
+    x = rng.normal(0.0, np.sqrt(temperature / k), size=(4000, 3 * val.N))
+    u = 0.5 * k * np.sum(x * x, axis=1) / val.N
+    assert np.mean(u) == pytest.approx(1.5 * temperature, rel=1e-3)
+    assert val.excess_heat_capacity(u, temperature) == pytest.approx(1.5, rel=0.08)
+
+
+def _row(temperature, **values):
+    row = {"T": temperature, "T_kin": temperature, "dU_c": -0.569, "dw_sf": 0.86, "de_c": -0.572, "n_is": 20,
+           "msd_end": 2.0, "seconds": 1.0, "e_is": -7.56, "e_is_err": 0.002, "D_A": 1e-2, "D_A_err": 1e-3}
+    for key, (value, err) in values.items():
+        row[key], row[key + "_err"] = value, err
+    return row
+
+
+def test_report_compares_each_value_with_its_source_in_sigma():
+    rows = [_row(1.028, U=(-5.974 + 0.006, 0.003), w=(7.444, 0.02), gamma=(5.11, 0.1), cv_ex=(1.5, 0.1)),
+            _row(0.8, U=(-6.346, 0.004), w=(5.534 - 0.04, 0.02), gamma=(5.0, 0.1), cv_ex=(1.702, 0.1))]
+    text = rep.report(rows, "# head", 0.435)
+    line = {(m[0], m[1]): m[2] for m in re.findall(r"^\| ([0-9.]+) \| (U/N|w =)[^|]*\|[^|]*\|[^|]*\| ([0-9.]+) σ",
+                                                    text, flags=re.M)}
+    assert float(line["1.028", "U/N"]) == pytest.approx(0.006 / np.hypot(0.003, 0.0005), abs=0.05)
+    assert float(line["0.8", "w ="]) == pytest.approx(0.04 / np.hypot(0.02, 0.0005), abs=0.05)
+    assert "jklust/gamdpy" in text and "165501" in text and "Searched without a usable number" in text
+
+
+def test_lammps_check_simulates_the_engine_model():
+    # the cross-check input must hold the KA ε, σ and r_c = 2.5 σ_αβ of pel_hpc's pair table (shifted)
+    coeffs = re.findall(r"^pair_coeff (\d) (\d) (\S+) (\S+) (\S+)$", val.LAMMPS_INPUT, flags=re.M)
+    assert len(coeffs) == 3 and "pair_modify shift yes" in val.LAMMPS_INPUT
+    for a, b, eps, sig, rc in coeffs:
+        i, j = int(a) - 1, int(b) - 1
+        assert (float(eps), float(sig)) == (EPSILON[i, j], SIGMA[i, j])
+        assert float(rc) == pytest.approx(2.5 * SIGMA[i, j])
+    assert "timestep 0.005" in val.LAMMPS_INPUT and "nvt temp 1.028 1.028 0.5" in val.LAMMPS_INPUT
