@@ -1,10 +1,14 @@
-r"""Indexed 4-ary min-heap of the next firing times (Gibson & Bruck's next-reaction method).
+r"""Next firing times of the next-reaction method (Gibson & Bruck): an indexed 4-ary min-heap, or a scan.
 
 The reference selection of :mod:`.kinetics` (``engine="heap"``): each ES i fires at an absolute time
 t_i; the times sit in a 4-ary min-heap, so an event costs O(log N) for the fired ES and for every
 ES whose rate changed by a passive process (t_j = t + Exp(1)/γ'_j, exact by memorylessness).
 ``heap[k]`` is the ES in slot k, ``hkey[k]`` its firing time [τ] (kept in heap order so that the
 four children of a slot share one cache line), ``pos[i]`` the slot of ES i.
+
+On a few dozen ES a linear scan for the earliest time (:func:`earliest`, keys indexed by ES) is
+faster: no data-dependent branches to mispredict, and an update is a single store (measured on 27
+ES: ≈ 30 ns per event against ≈ 90 ns for the heap's 1.6 sifts).
 
 References
 ----------
@@ -46,6 +50,16 @@ def sift(heap, hkey, pos, k, key_new):
     heap[k] = i
     hkey[k] = key_new
     pos[i] = k
+
+
+@njit(cache=True, inline="always")
+def earliest(key):
+    """(i, key[i]) of the smallest key (the first one on ties)."""
+    i, best = 0, key[0]
+    for j in range(1, key.size):
+        if key[j] < best:
+            best, i = key[j], j
+    return i, best
 
 
 @njit(cache=True)

@@ -7,8 +7,9 @@ share the event body below:
 
 * :func:`run_events` (default): composition–rejection over rate bins (:mod:`.rate_bins`), the
   global clock advancing by Exp(1)/R, R = Σ_i γ_i; O(1) per event for any lattice size.
-* :func:`run_events_heap` (reference, ``engine="heap"``): the next-reaction method, every ES with
-  its own absolute firing time in a 4-ary min-heap (:mod:`.heap`); O(log N) per changed ES.
+* :func:`run_events_heap` (``engine="heap"`` or ``"scan"``): the next-reaction method, every ES
+  with its own absolute firing time, in a 4-ary min-heap (O(log N) per changed ES) or, on a few
+  dozen ES, found by a linear scan (:mod:`.heap`).
 
 **Event** = one active process.  Step order of one event (ES i at time t, written once here):
 
@@ -16,9 +17,8 @@ share the event body below:
 1. close i's waiting interval τ = t − t_last[i] (recorded if t lies in the recording window);
 2. active process: (e_i, γ_i) from π ∝ Γ p_eq and ϖ (see :mod:`.processes`);
 3. for every coupled ES j, with probability q w_ij (× Γ(e_j)/Γ_max for energy-dependent coupling):
-   passive process of j (eq. (5)).  The links are visited by geometric skipping with the largest
-   link probability p_max = q max(w) and thinned by w_ij/max(w) (exact, and O(1 + N_eff q) per
-   event); "no link fires", probability (1 − p_max)^L, is tested first without a logarithm;
+   passive process of j (eq. (5)).  The set of fired links is drawn by :mod:`.links`: one alias
+   draw over the 2^L subsets for few links (nearest neighbours), geometric skipping otherwise;
 4. the selection structure takes the new rates of i and of every j.
 
 Appendix B caveats: with σ_γ > 0 the waiting time at fixed e is not exponential.  Passive processes
@@ -32,7 +32,8 @@ Statistics: each ES starts from the stationary time-weighted state with an age d
 (exact for q = 0), so intervals ending in [t_warm, t_end) sample the per-visit waiting times.
 Sums are kept per time block (for error bars by blocking); the energy distribution is sampled by
 snapshots of all ES at evenly spaced times (an unbiased sample of the time-weighted p(e)).
-The per-ES state is one row of ``rec`` = (e [ε], ln γ [ln(1/τ)], t_last [τ], pool row); the
+The log-τ histogram bin is found without a logarithm (:mod:`.log_bins`) and rates are
+exponentiated inline (:mod:`.fast_exp`).  The per-ES state is one row of ``rec`` = (e [ε], ln γ [ln(1/τ)], t_last [τ], pool row); the
 composition–rejection engine keeps t_last in the ES's pool row instead (``rec[:, TL]`` is then only
 the initial value), so that an active process reads one random cache line.  The two
 event loops are compiled without numba's reference counting (``_nrt=False``; they allocate nothing):
@@ -46,10 +47,12 @@ import math
 
 from numba import njit
 
-from .heap import sift
-from .prefetch import prefetch_row
-from .processes import (BOLTZMANN, ENERGY_DEPENDENT, GAUSSIAN, draw_state, gaussian_step,
-                        log_rate_at)
+from .fast_exp import fast_exp
+from .heap import earliest, sift
+from .intrinsics import prefetch_row
+from .links import accept_link, first_link, next_link
+from .log_bins import log_bin
+from .processes import BOLTZMANN, GAUSSIAN, draw_cell, draw_state, gaussian_step, log_rate_at
 from .rate_bins import E, LG, SLOT, T_LAST, TL, bin_insert, bin_of, bin_remove, refresh, select
 from .rng import exponential, uniform
 
@@ -58,15 +61,6 @@ from .rng import exponential, uniform
  P_INV_TBLOCK, P_INV_DLOGT, P_INV_EHW, P_INV_LOG1MQ, P_NOLINK) = range(17)
 N_PAR = 17
 DONE, STOPPED, OVERFLOW = 0, 1, 2
-
-
-@njit(cache=True, inline="always")
-def _log_tau_bin(tau, par, n_bins):
-    """Index of the log-τ histogram bin of τ (0: below the first edge, n_bins − 1: above the last)."""
-    if tau <= 0.0:
-        return 0
-    x = (math.log(tau) - par[P_LOGTMIN]) * par[P_INV_DLOGT]
-    return 0 if x < 0.0 else min(int(x) + 1, n_bins - 1)
 
 
 @njit(cache=True)
@@ -98,8 +92,9 @@ def _flush(moments, acc):
 
 
 @njit(cache=True, inline="always")
-def _close_interval(t_last, r, t, par, acc, moments, thist):
-    """Step 1: τ = t − t_last[r] into the block sums and the log-τ histogram (if t ≥ t0); t_last[r] = t."""
+def _close_interval(t_last, r, t, par, acc, moments, thist, lbins):
+    """Step 1: τ = t − t_last[r] into the block sums and the log-τ histogram (if t ≥ t0); t_last[r] = t.
+    ``lbins`` = (cells, edges) of :mod:`.log_bins`."""
     if t >= par[P_T0]:
         tau = t - t_last[r]
         b = min(int((t - par[P_T0]) * par[P_INV_TBLOCK]), moments.shape[0] - 1)
@@ -110,7 +105,7 @@ def _close_interval(t_last, r, t, par, acc, moments, thist):
         acc[2] += tau
         acc[3] += tau * tau
         acc[4] += tau * tau * tau
-        k = _log_tau_bin(tau, par, thist.shape[0])
+        k = log_bin(tau, lbins[0], lbins[1])
         thist[k, 0] += 1.0
         thist[k, 1] += tau
     t_last[r] = t
@@ -133,61 +128,51 @@ def _passive(rng, cache, j, rec, mode, gauss_redraw, par, tab, log_rate, act_pro
 
 
 @njit(cache=True, inline="always")
-def _next_link(rng, k, inv_log1mq):
-    """Next candidate link after k: Bernoulli(p_max) trials on successive links, done by geometric
-    skipping (``inv_log1mq`` = 1/ln(1 − p_max); −inf: none fires; −0: every link is a candidate)."""
-    skip = math.log(1.0 - uniform(rng)) * inv_log1mq
-    return k + 1 + (int(skip) if skip < 4.0e18 else 4000000000000000000)
+def _couple(rng, cache, n, k, j, rec, link_accept, mode, gauss_redraw, par, tab, log_rate, act_prob, act_alias,
+            pas_prob, pas_alias, changed, old_lg):
+    """Link k → j fired: after its thinning, the passive process of j, recorded as ``changed[n]``;
+    returns the new n."""
+    if not accept_link(rng, k, j, rec[j, E], link_accept, mode, tab, log_rate):
+        return n
+    changed[n], old_lg[n] = j, rec[j, LG]
+    _passive(rng, cache, j, rec, mode, gauss_redraw, par, tab, log_rate, act_prob, act_alias, pas_prob, pas_alias)
+    return n + 1
 
 
 @njit(cache=True, inline="always")
-def _first_link(rng, k_begin, k_end, par):
-    """First candidate link of [k_begin, k_end) (k_end: none); the same draw as :func:`_next_link`,
-    with "none" ((1 − u) ≤ (1 − p_max)^L, probability ``par[P_NOLINK]``) decided without a log."""
-    v = 1.0 - uniform(rng)
-    if v <= par[P_NOLINK]:
-        return k_end
-    skip = math.log(v) * par[P_INV_LOG1MQ]
-    return k_begin + (int(skip) if skip < k_end - k_begin else k_end - k_begin)
-
-
-@njit(cache=True, inline="always")
-def _accept_link(rng, k, j, rec, link_accept, mode, tab, log_rate):
-    """Thinning of a candidate link k → j: w_k/max(w), and Γ(e_j)/Γ_max for energy-dependent coupling."""
-    if link_accept[k] < 1.0 and uniform(rng) >= link_accept[k]:
-        return False
-    if mode == ENERGY_DEPENDENT:
-        return uniform(rng) < math.exp(log_rate_at(rec[j, E], tab[0], tab[1], log_rate) - tab[3])
-    return True
-
-
-@njit(cache=True, inline="always")
-def _event(rng, cache, i, t, rec, t_last, r, offsets, neighbours, link_accept, log_rate, act_prob,
-           act_alias, pas_prob, pas_alias, tab, mode, gauss_redraw, par, acc, moments, thist, changed,
+def _event(rng, cache, i, t, rec, t_last, r, offsets, neighbours, link_accept, patterns, log_rate, act_prob,
+           act_alias, pas_prob, pas_alias, tab, mode, gauss_redraw, par, acc, moments, thist, lbins, changed,
            old_lg):
     """Steps 1–3 for ES i at time t (its t_last in ``t_last[r]``); the passively changed ES and their
-    old ln γ go to ``changed[1:]``, ``old_lg[1:]``; returns 1 + the number of passive processes."""
-    _close_interval(t_last, r, t, par, acc, moments, thist)
+    old ln γ go to ``changed[1:]``, ``old_lg[1:]``; returns 1 + the number of passive processes.
+    ``patterns`` = (prob, alias, links) of :func:`.links.link_patterns` (empty: geometric skipping)."""
+    _close_interval(t_last, r, t, par, acc, moments, thist, lbins)
     changed[0] = i
     rec[i, E], rec[i, LG] = draw_state(rng, cache, act_prob, act_alias, tab[0], tab[1], log_rate, tab[2], 1.0)
     links = offsets[1] - offsets[0]        # every ES owns L links, [i L, (i + 1) L): no random read of offsets
     n, k_end = 1, (i + 1) * links
-    k = _first_link(rng, i * links, k_end, par)
+    if par[P_NOLINK] >= 1.0:
+        return n
+    pat_prob, pat_alias, pat_links = patterns
+    if pat_prob.size:
+        m = draw_cell(rng, pat_prob, pat_alias)
+        for c in range(pat_links[m, 0]):
+            k = i * links + pat_links[m, c + 1]
+            n = _couple(rng, cache, n, k, neighbours[k], rec, link_accept, mode, gauss_redraw, par, tab, log_rate,
+                        act_prob, act_alias, pas_prob, pas_alias, changed, old_lg)
+        return n
+    k = first_link(rng, i * links, k_end, par[P_INV_LOG1MQ], par[P_NOLINK])
     while k < k_end:
-        j = neighbours[k]
-        if _accept_link(rng, k, j, rec, link_accept, mode, tab, log_rate):
-            changed[n], old_lg[n] = j, rec[j, LG]
-            n += 1
-            _passive(rng, cache, j, rec, mode, gauss_redraw, par, tab, log_rate, act_prob, act_alias,
-                     pas_prob, pas_alias)
-        k = _next_link(rng, k, par[P_INV_LOG1MQ])
+        n = _couple(rng, cache, n, k, neighbours[k], rec, link_accept, mode, gauss_redraw, par, tab, log_rate,
+                    act_prob, act_alias, pas_prob, pas_alias, changed, old_lg)
+        k = next_link(rng, k, par[P_INV_LOG1MQ])
     return n
 
 
 @njit(cache=True, _nrt=False)
 def run_events(rng, cache, rec, pool, bint, bflt, order, bpar, margin, offsets, neighbours, link_accept,
-               log_rate, act_prob, act_alias, pas_prob, pas_alias, tab, mode, gauss_redraw, par,
-               clock, istate, max_events, moments, thist, ehist, n_snap, counts, changed, work):
+               patterns, log_rate, act_prob, act_alias, pas_prob, pas_alias, tab, mode, gauss_redraw, par,
+               clock, istate, max_events, moments, thist, lbins, ehist, n_snap, counts, changed, work):
     """Advance the CLM by composition–rejection until t_end = ``par[P_T1]``, ``max_events`` events or
     a bin overflow; returns the status.
 
@@ -215,9 +200,9 @@ def run_events(rng, cache, rec, pool, bint, bflt, order, bpar, margin, offsets, 
         i = int(pool[s, 1])
         prefetch_row(rec, i)                                                    # written below
         prefetch_row(rec, int(pool[bint[k, 0] + bint[k, 2] - 1, 1]))            # moved within bin k
-        n = _event(rng, cache, i, t, rec, t_last, s, offsets, neighbours, link_accept, log_rate, act_prob,
-                   act_alias, pas_prob, pas_alias, tab, mode, gauss_redraw, par, acc, moments, thist,
-                   changed, old_lg)
+        n = _event(rng, cache, i, t, rec, t_last, s, offsets, neighbours, link_accept, patterns, log_rate,
+                   act_prob, act_alias, pas_prob, pas_alias, tab, mode, gauss_redraw, par, acc, moments, thist,
+                   lbins, changed, old_lg)
         full = False
         for c in range(n):
             j = changed[c]
@@ -225,7 +210,7 @@ def run_events(rng, cache, rec, pool, bint, bflt, order, bpar, margin, offsets, 
                 s, k = int(rec[j, SLOT]), bin_of(old_lg[c], bpar, n_bins)
             tl = pool[s, T_LAST]
             r_total -= bin_remove(pool, bint, bflt, rec, k, s)
-            rate = math.exp(rec[j, LG])
+            rate = fast_exp(rec[j, LG])
             full |= bin_insert(pool, bint, bflt, rec, bin_of(rec[j, LG], bpar, n_bins), j, rate, tl, margin)
             r_total += rate
         counts[0] += 1
@@ -243,31 +228,38 @@ def run_events(rng, cache, rec, pool, bint, bflt, order, bpar, margin, offsets, 
 
 
 @njit(cache=True, _nrt=False)
-def run_events_heap(rng, cache, rec, heap, hkey, pos, offsets, neighbours, link_accept,
+def run_events_heap(rng, cache, rec, heap, hkey, pos, offsets, neighbours, link_accept, patterns,
                     log_rate, act_prob, act_alias, pas_prob, pas_alias, tab, mode, gauss_redraw, par,
-                    clock, istate, max_events, moments, thist, ehist, n_snap, counts, changed, work):
+                    clock, istate, max_events, moments, thist, lbins, ehist, n_snap, counts, changed, work):
     """The same kinetics by the next-reaction method (the reference for :func:`run_events`).
 
-    ``heap``, ``hkey`` (next firing times [τ] in heap order), ``pos``: see :mod:`.heap`; the other
-    arguments and the returned status as in :func:`run_events`.
+    ``heap``, ``hkey`` (next firing times [τ] in heap order), ``pos``: see :mod:`.heap`; with an
+    empty ``heap``, ``hkey[i]`` is the firing time of ES i and the next one is found by a linear
+    scan (:func:`.heap.earliest`; faster than any tree on a few dozen ES).  The other arguments and
+    the returned status as in :func:`run_events`.
     """
     t, t_end = clock[0], par[P_T1]
     acc, old_lg, t_last = work[:5], work[5:], rec[:, TL]
     acc[:] = 0.0
     status = STOPPED
+    scan = heap.size == 0
     for _ in range(max_events):
-        i = heap[0]
-        if hkey[0] >= t_end:
+        i, t_next = earliest(hkey) if scan else (heap[0], hkey[0])
+        if t_next >= t_end:
             t, status = t_end, DONE
             break
-        t = hkey[0]
+        t = t_next
         _snapshots_before(t, rec, par, ehist, istate, n_snap)
-        n = _event(rng, cache, i, t, rec, t_last, i, offsets, neighbours, link_accept, log_rate, act_prob,
-                   act_alias, pas_prob, pas_alias, tab, mode, gauss_redraw, par, acc, moments, thist,
-                   changed, old_lg)
+        n = _event(rng, cache, i, t, rec, t_last, i, offsets, neighbours, link_accept, patterns, log_rate,
+                   act_prob, act_alias, pas_prob, pas_alias, tab, mode, gauss_redraw, par, acc, moments, thist,
+                   lbins, changed, old_lg)
         for c in range(n):          # i sits at the root: reading pos[i] would be a needless cache miss
             j = changed[c]
-            sift(heap, hkey, pos, 0 if c == 0 else pos[j], t + exponential(rng) * math.exp(-rec[j, LG]))
+            t_j = t + exponential(rng) * fast_exp(-rec[j, LG])
+            if scan:
+                hkey[j] = t_j
+            else:
+                sift(heap, hkey, pos, 0 if c == 0 else pos[j], t_j)
         counts[0] += 1
         counts[1] += n - 1
     _flush(moments, acc)
@@ -287,6 +279,6 @@ def initial_state(rng, cache, pas_prob, pas_alias, log_rate, tab, rec, t_next):
     for i in range(rec.shape[0]):
         rec[i, E], rec[i, LG] = draw_state(rng, cache, pas_prob, pas_alias, tab[0], tab[1], log_rate,
                                            tab[2], -1.0)
-        inv_rate = math.exp(-rec[i, LG])
+        inv_rate = fast_exp(-rec[i, LG])
         rec[i, TL] = -exponential(rng) * inv_rate
         t_next[i] = exponential(rng) * inv_rate

@@ -36,6 +36,7 @@ import math
 import numpy as np
 from numba import njit
 
+from .fast_exp import fast_exp
 from .rng import uniform
 
 BINS_PER_OCTAVE = 2
@@ -127,7 +128,7 @@ def fill(pool, bint, bflt, rec, bpar):
     n_bins = bint.shape[0]
     for i in range(rec.shape[0]):
         k = bin_of(rec[i, LG], bpar, n_bins)
-        bin_insert(pool, bint, bflt, rec, k, i, math.exp(rec[i, LG]), rec[i, TL], 0)
+        bin_insert(pool, bint, bflt, rec, k, i, fast_exp(rec[i, LG]), rec[i, TL], 0)
 
 
 @njit(cache=True)

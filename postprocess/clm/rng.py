@@ -7,8 +7,8 @@ simulation: same seed, same result, also across
 interrupted and continued scans.
 
 Exponential and normal variates use the exact ziggurat method (256 layers; one 64-bit word gives
-the layer (top 8 bits), the sign (bit 55) and a 52-bit uniform (bits 3–54, avoiding the weak low
-bits of xoshiro256+)); about 98–99 % of draws need no transcendental function.
+the layer (top 8 bits) and the uniform (bits 3–54, or for the normal a signed one from bits 3–55,
+avoiding the weak low bits of xoshiro256+)); about 98–99 % of draws need no transcendental function.
 
 References
 ----------
@@ -84,10 +84,10 @@ def uniform(rng):
 
 @njit(cache=True, inline="always")
 def _layer_and_uniform(rng):
-    """(layer 0–255, sign bit, uniform in [0, 1) with 52 bits) from one 64-bit word."""
+    """(layer 0–255, uniform in [0, 1) with 52 bits) from one 64-bit word."""
     r = next_u64(rng)
     u = float(np.int64((r >> np.uint64(3)) & np.uint64(0xFFFFFFFFFFFFF))) * 2.220446049250313e-16
-    return int(r >> np.uint64(56)), int((r >> np.uint64(55)) & np.uint64(1)), u
+    return int(r >> np.uint64(56)), u
 
 
 @njit(cache=True)
@@ -104,7 +104,7 @@ def _exponential_slow(rng, i, z):
 def exponential(rng):
     """A unit-mean exponential variate (exact ziggurat)."""
     while True:
-        i, _, u = _layer_and_uniform(rng)
+        i, u = _layer_and_uniform(rng)
         z = u * _ZE_X[i]
         if z < _ZE_X[i + 1]:
             return z
@@ -128,14 +128,19 @@ def _normal_slow(rng, i, z):
 
 @njit(cache=True, inline="always")
 def normal(rng, cache):
-    """A standard normal variate (exact ziggurat); ``cache`` is unused (kept for the state layout)."""
+    """A standard normal variate (exact ziggurat); ``cache`` is unused (kept for the state layout).
+
+    One word gives the layer (top 8 bits) and a signed 53-bit uniform u ∈ [−1, 1) (bits 3–55), so
+    the sign costs no branch: z = u x_i is returned as it is when |z| < x_{i+1} (≈ 99 %)."""
     while True:
-        i, sign, u = _layer_and_uniform(rng)
-        z = u * _ZN_X[i]
-        if z >= _ZN_X[i + 1]:
-            z = _normal_slow(rng, i, z)
-        if z >= 0.0:
-            return -z if sign else z
+        r = next_u64(rng)
+        i = int(r >> np.uint64(56))
+        z = float(np.int64(r << np.uint64(8)) >> np.int64(11)) * 2.220446049250313e-16 * _ZN_X[i]
+        if abs(z) < _ZN_X[i + 1]:
+            return z
+        a = _normal_slow(rng, i, abs(z))
+        if a >= 0.0:
+            return a if z > 0.0 else -a
 
 
 def new_cache() -> np.ndarray:

@@ -20,12 +20,14 @@ from postprocess.landscape import TABLE_I, PELParameters
 from . import kinetics as kin
 from .heap import build_heap
 from .lattice import make_lattice
+from .links import geometric_skip, link_patterns
+from .log_bins import log_bin_table
 from .processes import COUPLING_NAMES, build_tables, gaussian_coefficients
 from .rate_bins import E, LG, RateBins
 from .rng import new_cache, seed_state
 
-ENGINES = ("composition", "heap")
-AUTO_HEAP_MAX_ES = 256
+ENGINES = ("composition", "heap", "scan")
+AUTO_SCAN_MAX_ES, AUTO_HEAP_MAX_ES = 64, 256
 
 
 @dataclass(frozen=True)
@@ -93,10 +95,11 @@ class CLMTallies:
 class CLMSimulation:
     """Build and run one CLM configuration: ``CLMSimulation(cfg).run() -> CLMTallies``.
 
-    ``engine`` selects the next active process (both exact, see :mod:`.kinetics`): "composition"
-    (composition–rejection over rate bins, O(1)), "heap" (next-reaction method, O(log N)), or
-    "auto": the heap up to ``AUTO_HEAP_MAX_ES`` ES (faster on tiny lattices such as the paper's
-    27), composition–rejection above.
+    ``engine`` selects the next active process (all exact, see :mod:`.kinetics`): "composition"
+    (composition–rejection over rate bins, O(1)), "heap" (next-reaction method, O(log N)), "scan"
+    (next-reaction method with a linear scan for the earliest firing time, O(N); bitwise the same
+    trajectory as "heap"), or "auto": scan up to ``AUTO_SCAN_MAX_ES`` ES (the paper's 27), the
+    heap up to ``AUTO_HEAP_MAX_ES``, composition–rejection above.
     """
 
     N_TBINS_PER_DECADE, N_EBINS = 20, 120
@@ -106,8 +109,9 @@ class CLMSimulation:
             raise DeckError(f"CLM engine must be 'auto' or one of {ENGINES}, got {engine!r}")
         beta = 1.0 / config.temperature
         self.lattice = make_lattice(config.shape, config.r_max, config.exponent)
-        if engine == "auto":        # measured: the heap is faster up to a few hundred ES
-            engine = "heap" if self.lattice.n_es <= AUTO_HEAP_MAX_ES else "composition"
+        if engine == "auto":        # measured: scan, then heap are faster on small lattices
+            n = self.lattice.n_es
+            engine = "scan" if n <= AUTO_SCAN_MAX_ES else "heap" if n <= AUTO_HEAP_MAX_ES else "composition"
         self.config, self.engine = config, engine
         if np.any(np.diff(self.lattice.offsets) != self.lattice.offsets[1]):
             raise DeckError("CLM kernels need the same number of links for every ES")
@@ -117,7 +121,7 @@ class CLMSimulation:
         self.mean_tau_0 = float(predicted_mean_tau(beta, config.pel))
         self.tau_alpha_0 = float(predicted_tau_alpha(beta, config.pel))
         self.rng, self.cache = seed_state(config.seed), new_cache()
-        n = self.lattice.n_es
+        n, self._n_links = self.lattice.n_es, int(self.lattice.offsets[1] - self.lattice.offsets[0])
         self.rec, t_next = np.empty((n, 4)), np.empty(n)
         self._tab = np.array([self.tables.e_lo, self.tables.h, self.tables.sigma_gamma,
                               self.tables.log_rate_max])
@@ -126,6 +130,8 @@ class CLMSimulation:
         if engine == "heap":
             self.heap, self.pos, self.hkey = np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n)
             build_heap(t_next, self.heap, self.hkey, self.pos)
+        elif engine == "scan":      # no heap: hkey[i] is the firing time of ES i
+            self.heap, self.pos, self.hkey = np.empty(0, np.int32), np.empty(0, np.int32), t_next
         else:
             self.bins = self._rate_bins()
         self.n_snapshots = config.n_blocks * max(1, min(1024, 2**20 // n))
@@ -145,7 +151,7 @@ class CLMSimulation:
         """Composition–rejection bins covering every ln γ the tables and eq. (2) can produce (±9 σ_γ)."""
         tb = self.tables
         reach = 0.5 * tb.sigma_gamma**2 + 9.0 * tb.sigma_gamma + 1.0
-        links = int(self.lattice.offsets[1] - self.lattice.offsets[0])
+        links = self._n_links
         bins = RateBins(float(tb.log_rate.min()) - reach, tb.log_rate_max + reach, margin=2 + links)
         bins.build(self.rec)
         sample, t_next = np.empty((2**16, 4)), np.empty(2**16)     # own stream: the run's stream is untouched
@@ -165,18 +171,18 @@ class CLMSimulation:
         par[[kin.P_LOGTMIN, kin.P_DLOGT]] = lo_tau, dlog
         par[[kin.P_EHLO, kin.P_EHW]] = tb.e_lo, (tb.e_hi - tb.e_lo) / self.N_EBINS
         par[[kin.P_INV_TBLOCK, kin.P_INV_DLOGT, kin.P_INV_EHW]] = 1.0 / par[[kin.P_TBLOCK, kin.P_DLOGT, kin.P_EHW]]
-        par[kin.P_INV_LOG1MQ] = self._geometric_skip()
-        links = self.lattice.offsets[1] - self.lattice.offsets[0]
-        par[kin.P_NOLINK] = math.exp(links / par[kin.P_INV_LOG1MQ]) if links else 1.0
+        w = self.lattice.weights
+        par[[kin.P_INV_LOG1MQ, kin.P_NOLINK]] = geometric_skip(cfg.q * w.max(initial=0.0), self._n_links)
         return par
 
-    def _geometric_skip(self) -> float:
-        """1/ln(1 − p_max) with p_max = q max(w), the largest link probability (see kinetics)."""
+    def _link_tables(self):
+        """(link_accept, patterns) of :mod:`.links`: pattern tables of p_k = q w_k when L is small
+        (then no thinning by w), else w_k/max(w) for geometric skipping."""
         w = self.lattice.weights
-        p_max = self.config.q * (w.max() if w.size else 0.0)
-        if p_max <= 0.0:
-            return -math.inf
-        return -0.0 if p_max >= 1.0 else 1.0 / math.log1p(-p_max)
+        patterns = link_patterns(self.config.q * w[:self._n_links])
+        if patterns[0].size or not w.size:
+            return np.ones_like(w), patterns
+        return w / w.max(), patterns
 
     def run(self, max_events: int = 2**62) -> CLMTallies:
         """Warm up, then record ``duration``·⟨τ⟩_0; returns the tallies of this window.
@@ -191,22 +197,23 @@ class CLMSimulation:
         n_tbins = 12 * self.N_TBINS_PER_DECADE
         moments, thist = np.zeros((cfg.n_blocks, 4)), np.zeros((n_tbins + 2, 2))
         ehist, counts = np.zeros((cfg.n_blocks, self.N_EBINS)), np.zeros(2, np.int64)
-        link_accept = lat.weights / lat.weights.max() if lat.weights.size else lat.weights
+        link_accept, patterns = self._link_tables()
+        lbins = log_bin_table(par[kin.P_LOGTMIN], par[kin.P_DLOGT], n_tbins + 1)
         clock, istate = np.array([self.t_now]), np.zeros(2, np.int64)
         common = (tb.log_rate, tb.active_prob, tb.active_alias, tb.passive_prob, tb.passive_alias,
                   self._tab, COUPLING_NAMES[cfg.coupling], cfg.gauss_redraw, par, clock, istate)
-        margin = 2 + int(lat.offsets[1] - lat.offsets[0])
-        tallies = (moments, thist, ehist, self.n_snapshots, counts, np.empty(margin, np.int64), np.empty(5 + margin))
+        margin = 2 + self._n_links
+        tallies = (moments, thist, lbins, ehist, self.n_snapshots, counts, np.empty(margin, np.int64), np.empty(5 + margin))
         status = kin.OVERFLOW
         while status == kin.OVERFLOW:
             left = max_events - int(counts[0])
-            if self.engine == "heap":
+            if self.engine != "composition":
                 status = kin.run_events_heap(self.rng, self.cache, self.rec, self.heap, self.hkey, self.pos,
-                                             lat.offsets, lat.neighbours, link_accept, *common, left, *tallies)
+                                             lat.offsets, lat.neighbours, link_accept, patterns, *common, left, *tallies)
             else:
                 b = self.bins
                 status = kin.run_events(self.rng, self.cache, self.rec, b.pool, b.bint, b.bflt, b.order, b.bpar,
-                                        b.margin, lat.offsets, lat.neighbours, link_accept, *common, left, *tallies)
+                                        b.margin, lat.offsets, lat.neighbours, link_accept, patterns, *common, left, *tallies)
                 if status == kin.OVERFLOW:
                     b.grow(self.rec)
         if status != kin.DONE:

@@ -1,0 +1,62 @@
+"""LLVM intrinsics for the CLM kernels: software prefetch of an array row, and bit casts of a double.
+
+* :func:`prefetch_row` (``llvm.prefetch``): on a 10^6-ES lattice the per-ES records do not fit in
+  cache; an address known early (the selected ES, the next candidate row) is prefetched so that
+  its load overlaps other work instead of stalling later.  A hint only: no effect on results.
+* :func:`float_bits`: the IEEE-754 bit pattern of a float64 as an int64 (a bit cast, no
+  conversion).  For x > 0 it is monotone in x, so ``bits >> (52 − m)`` is a logarithmic cell index
+  (exponent and the top m mantissa bits) that :mod:`.log_bins` turns into a log-histogram bin
+  without calling ``log``; :func:`bits_float` is its inverse (used by :mod:`.fast_exp`).
+"""
+from __future__ import annotations
+
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+
+@intrinsic
+def prefetch_row(typingctx, arr, row):
+    """Prefetch, for writing, the cache line holding ``arr[row, 0]`` (1-D: ``arr[row]``; no bounds check)."""
+    sig = types.void(arr, row)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        index = [args[1]] + [context.get_constant(types.intp, 0)] * (aryty.ndim - 1)
+        ptr = cgutils.get_item_pointer2(context, builder, ary.data, cgutils.unpack_tuple(builder, ary.shape),
+                                        cgutils.unpack_tuple(builder, ary.strides), aryty.layout, index)
+        i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0i8")
+        builder.call(fn, [builder.bitcast(ptr, i8p), i32(1), i32(3), i32(1)])   # write, keep, data
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def float_bits(typingctx, x):
+    """The bit pattern of the float64 ``x`` as an int64."""
+    if not isinstance(x, types.Float) or x.bitwidth != 64:
+        return None
+    sig = types.int64(x)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return sig, codegen
+
+
+@intrinsic
+def bits_float(typingctx, x):
+    """The float64 whose bit pattern is the int64 ``x`` (inverse of :func:`float_bits`)."""
+    if not isinstance(x, types.Integer):
+        return None
+    sig = types.float64(types.int64)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return sig, codegen
