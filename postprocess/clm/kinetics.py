@@ -72,14 +72,16 @@ def snapshot(ehist_block, rec, par):
             ehist_block[x] += 1.0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _snapshots_before(t, rec, par, ehist, istate, n_snap):
-    """Step 0: take the snapshots k (at t0 + (k + ½)(t_end − t0)/n_snap) with times ≤ t."""
+    """Step 0: take the snapshots k (at t0 + (k + ½)(t_end − t0)/n_snap) with times ≤ t; returns the
+    time of the next one (inf: none left), which the event loops compare with t before calling again."""
     t0 = par[P_T0]
     dt = (par[P_T1] - t0) / n_snap
     while istate[0] < n_snap and t >= t0 + (istate[0] + 0.5) * dt:
         snapshot(ehist[istate[0] * ehist.shape[0] // n_snap], rec, par)
         istate[0] += 1
+    return t0 + (istate[0] + 0.5) * dt if istate[0] < n_snap else math.inf
 
 
 @njit(cache=True, inline="always")
@@ -189,13 +191,15 @@ def run_events(rng, cache, rec, pool, bint, bflt, order, bpar, margin, offsets, 
     r_total = refresh(pool, bint, bflt)
     refresh_every = max(rec.shape[0], 65536)
     status = STOPPED
+    t_snap = _snapshots_before(t, rec, par, ehist, istate, n_snap)
     for _ in range(max_events):
         t_next = t + exponential(rng) / r_total
         if t_next >= t_end:
             t, status = t_end, DONE
             break
         t = t_next
-        _snapshots_before(t, rec, par, ehist, istate, n_snap)
+        if t >= t_snap:
+            t_snap = _snapshots_before(t, rec, par, ehist, istate, n_snap)
         s, k = select(rng, pool, bint, bflt, order, r_total)
         i = int(pool[s, 1])
         prefetch_row(rec, i)                                                    # written below
@@ -243,13 +247,15 @@ def run_events_heap(rng, cache, rec, heap, hkey, pos, offsets, neighbours, link_
     acc[:] = 0.0
     status = STOPPED
     scan = heap.size == 0
+    t_snap = _snapshots_before(t, rec, par, ehist, istate, n_snap)
     for _ in range(max_events):
         i, t_next = earliest(hkey) if scan else (heap[0], hkey[0])
         if t_next >= t_end:
             t, status = t_end, DONE
             break
         t = t_next
-        _snapshots_before(t, rec, par, ehist, istate, n_snap)
+        if t >= t_snap:
+            t_snap = _snapshots_before(t, rec, par, ehist, istate, n_snap)
         n = _event(rng, cache, i, t, rec, t_last, i, offsets, neighbours, link_accept, patterns, log_rate,
                    act_prob, act_alias, pas_prob, pas_alias, tab, mode, gauss_redraw, par, acc, moments, thist,
                    lbins, changed, old_lg)

@@ -45,4 +45,4 @@ def log_bin(x, cells, edges):
     if c >= cells.size - 2:
         return edges.size - 1
     h = cells[c + 2]
-    return h + 1 if x >= edges[h] else h
+    return h + (x >= edges[h])          # an add, not a branch

@@ -172,12 +172,14 @@ def gaussian_coefficients(s: float, tables: EnergyTables):
 
 @njit(cache=True, inline="always")
 def draw_cell(rng, prob, alias):
-    """Index k with probability ∝ the masses of the alias table (Vose), one uniform number."""
+    """Index k with probability ∝ the masses of the alias table (Vose), one uniform number.
+
+    ``alias[k]`` is read before the test so that the choice compiles to a select, not a branch
+    (mispredicted about every other draw: ≈ 40 % of a draw_state)."""
     u = uniform(rng) * prob.size
-    k = int(u)
-    if k >= prob.size:
-        k = prob.size - 1
-    return k if u - k < prob[k] else alias[k]
+    k = min(int(u), prob.size - 1)
+    other = alias[k]
+    return k if u - k < prob[k] else other
 
 
 @njit(cache=True, inline="always")
