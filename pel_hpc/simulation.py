@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pel_hpc.md import integrate, thermostat
-from pel_hpc.md.forces import compute_forces
+from pel_hpc.md.forces import local_forces
 from pel_hpc.md.observables import kinetic_energy, n_dof, pressure, squared_speeds, temperature
 from pel_hpc.trigger import active, next_stop
 
@@ -75,8 +75,30 @@ class Simulation:
         self.operations = list(operations)
         self.compiled = compiled
         self._batch = None  # ReplicaBatch of this simulation alone, made at the first compiled advance
-        self.epot = self.virial = 0.0
+        self._energy = (0.0, 0.0)  # (E_pot, W) [epsilon], or the per-particle shares not yet summed
         self._acted_at = None
+
+    @property
+    def epot(self) -> float:
+        """Potential energy of the current configuration [epsilon] (collective in decomposed runs)."""
+        return self._energy_virial()[0]
+
+    @property
+    def virial(self) -> float:
+        """Virial W = ½ Σ_ij f(r_ij) r_ij of the current configuration [epsilon] (collective)."""
+        return self._energy_virial()[1]
+
+    def set_energy(self, epot: float, virial: float) -> None:
+        """Store E_pot and W [epsilon] computed elsewhere (the compiled loop)."""
+        self._energy = (float(epot), float(virial))
+
+    def _energy_virial(self) -> tuple:
+        """(E_pot, W), summing the last force call's per-particle shares on first use: an MD
+        step makes no global reduction for them, only steps that report them do."""
+        if not isinstance(self._energy, tuple):
+            tot = self.domain.sum_per_particle(self._energy.T)
+            self._energy = (float(tot[0]), float(tot[1]))
+        return self._energy
 
     def setup(self) -> "Simulation":
         """Domain set-up, thermostat sizing and the initial forces."""
@@ -84,7 +106,7 @@ class Simulation:
         self.integrator.setup(self.state)
         if self.compiled is None:
             self.compiled = bool(getattr(self.domain, "uses_all_pairs", False)) and self.domain.comm.size == 1
-        self.epot, self.virial = compute_forces(self.state, self.domain, self.table)
+        self._energy = local_forces(self.state, self.domain, self.table)
         return self
 
     def run(self, steps: int, output: bool = True) -> None:
@@ -96,7 +118,8 @@ class Simulation:
         2. kick: v += F·Δt/2
         3. drift: x += v·Δt
         4. ``domain.refresh``: displacement check; rebuild (wrap, migrate, lists) or ghost update
-        5. forces, energy and virial (``domain.reverse_forces``, global sums by ``domain.sum_per_particle``)
+        5. forces (``domain.reverse_forces``); E_pot and W are summed (``domain.sum_per_particle``)
+           only when a step that reports them asks (:attr:`epot`, :attr:`virial`)
         6. kick: v += F·Δt/2
         7. Nosé–Hoover chain half-step
         8. step += 1; every operation whose trigger fires at the new step acts, in list order
@@ -135,12 +158,13 @@ class Simulation:
         """One MD step in Python-orchestrated kernels (any domain), steps 1–7 of :meth:`run`.
 
         Fused passes: besides the displacement check and the forces, an NVT step makes six
-        numba calls and two global sums of |v|²; serial and decomposed domains take one path.
+        numba calls and two global sums of |v|² (three global reductions with the displacement
+        check); serial and decomposed domains take one path.
         """
         st, integ = self.state, self.integrator
         integ.first_half(st, self.domain)
         self.domain.refresh(st)
-        self.epot, self.virial = compute_forces(st, self.domain, self.table)
+        self._energy = local_forces(st, self.domain, self.table)
         integ.second_half(st, self.domain)
         st.step += 1
 

@@ -184,10 +184,18 @@ def _accumulate_pairs(buf, species, m, e0, e1, s0, s1, c0, c1, u0, u1, f0, f1, r
 
 def compute_forces(state, domain, table):
     """Forces into ``state.f`` and the global (E_pot, W) [epsilon] (``domain.sum_per_particle``)."""
+    tot = domain.sum_per_particle(local_forces(state, domain, table).T)
+    return float(tot[0]), float(tot[1])
+
+
+def local_forces(state, domain, table) -> np.ndarray:
+    """Forces into ``state.f``; returns the owned particles' (2, n_local) shares of E_pot and W [epsilon].
+
+    No global reduction: an MD step needs the forces only, and the caller sums the shares
+    (``domain.sum_per_particle``) when E_pot or W is asked for.
+    """
     ew = np.empty((2, state.n_local))
     pair_forces(state.x, state.n_local, domain.nlist, domain.count, domain.shifts, table.eps4, table.sig2,
                 table.rc2, table.ushift, table.fc, table.rc, table.force_shift, state.f, ew)
     domain.reverse_forces(state)
-    tot = domain.sum_per_particle(ew.T)
-    return float(tot[0]), float(tot[1])
-
+    return ew

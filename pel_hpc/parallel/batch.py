@@ -75,7 +75,7 @@ class ReplicaBatch:
                      self.nhc_veta, integ.q, integ.ndof, integ.temperature, int(steps), self.info)
         for s, (epot, virial, wraps) in zip(self.sims, self.info.tolist()):
             s.state.step += int(steps)
-            s.epot, s.virial = epot, virial
+            s.set_energy(epot, virial)
             s.domain.n_rebuilds += int(wraps)
 
     def _attached(self) -> bool:
