@@ -4,16 +4,12 @@ Long KA runs at T ≲ 0.45 can phase-separate and grow A-rich fcc crystallites (
 warns that the 65-particle minimum system must stay a liquid).  Two independent signals are computed
 for every run of a campaign:
 
-1. **Local order** (ten Wolde, Ruiz-Montero & Frenkel 1996).  For each A particle i with A neighbours
-   j closer than ``r_cut`` (first minimum of g_AA ≈ 1.4 σ),
-
-   .. math:: q_{6m}(i) = \frac{1}{N_b(i)} \sum_j Y_{6m}(\hat r_{ij}), \qquad
-             d_{ij} = \frac{\sum_m q_{6m}(i) q^*_{6m}(j)}{|q_6(i)|\,|q_6(j)|},
-
-   a bond is *crystal-like* when d_ij > 0.7 and a particle *solid-like* with ≥ 7 such bonds.  A perfect
-   fcc crystal gives q6 = 0.5745 and a solid-like fraction of 1; a liquid gives a few per cent.
-   The global :math:`Q_6 = \sqrt{4\pi/13 \sum_m |\bar q_{6m}|^2}` (bond average over all A) is reported too
-   (Steinhardt, Nelson & Ronchetti 1983); for 52 A particles its liquid baseline is ≈ 0.1.
+1. **Local order** (ten Wolde, Ruiz-Montero & Frenkel 1996), computed by
+   :func:`pel_hpc.analysis.bond_order.bond_order` (the equations live there, shared with the preparation's
+   crystal guard of :mod:`pel_hpc.preparation`): per A particle the q_6m vector of its A neighbours closer
+   than ``R_CUT`` (first minimum of g_AA ≈ 1.4 σ), crystal-like bonds d_ij > 0.7, solid-like particles with
+   ≥ 7 such bonds, and the global Q_6 (Steinhardt, Nelson & Ronchetti 1983).  A perfect fcc crystal gives
+   q6 = 0.5745 and a solid-like fraction of 1; a liquid gives a few per cent, Q_6 ≈ 0.1 for 52 A particles.
 2. **Energy drop.**  The IS energy per particle is cut into blocks; the largest drop of the mean after a
    split point relative to the mean before it, over its noise from the block scatter, flags a sudden
    persistent fall (a crystallite lowers e_IS by ≳ 0.1 ε per particle).
@@ -37,72 +33,15 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-from scipy.special import sph_harm_y
 
+from pel_hpc.analysis.bond_order import R_CUT, SOLID_FRACTION_FLAG, bond_order
 from pel_hpc.errors import CorruptFileError, DeckError
 from pel_hpc.io import layout as L
 from pel_hpc.io.reader import written_frames
 from postprocess import io as pio
 
-R_CUT = 1.4
-BOND_DOT = 0.7
-SOLID_BONDS = 7
-SOLID_FRACTION_FLAG = 0.2
 DROP_SIGMAS = 5.0
 DROP_MIN = 0.05
-
-
-def neighbour_bonds(x: np.ndarray, box: np.ndarray, r_cut: float):
-    """All ordered pairs (i, j), i ≠ j, closer than ``r_cut`` by minimum image; with their unit vectors.
-
-    Brute force O(N²): meant for the few frames per run the watch samples (N ≤ a few thousand).
-    """
-    d = x[None, :, :] - x[:, None, :]
-    d -= box * np.round(d / box)
-    r2 = np.einsum("ijk,ijk->ij", d, d)
-    np.fill_diagonal(r2, np.inf)
-    i, j = np.nonzero(r2 < r_cut * r_cut)
-    return i, j, d[i, j] / np.sqrt(r2[i, j])[:, None]
-
-
-def q6_vectors(x: np.ndarray, box: np.ndarray, r_cut: float = R_CUT):
-    """(q_6m(i) (n, 13) complex, N_b(i) (n,)) of every particle of ``x`` (n, 3) [σ] with its neighbours."""
-    i, j, u = neighbour_bonds(x, box, r_cut)
-    theta = np.arccos(np.clip(u[:, 2], -1.0, 1.0))
-    phi = np.arctan2(u[:, 1], u[:, 0])
-    ylm = np.stack([sph_harm_y(6, m, theta, phi) for m in range(-6, 7)], axis=1)
-    n = x.shape[0]
-    nb = np.bincount(i, minlength=n)
-    q = np.zeros((n, 13), complex)
-    np.add.at(q, i, ylm)
-    return q / np.maximum(nb, 1)[:, None], nb, (i, j)
-
-
-def _norm(q: np.ndarray) -> np.ndarray:
-    """|q_6(i)| = sqrt(4π/13 Σ_m |q_6m(i)|²)."""
-    return np.sqrt(4.0 * np.pi / 13.0 * np.sum(np.abs(q) ** 2, axis=-1))
-
-
-@dataclass(frozen=True)
-class BondOrder:
-    """Bond-orientational order of one configuration: mean local q6, global Q6, solid-like fraction."""
-
-    q6_local: float
-    q6_global: float
-    solid_fraction: float
-
-
-def bond_order(x: np.ndarray, box: np.ndarray, r_cut: float = R_CUT) -> BondOrder:
-    """Order parameters of the particles ``x`` (n, 3) [σ] in the periodic ``box`` (3,) [σ] (module docstring)."""
-    q, nb, (i, j) = q6_vectors(x, box, r_cut)
-    norm = _norm(q)
-    qbar = (q * nb[:, None]).sum(axis=0) / max(nb.sum(), 1)
-    ok = norm[i] * norm[j] > 0
-    dot = np.zeros(i.size)
-    dot[ok] = 4.0 * np.pi / 13.0 * np.real(np.sum(q[i[ok]] * np.conj(q[j[ok]]), axis=1)) / (norm[i[ok]] * norm[j[ok]])
-    bonds = np.bincount(i[dot > BOND_DOT], minlength=x.shape[0])
-    return BondOrder(float(norm[nb > 0].mean()) if (nb > 0).any() else 0.0, float(_norm(qbar)),
-                     float(np.mean(bonds >= SOLID_BONDS)))
 
 
 def energy_drop(energy: np.ndarray, n_blocks: int = 10) -> tuple[float, float]:

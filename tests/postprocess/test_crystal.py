@@ -1,7 +1,14 @@
-"""Crystallisation watch: bond order against exact crystal values and an ideal gas; planted IS-energy drops."""
+"""Crystallisation watch: bond order against exact crystal values and an ideal gas; planted IS-energy drops.
+
+The order parameter lives in pel_hpc.analysis.bond_order (shared with the preparation's crystal guard);
+the watch must use that one, not a copy.
+"""
 import numpy as np
 import pytest
+from scipy.special import sph_harm_y
 
+from pel_hpc.analysis import bond_order as engine
+from postprocess import crystal
 from postprocess.crystal import DROP_SIGMAS, bond_order, energy_drop
 
 
@@ -38,3 +45,15 @@ def test_energy_drop_flags_a_planted_step_and_not_noise():
     stepped[2500:] -= 0.12
     drop, err = energy_drop(stepped)
     assert drop == pytest.approx(0.12 * 0.9, abs=0.04) and drop > DROP_SIGMAS * err
+
+
+def test_explicit_harmonics_equal_scipy_and_the_watch_uses_the_engine_code():
+    """Y_6m(û) of the closed form (m = −6..6, poles included) equal scipy's sph_harm_y to 1e-13."""
+    rng = np.random.default_rng(5)
+    u = rng.normal(size=(300, 3))
+    u[:2] = [[0, 0, 1], [0, 0, -1]]
+    u /= np.linalg.norm(u, axis=1)[:, None]
+    theta, phi = np.arccos(np.clip(u[:, 2], -1, 1)), np.arctan2(u[:, 1], u[:, 0])
+    ref = np.stack([sph_harm_y(6, m, theta, phi) for m in range(-6, 7)], axis=1)
+    assert np.abs(engine.spherical_harmonics_6(u) - ref).max() < 1e-13
+    assert crystal.bond_order is engine.bond_order and crystal.SOLID_FRACTION_FLAG is engine.SOLID_FRACTION_FLAG
