@@ -47,6 +47,12 @@ class OutputExistsError(PelError):
     exit_code = 7
 
 
+class CrystallineStartError(PelError):
+    """Every inherent structure a start could be taken from is crystalline (pel_hpc.preparation's guard)."""
+
+    exit_code = 8
+
+
 class CheckpointExit(PelError):
     """Raised after a checkpoint was written on SIGTERM/SIGUSR1: a clean, requeue-able exit."""
 
