@@ -39,7 +39,7 @@ from dataclasses import asdict, dataclass
 import h5py
 import numpy as np
 
-from pel_hpc.analysis.bond_order import R_CUT, SOLID_FRACTION_FLAG, bond_order
+from pel_hpc.analysis.bond_order import R_CUT, SOLID_FRACTION_FLAG, bond_order, crystalline
 from pel_hpc.errors import CheckpointExit, CorruptFileError, CrystallineStartError, PelError
 from pel_hpc.io import layout as L
 from pel_hpc.io.reader import stored_deck, written_frames
@@ -125,7 +125,7 @@ def lowest_inherent_structure(path, max_tested: int = MAX_TESTED) -> LowestIS:
             skipped = []
             for k in range(min(len(e_is), max_tested)):
                 solid = solid_fraction(f, int(replica[k]), int(frame[k]))
-                if not solid > SOLID_FRACTION_FLAG:  # NaN (not measurable) counts as liquid-like
+                if not crystalline(solid):  # NaN (not measurable) counts as liquid-like
                     return LowestIS(int(replica[k]), int(frame[k]), int(step[k]), float(e_is[k]), len(e_is),
                                     len(skipped), solid, min(skipped, default=0.0))
                 skipped.append(solid)

@@ -34,7 +34,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from pel_hpc.analysis.bond_order import R_CUT, SOLID_FRACTION_FLAG, bond_order
+from pel_hpc.analysis.bond_order import R_CUT, SOLID_FRACTION_FLAG, bond_order, crystalline
 from pel_hpc.errors import CorruptFileError, DeckError
 from pel_hpc.io import layout as L
 from pel_hpc.io.reader import written_frames
@@ -112,11 +112,12 @@ def watch_file(path, n_frames: int = 8, r_cut: float = R_CUT, replica: int = 0) 
         drop, err = 0.0, float("inf")
     solid = np.array([o.solid_fraction for o in orders])
     reasons = []
-    if solid.max() > SOLID_FRACTION_FLAG:
+    if crystalline(solid.max()):
         reasons.append(f"solid-like A fraction {solid.max():.2f} > {SOLID_FRACTION_FLAG}")
     if drop > DROP_SIGMAS * err and drop > DROP_MIN:
         reasons.append(f"e_IS drop {drop:.3f} ε > {DROP_SIGMAS:g}σ ({err:.3f})")
-    return CrystalWatch(file=str(Path(path).resolve()), run=pio.replica_stem(path, replica, len(pio.replicas(path))), n_particles=int(species.size),
+    run = pio.replica_stem(path, replica, len(pio.replicas(path)))
+    return CrystalWatch(file=str(Path(path).resolve()), run=run, n_particles=int(species.size),
                         temperature=temperature, frames=len(orders), q6_local=orders[-1].q6_local,
                         q6_global=orders[-1].q6_global, solid_fraction_max=float(solid.max()),
                         solid_fraction_last=float(solid[-1]), e_is_drop=drop, e_is_drop_err=err,

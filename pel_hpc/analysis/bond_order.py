@@ -106,10 +106,13 @@ class BondOrder:
     q6_global: float
     solid_fraction: float
 
-    @property
-    def crystalline(self) -> bool:
-        """Solid-like fraction above :data:`SOLID_FRACTION_FLAG` (the crystallisation watch's criterion)."""
-        return self.solid_fraction > SOLID_FRACTION_FLAG
+
+def crystalline(solid_fraction: float) -> bool:
+    """A configuration whose solid-like fraction exceeds :data:`SOLID_FRACTION_FLAG` is crystalline (NaN is not).
+
+    The one criterion of the crystallisation watch and the preparation's crystal guard.
+    """
+    return bool(solid_fraction > SOLID_FRACTION_FLAG)
 
 
 def bond_order(x: np.ndarray, box: np.ndarray, r_cut: float = R_CUT) -> BondOrder:

@@ -34,6 +34,8 @@ def test_thermally_shaken_fcc_stays_solid_and_ideal_gas_is_liquid_like():
     order = bond_order(gas, np.full(3, 6.5), 1.4)
     assert order.solid_fraction < 0.02
     assert order.q6_global < 0.1                      # no common orientation: ~1/sqrt(bonds)
+    assert crystal.crystalline(1.0) and not crystal.crystalline(order.solid_fraction)
+    assert not crystal.crystalline(float("nan"))      # not measurable: never called a crystal
 
 
 def test_energy_drop_flags_a_planted_step_and_not_noise():
