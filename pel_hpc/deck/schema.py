@@ -198,6 +198,13 @@ by every tool that reads a run, and reusable on its own).  The production starts
 energy of that trajectory (`system.init.kind: lowest_inherent_structure`, required with a preparation),
 replicated `system.init.replicate` times; the choice (replica, frame, step, e_IS) is recorded in the
 preparation file's `lowest_inherent_structure` group.  The production's N and density follow from it.
+The start is the lowest IS that is not crystalline: candidates are tested in ascending e_IS with the
+crystallisation watch's criterion (solid-like fraction of the A particles > 0.1 by q6 bond order, ten
+Wolde, Ruiz-Montero & Frenkel, J. Chem. Phys. 104, 9932 (1996); `pel_hpc/analysis/bond_order.py`); the
+number skipped is printed and recorded (`crystalline_skipped`).  If all tested candidates (at most 1000)
+are crystalline the run stops with exit 8 (`CrystallineStartError`) before writing any output: rerun the
+preparation at a higher temperature or with fewer steps.  The same guard applies to
+`lowest_inherent_structure` from a given `system.init.file`.
 Restart: a finished preparation with the same derived deck is reused (never redone), an unfinished one
 continues from its own checkpoint (bitwise: it is a function of the deck), so a killed run restarted
 with or without `--restart` never repeats finished work.  Delete the preparation file to redo it.
