@@ -24,7 +24,8 @@ def prefetch_row(typingctx, arr, row):
     def codegen(context, builder, signature, args):
         aryty = signature.args[0]
         ary = context.make_array(aryty)(context, builder, args[0])
-        index = [args[1]] + [context.get_constant(types.intp, 0)] * (aryty.ndim - 1)
+        row_ = context.cast(builder, args[1], signature.args[1], types.intp)
+        index = [row_] + [context.get_constant(types.intp, 0)] * (aryty.ndim - 1)
         ptr = cgutils.get_item_pointer2(context, builder, ary.data, cgutils.unpack_tuple(builder, ary.shape),
                                         cgutils.unpack_tuple(builder, ary.strides), aryty.layout, index)
         i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)

@@ -5,8 +5,9 @@ The lattice is a continuous-time Markov chain: ES i leaves its state (e_i, γ_i)
 of an ES may be restarted at any rate change).  Two exact selections of the next active process
 share the event body below:
 
-* :func:`run_events` (default): composition–rejection over rate bins (:mod:`.rate_bins`), the
-  global clock advancing by Exp(1)/R, R = Σ_i γ_i; O(1) per event for any lattice size.
+* :func:`.composition.run_events` (large lattices): composition–rejection over rate bins
+  (:mod:`.rate_bins`), the global clock advancing by Exp(1)/R, R = Σ_i γ_i; O(1) per event for
+  any lattice size, with the selections of the next two events prefetched.
 * :func:`run_events_heap` (``engine="heap"`` or ``"scan"``): the next-reaction method, every ES
   with its own absolute firing time, in a 4-ary min-heap (O(log N) per changed ES) or, on a few
   dozen ES, found by a linear scan (:mod:`.heap`).
@@ -53,8 +54,8 @@ from .intrinsics import prefetch_row
 from .links import accept_link, first_link, next_link
 from .log_bins import log_bin
 from .processes import BOLTZMANN, GAUSSIAN, draw_cell, draw_state, gaussian_step, log_rate_at
-from .rate_bins import E, LG, SLOT, T_LAST, TL, bin_insert, bin_of, bin_remove, refresh, select
-from .rng import exponential, uniform
+from .rate_bins import E, LG, TL
+from .rng import exponential
 
 # indices into the float parameter vector ``par`` of the kernel
 (P_Q, P_A, P_B, P_S, P_ECUT, P_T0, P_T1, P_TBLOCK, P_LOGTMIN, P_DLOGT, P_EHLO, P_EHW,
@@ -142,105 +143,59 @@ def _couple(rng, cache, n, k, j, rec, link_accept, mode, gauss_redraw, par, tab,
 
 
 @njit(cache=True, inline="always")
+def _fired_links(rng, i, rec, links, neighbours, patterns, par, cand):
+    """Candidate links of ES i (step 3, :mod:`.links`) into ``cand[1:]``; returns 1 + their number.
+    The records of their ES are prefetched: they are read only after the active process is drawn."""
+    pat_prob, pat_alias, pat_links = patterns
+    n, k_begin, k_end = 1, i * links, (i + 1) * links
+    if par[P_NOLINK] >= 1.0:
+        return n
+    if pat_prob.size:
+        m = draw_cell(rng, pat_prob, pat_alias)
+        for c in range(pat_links[m, 0]):
+            cand[n] = k_begin + pat_links[m, c + 1]
+            prefetch_row(rec, neighbours[cand[n]])
+            n += 1
+        return n
+    k = first_link(rng, k_begin, k_end, par[P_INV_LOG1MQ], par[P_NOLINK])
+    while k < k_end:
+        cand[n] = k
+        prefetch_row(rec, neighbours[k])
+        n += 1
+        k = next_link(rng, k, par[P_INV_LOG1MQ])
+    return n
+
+
+@njit(cache=True, inline="always")
 def _event(rng, cache, i, t, rec, t_last, r, offsets, neighbours, link_accept, patterns, log_rate, act_prob,
            act_alias, pas_prob, pas_alias, tab, mode, gauss_redraw, par, acc, moments, thist, lbins, changed,
            old_lg):
     """Steps 1–3 for ES i at time t (its t_last in ``t_last[r]``); the passively changed ES and their
     old ln γ go to ``changed[1:]``, ``old_lg[1:]``; returns 1 + the number of passive processes.
-    ``patterns`` = (prob, alias, links) of :func:`.links.link_patterns` (empty: geometric skipping)."""
+    ``patterns`` = (prob, alias, links) of :func:`.links.link_patterns` (empty: geometric skipping);
+    ``link_accept`` empty: no thinning by w (pattern tables)."""
     _close_interval(t_last, r, t, par, acc, moments, thist, lbins)
+    n_cand = _fired_links(rng, i, rec, offsets[1] - offsets[0], neighbours, patterns, par, changed)
     changed[0] = i
     rec[i, E], rec[i, LG] = draw_state(rng, cache, act_prob, act_alias, tab[0], tab[1], log_rate, tab[2], 1.0)
-    links = offsets[1] - offsets[0]        # every ES owns L links, [i L, (i + 1) L): no random read of offsets
-    n, k_end = 1, (i + 1) * links
-    if par[P_NOLINK] >= 1.0:
-        return n
-    pat_prob, pat_alias, pat_links = patterns
-    if pat_prob.size:
-        m = draw_cell(rng, pat_prob, pat_alias)
-        for c in range(pat_links[m, 0]):
-            k = i * links + pat_links[m, c + 1]
-            n = _couple(rng, cache, n, k, neighbours[k], rec, link_accept, mode, gauss_redraw, par, tab, log_rate,
-                        act_prob, act_alias, pas_prob, pas_alias, changed, old_lg)
-        return n
-    k = first_link(rng, i * links, k_end, par[P_INV_LOG1MQ], par[P_NOLINK])
-    while k < k_end:
+    n = 1
+    for c in range(1, n_cand):      # changed[c] (a link) is read before changed[n ≤ c] is overwritten
+        k = changed[c]
         n = _couple(rng, cache, n, k, neighbours[k], rec, link_accept, mode, gauss_redraw, par, tab, log_rate,
                     act_prob, act_alias, pas_prob, pas_alias, changed, old_lg)
-        k = next_link(rng, k, par[P_INV_LOG1MQ])
     return n
-
-
-@njit(cache=True, _nrt=False)
-def run_events(rng, cache, rec, pool, bint, bflt, order, bpar, margin, offsets, neighbours, link_accept,
-               patterns, log_rate, act_prob, act_alias, pas_prob, pas_alias, tab, mode, gauss_redraw, par,
-               clock, istate, max_events, moments, thist, lbins, ehist, n_snap, counts, changed, work):
-    """Advance the CLM by composition–rejection until t_end = ``par[P_T1]``, ``max_events`` events or
-    a bin overflow; returns the status.
-
-    ``rec`` (per-ES state) and the bins (``pool``, ``bint``, ``bflt``, ``order``, ``bpar``; see
-    :mod:`.rate_bins`) are updated in place; ``clock[0]`` is the time [τ], ``istate`` = (snapshots
-    taken, events since the last refresh of the bin totals, done every max(N, 2^16) events);
-    ``tab`` = (e_lo, h, σ_γ, ln Γ_max); ``rng``/``cache`` the generator state; ``counts`` +=
-    (active, passive); ``changed`` (int) and ``work`` (float, 5 + its size) are scratch arrays of
-    1 + links-per-ES entries.  See the module docstring.
-    """
-    n_bins, t, t_end = bint.shape[0], clock[0], par[P_T1]
-    acc, old_lg, t_last = work[:5], work[5:], pool[:, T_LAST]
-    acc[:] = 0.0
-    r_total = refresh(pool, bint, bflt)
-    refresh_every = max(rec.shape[0], 65536)
-    status = STOPPED
-    t_snap = _snapshots_before(t, rec, par, ehist, istate, n_snap)
-    for _ in range(max_events):
-        t_next = t + exponential(rng) / r_total
-        if t_next >= t_end:
-            t, status = t_end, DONE
-            break
-        t = t_next
-        if t >= t_snap:
-            t_snap = _snapshots_before(t, rec, par, ehist, istate, n_snap)
-        s, k = select(rng, pool, bint, bflt, order, r_total)
-        i = int(pool[s, 1])
-        prefetch_row(rec, i)                                                    # written below
-        prefetch_row(rec, int(pool[bint[k, 0] + bint[k, 2] - 1, 1]))            # moved within bin k
-        n = _event(rng, cache, i, t, rec, t_last, s, offsets, neighbours, link_accept, patterns, log_rate,
-                   act_prob, act_alias, pas_prob, pas_alias, tab, mode, gauss_redraw, par, acc, moments, thist,
-                   lbins, changed, old_lg)
-        full = False
-        for c in range(n):
-            j = changed[c]
-            if c > 0:
-                s, k = int(rec[j, SLOT]), bin_of(old_lg[c], bpar, n_bins)
-            tl = pool[s, T_LAST]
-            r_total -= bin_remove(pool, bint, bflt, rec, k, s)
-            rate = fast_exp(rec[j, LG])
-            full |= bin_insert(pool, bint, bflt, rec, bin_of(rec[j, LG], bpar, n_bins), j, rate, tl, margin)
-            r_total += rate
-        counts[0] += 1
-        counts[1] += n - 1
-        istate[1] += 1
-        if istate[1] >= refresh_every:
-            istate[1], r_total = 0, refresh(pool, bint, bflt)
-        if full:
-            status = OVERFLOW
-            break
-    _flush(moments, acc)
-    _snapshots_before(t, rec, par, ehist, istate, n_snap)
-    clock[0] = t
-    return status
 
 
 @njit(cache=True, _nrt=False)
 def run_events_heap(rng, cache, rec, heap, hkey, pos, offsets, neighbours, link_accept, patterns,
                     log_rate, act_prob, act_alias, pas_prob, pas_alias, tab, mode, gauss_redraw, par,
                     clock, istate, max_events, moments, thist, lbins, ehist, n_snap, counts, changed, work):
-    """The same kinetics by the next-reaction method (the reference for :func:`run_events`).
+    """The same kinetics by the next-reaction method (the reference for :func:`.composition.run_events`).
 
     ``heap``, ``hkey`` (next firing times [τ] in heap order), ``pos``: see :mod:`.heap`; with an
     empty ``heap``, ``hkey[i]`` is the firing time of ES i and the next one is found by a linear
     scan (:func:`.heap.earliest`; faster than any tree on a few dozen ES).  The other arguments and
-    the returned status as in :func:`run_events`.
+    the returned status as in :func:`.composition.run_events`.
     """
     t, t_end = clock[0], par[P_T1]
     acc, old_lg, t_last = work[:5], work[5:], rec[:, TL]

@@ -11,7 +11,7 @@ rejection draws i in O(1) (Slepoy, Thompson & Plimpton 2008):
 
 with bins of equal width w in ln γ (``BINS_PER_OCTAVE`` per factor 2), so the member test "pick j
 uniformly in bin k, accept with γ_j/γ̄_k" (γ̄_k the upper edge of bin k) accepts with probability
-≥ 2^{−1/BINS_PER_OCTAVE}.  Rates below the lowest edge share bin 0 and rates above the highest
+≥ 2^{−1/BINS_PER_OCTAVE} (times the bin's fill, the pick being uniform over its capacity).  Rates below the lowest edge share bin 0 and rates above the highest
 share the last bin, whose bound γ̄ is raised to its largest member, so the selection is exact
 for any rate.  Bins are scanned in a fixed order of decreasing expected total rate (any fixed
 order is exact; this one keeps the expected scan short).  R_k and R are updated by ± γ
@@ -87,24 +87,61 @@ def bin_remove(pool, bint, bflt, rec, k, s):
 
 
 @njit(cache=True, inline="always")
+def _bin_at(x, bint, bflt, order):
+    """Composition step: the bin where the running sum of R_k (in ``order``) first exceeds x ∈ [0, R)
+    (−1 if round-off left x ≥ 0 after all bins)."""
+    for k_ord in range(order.size):
+        k = order[k_ord]
+        x -= bflt[k, TOTAL]
+        if x < 0.0 and bint[k, COUNT] > 0:
+            return k
+    return -1
+
+
+@njit(cache=True, inline="always")
+def _member(pool, bint, bflt, k, u_member, u_accept):
+    """Pool row of a uniform draw over bin k's *capacity* if it holds a member accepted with
+    probability γ/γ̄_k, else −1.  The row does not depend on the bin's count, so a row guessed
+    events ahead stays right while members come and go (see :mod:`.composition`)."""
+    s = bint[k, START] + int(u_member * bint[k, CAP])
+    if s < bint[k, START] + bint[k, COUNT] and u_accept * bflt[k, BOUND] < pool[s, RATE]:
+        return s
+    return -1
+
+
+@njit(cache=True, inline="always")
+def select_from(rng, pool, bint, bflt, order, r_total, u_bin, u_m1, u_a1, u_m2, u_a2):
+    """(pool row, bin) of the next active ES: bin k with probability R_k/R, then rejection within k
+    (a uniform row of the bin's capacity, accepted if occupied, with probability γ/γ̄_k).
+
+    The bin and the first two member attempts use the given uniforms (drawn in advance, see
+    :func:`candidate`), further attempts fresh ones from ``rng``; exact because the uniforms are
+    independent of the state."""
+    k = _bin_at(u_bin * r_total, bint, bflt, order)
+    while k < 0:
+        k = _bin_at(uniform(rng) * r_total, bint, bflt, order)
+    s = _member(pool, bint, bflt, k, u_m1, u_a1)
+    if s < 0:
+        s = _member(pool, bint, bflt, k, u_m2, u_a2)
+    while s < 0:
+        u_member = uniform(rng)
+        s = _member(pool, bint, bflt, k, u_member, uniform(rng))
+    return s, k
+
+
+@njit(cache=True, inline="always")
 def select(rng, pool, bint, bflt, order, r_total):
-    """(pool row, bin) of the next active ES: bin k with probability R_k/R, then rejection within k."""
-    while True:
-        x = uniform(rng) * r_total
-        k = -1
-        for k_ord in range(order.size):
-            k = order[k_ord]
-            x -= bflt[k, TOTAL]
-            if x < 0.0 and bint[k, COUNT] > 0:
-                break
-            k = -1
-        if k >= 0:    # k < 0 only if round-off left x ≥ 0 after all bins: draw again
-            break
-    start, count, bound = bint[k, START], bint[k, COUNT], bflt[k, BOUND]
-    while True:
-        s = start + int(uniform(rng) * count)
-        if uniform(rng) * bound < pool[s, RATE]:
-            return s, k
+    """:func:`select_from` with fresh uniforms."""
+    u_bin, u_m1, u_a1, u_m2 = uniform(rng), uniform(rng), uniform(rng), uniform(rng)
+    return select_from(rng, pool, bint, bflt, order, r_total, u_bin, u_m1, u_a1, u_m2, uniform(rng))
+
+
+@njit(cache=True, inline="always")
+def candidate(bint, order, bflt, r_total, u_bin, u_member):
+    """The pool row :func:`select_from` would try with these uniforms in the present state (−1:
+    none); a guess for a later event, used only to prefetch."""
+    k = _bin_at(u_bin * r_total, bint, bflt, order)
+    return -1 if k < 0 else bint[k, START] + int(u_member * bint[k, CAP])
 
 
 @njit(cache=True)
@@ -146,9 +183,12 @@ class RateBins:
     ----------
     lg_lo, lg_hi : float   range of ln γ [ln(1/τ)] covered by regular bins (outside: the end bins).
     margin : int           free rows an event may need in one bin (1 + links per ES).
+    rng : array            generator state of the selections (:mod:`.rng`); with ``ahead`` (uniforms
+                           drawn in advance) and ``ahead_state``, see :mod:`.composition`.
     """
 
-    def __init__(self, lg_lo: float, lg_hi: float, margin: int):
+    def __init__(self, lg_lo: float, lg_hi: float, margin: int, rng):
+        self.rng, self.ahead, self.ahead_state = rng, np.zeros((3, 5)), np.zeros(2, np.int64)
         width = math.log(2.0) / BINS_PER_OCTAVE
         n_bins = int(math.ceil((lg_hi - lg_lo) / width)) + 1
         self.bpar = np.array([lg_lo, 1.0 / width])

@@ -1,7 +1,7 @@
 r"""Orchestration of one CLM run: configuration, state, the event kernel, and the raw tallies.
 
 ``CLMSimulation(config).run() -> CLMTallies`` builds the ES lattice (:mod:`.lattice`), the landing
-tables (:mod:`.processes`), draws the stationary initial state and lets :func:`.kinetics.run_events`
+tables (:mod:`.processes`), draws the stationary initial state and lets :func:`.composition.run_events` (or :func:`.kinetics.run_events_heap`)
 advance it to ``t_end``.  Times are scaled by the analytic q = 0 CTRW values of
 :mod:`postprocess.ctrw`: the run records ``duration``·⟨τ⟩ after a warm-up of ``warmup``·τα(q=0).
 The observables (⟨τⁿ⟩, D, τα, S0(t), KWW, SE) are computed from the tallies by :mod:`.observables`.
@@ -18,6 +18,7 @@ from postprocess.ctrw import predicted_mean_tau, predicted_tau_alpha
 from postprocess.landscape import TABLE_I, PELParameters
 
 from . import kinetics as kin
+from .composition import run_events
 from .heap import build_heap
 from .lattice import make_lattice
 from .links import geometric_skip, link_patterns
@@ -152,7 +153,8 @@ class CLMSimulation:
         tb = self.tables
         reach = 0.5 * tb.sigma_gamma**2 + 9.0 * tb.sigma_gamma + 1.0
         links = self._n_links
-        bins = RateBins(float(tb.log_rate.min()) - reach, tb.log_rate_max + reach, margin=2 + links)
+        bins = RateBins(float(tb.log_rate.min()) - reach, tb.log_rate_max + reach, margin=2 + links,
+                        rng=seed_state(self.config.seed, stream=2))
         bins.build(self.rec)
         sample, t_next = np.empty((2**16, 4)), np.empty(2**16)     # own stream: the run's stream is untouched
         kin.initial_state(seed_state(self.config.seed, stream=1), new_cache(), tb.passive_prob, tb.passive_alias,
@@ -177,11 +179,11 @@ class CLMSimulation:
 
     def _link_tables(self):
         """(link_accept, patterns) of :mod:`.links`: pattern tables of p_k = q w_k when L is small
-        (then no thinning by w), else w_k/max(w) for geometric skipping."""
+        (then no thinning by w: link_accept empty), else w_k/max(w) for geometric skipping."""
         w = self.lattice.weights
         patterns = link_patterns(self.config.q * w[:self._n_links])
         if patterns[0].size or not w.size:
-            return np.ones_like(w), patterns
+            return np.empty(0), patterns
         return w / w.max(), patterns
 
     def run(self, max_events: int = 2**62) -> CLMTallies:
@@ -212,8 +214,9 @@ class CLMSimulation:
                                              lat.offsets, lat.neighbours, link_accept, patterns, *common, left, *tallies)
             else:
                 b = self.bins
-                status = kin.run_events(self.rng, self.cache, self.rec, b.pool, b.bint, b.bflt, b.order, b.bpar,
-                                        b.margin, lat.offsets, lat.neighbours, link_accept, patterns, *common, left, *tallies)
+                status = run_events(self.rng, self.cache, self.rec, b.pool, b.bint, b.bflt, b.order, b.bpar, b.margin,
+                                    b.rng, b.ahead, b.ahead_state, lat.offsets, lat.neighbours, link_accept, patterns,
+                                    *common, left, *tallies)
                 if status == kin.OVERFLOW:
                     b.grow(self.rec)
         if status != kin.DONE:

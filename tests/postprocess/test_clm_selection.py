@@ -42,7 +42,7 @@ def _bins_with_rates(log_rates):
     """Rate bins over ln γ ∈ [−5, 5] holding ES with the given ln γ (some outside the range)."""
     rec = np.zeros((log_rates.size, 4))
     rec[:, LG] = log_rates
-    bins = RateBins(-5.0, 5.0, margin=2)
+    bins = RateBins(-5.0, 5.0, margin=2, rng=seed_state(0, stream=2))
     bins.build(rec)
     bins.set_order(log_rates[::-1])
     return rec, bins
