@@ -61,11 +61,12 @@ AVERAGED = ("U", "w", "gamma", "cv_ex", "e_is", "D_A")  # combined over the inde
 T_MCT = 0.435  # Coslovich, Ozawa & Kob, Eur. Phys. J. E 41, 62 (2018), abstract
 # LAMMPS input of the independent-code check: the same model and thermostat form, melted at T = 2 from a
 # lattice (sc 10³ for N = 1000, fcc 10³ for N = 4000), then T = 1.028; w = P_virial/ρ, U/N = pe/atom.
+# ρ = 1.19 gives (∂/∂ρ)_T, to place the published p = 10.19 isobar point (PSD2018) at T = 1.028.
 LAMMPS_INPUT = """\
 units lj
 atom_style atomic
 boundary p p p
-lattice ${lat} 1.2
+lattice ${lat} ${rho}
 region box block 0 10 0 10 0 10
 create_box 2 box
 create_atoms 1 box
@@ -92,7 +93,9 @@ thermo_modify norm yes format float %.10g
 thermo 100
 run ${nprod}
 """
-LAMMPS_CASES = ((1000, "sc", 11, 10000, 120000), (4000, "fcc", 12, 6000, 36000))  # N, lattice, seed, n_eq, n_prod
+# N, lattice, ρ, seed, n_eq, n_prod
+LAMMPS_CASES = ((1000, "sc", 1.2, 11, 10000, 120000), (4000, "fcc", 1.2, 12, 6000, 36000),
+                (1000, "sc", 1.19, 13, 10000, 120000))
 
 
 def cutoff_corrections(x: np.ndarray, typ: np.ndarray, box: np.ndarray, table) -> tuple[float, float]:
@@ -223,17 +226,18 @@ def summarise(temperature: float, frames: dict) -> dict:
     return row
 
 
-def lammps_check(n: int, lattice: str, seed: int, n_eq: int, n_prod: int) -> dict:
+def lammps_check(n: int, lattice: str, rho: float, seed: int, n_eq: int, n_prod: int) -> dict:
     """Run :data:`LAMMPS_INPUT` (one core) and return ⟨T_kin⟩, U/N and w with 8-block errors."""
     import ka_lammps  # benchmarks/lammps: runs lmp, parses thermo blocks
 
+    values = (("rho", rho), ("seed", seed), ("neq", n_eq), ("nprod", n_prod))
     with tempfile.TemporaryDirectory() as tmp:
-        script = "".join(f"variable {k} equal {v}\n" for k, v in (("seed", seed), ("neq", n_eq), ("nprod", n_prod)))
+        script = "".join(f"variable {k} equal {v}\n" for k, v in values)
         script += f"variable lat string {lattice}\n" + LAMMPS_INPUT
         log = ka_lammps.run(tmp, script, timeout=3600)
     a = np.array([r for r in ka_lammps.thermo_rows(log) if len(r) == 4][-(n_prod // 100):])
-    u, w = a[:, 2], a[:, 3] / RHO
-    return {"N": n, "steps": n_prod, "T_kin": float(a[:, 1].mean()), "U": float(u.mean()),
+    u, w = a[:, 2], a[:, 3] / rho
+    return {"N": n, "rho": rho, "steps": n_prod, "T_kin": float(a[:, 1].mean()), "U": float(u.mean()),
             "U_err": block_error(u, 8), "w": float(w.mean()), "w_err": block_error(w, 8)}
 
 
@@ -273,8 +277,9 @@ def combine(runs: list[list[dict]]) -> list[dict]:
     return out
 
 
-def measure(args) -> list[dict]:
-    """The rows of one invocation: re-read (``--rows``), the smoke check, or the independent runs."""
+def measure(args, argv: list[str]) -> list[dict]:
+    """The rows of one invocation: re-read (``--rows``), the smoke check, or the independent runs; measured
+    rows carry the command line and git commit that produced them (kept when re-rendered)."""
     if args.rows:
         return json.loads(args.rows.read_text())
     if args.quick:
@@ -283,21 +288,28 @@ def measure(args) -> list[dict]:
         temps, scale, n_q, seeds = args.temps, args.scale, N_QUENCH, [args.seed + k for k in range(args.runs)]
     rows = combine([simulate(temps, scale, n_q, seed) for seed in seeds])
     for r in rows:
-        r["seeds"] = ", ".join(map(str, seeds))
+        r["seeds"], r["command"], r["commit"] = ", ".join(map(str, seeds)), " ".join(argv), git_commit()
     return rows
 
 
-def provenance(argv: list[str], rows: list[dict]) -> str:
-    """Report heading: model, the command line, temperatures, wall time and the git commit."""
+def git_commit() -> str:
+    """``git describe --always --dirty`` of the working tree, or "unknown"."""
     try:
-        commit = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True,
-                                text=True, timeout=10).stdout.strip()
+        return subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True,
+                              text=True, timeout=10).stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
-        commit = "unknown"
+        return "unknown"
+
+
+def provenance(argv: list[str], rows: list[dict]) -> str:
+    """Report heading: model, the measuring command line, temperatures, wall time and git commit."""
+    r0 = rows[0]
+    command = r0.get("command", " ".join(argv))
+    rendered = f" (re-rendered with `{' '.join(argv)}`)" if "--rows" in argv else ""
     temps = ", ".join(f"{r['T']:g}" for r in rows)
     return (f"# Kob–Andersen validation (N = {N}, ρ = {RHO}, r_c = {RC} σ_αβ shifted, NVT, Δt = {DT})\n\n"
-            f"`python benchmarks/validation_ka.py {' '.join(argv)}`, T = {temps}; simulation wall time "
-            f"{max(r['seconds'] for r in rows):.0f} s; code at git {commit}")
+            f"`python benchmarks/validation_ka.py {command}`{rendered}, T = {temps}; simulation wall time "
+            f"{max(r['seconds'] for r in rows):.0f} s; code at git {r0.get('commit', git_commit())}")
 
 
 def main(argv=None) -> int:
@@ -311,13 +323,13 @@ def main(argv=None) -> int:
     ap.add_argument("--md", type=Path, default=None, help="also write the report to this Markdown file")
     ap.add_argument("--save-rows", type=Path, default=None, help="write the measured values as JSON")
     ap.add_argument("--rows", type=Path, default=None, help="re-render the report from saved JSON (no MD)")
-    ap.add_argument("--lammps", action="store_true", help="run only the LAMMPS check at T = 1.028 and print it")
+    ap.add_argument("--lammps", action="store_true", help="run only the LAMMPS checks at T = 1.028 and print them")
     args = ap.parse_args(argv)
     if args.lammps:
         for case in LAMMPS_CASES:
             print(json.dumps(lammps_check(*case)), flush=True)
         return 0
-    rows = measure(args)
+    rows = measure(args, argv)
     if args.save_rows:
         args.save_rows.write_text(json.dumps(rows, indent=1))
     text = report(rows, provenance(argv, rows), T_MCT)

@@ -2,13 +2,14 @@
 
 :data:`LITERATURE` holds only numbers traced to a publication's data set or to the reference values
 another MD code's developers published in a public repository (labelled as such); quantities without
-one say so.  :data:`LAMMPS_REF` holds our independent-code check (LAMMPS on the same state point), which
-is not literature.  Everything else in the report is computed from the rows the run produced.
+one say so.  :data:`CROSS_CHECKS` holds our own checks of the T = 1.028 state point (LAMMPS, and one long
+pel_hpc run), which are not literature.  Everything else in the report is computed from the rows the run produced.
 """
 from __future__ import annotations
 
 import csv
 import io
+import textwrap
 
 import numpy as np
 
@@ -27,14 +28,17 @@ SOURCES = {"PSD2018": "Pedersen, Schrøder & Dyre, Phys. Rev. Lett. 120, 165501 
                       "figure_4/liquid.csv, row χ_B = 0.200",
            "RUMD3": "RUMD 3 reference values of the RUMD/gamdpy developers, github jklust/gamdpy "
                     "examples/kablj.py (commit 08142db8), block `if rho==1.200 and temperature==0.800`; "
-                    "a code-to-code reference, not a peer-reviewed table:"}
+                    "a code-to-code reference, not a peer-reviewed table; value"}
 NOT_FOUND = {"e_is": "no published number found (see notes)",
              "D_A": "no published number at ρ = 1.2 found (see notes)"}
-# LAMMPS (Debian lmp 29 Sep 2021) on the same model and state point, T = 1.028, ρ = 1.2, Nosé–Hoover chain
-# (Tdamp 0.5), Δt = 0.005, melted at T = 2 from a lattice; input: validation_ka.LAMMPS_INPUT.  Errors from
-# 8 block means.  (N, production steps, ⟨T_kin⟩, U/N, err, w, err); measured 2026-11-25.
-LAMMPS_REF = ((1000, 120000, 1.0289, -5.9645, 0.0026, 7.4903, 0.0137),
-              (4000, 36000, 1.0305, -5.9648, 0.0019, 7.4922, 0.0099))
+# Long runs of the T = 1.028, ρ = 1.2 state point (not literature): LAMMPS (Debian lmp 29 Sep 2021; input
+# validation_ka.LAMMPS_INPUT, cases validation_ka.LAMMPS_CASES, `--lammps`; same model, Nosé–Hoover chain
+# Tdamp 0.5, Δt = 0.005, melted at T = 2 from a lattice; errors from 8 block means) and one long pel_hpc run
+# (`--temps 1.028 --runs 1 --seed 21 --scale 6`; errors from 4 block means).  Measured 2026-11-25.
+# (code, N, production steps, ⟨T_kin⟩, U/N, err, w, err)
+CROSS_CHECKS = (("LAMMPS", 1000, 120000, 1.0289, -5.9645, 0.0026, 7.4903, 0.0137),
+                ("LAMMPS", 4000, 36000, 1.0305, -5.9648, 0.0019, 7.4922, 0.0099),
+                ("pel_hpc, seed 21", 1000, 120000, 1.0280, -5.9710, 0.0005, 7.4565, 0.0049))
 
 QUANTITIES = (("U", "U/N, shifted [ε]", "{:.4f}"), ("w", "w = W/(3N) [ε]", "{:.4f}"),
               ("gamma", "γ = ⟨ΔUΔW⟩/⟨ΔU²⟩", "{:.3f}"), ("cv_ex", "c_V,ex = N⟨(Δu)²⟩/T²", "{:.3f}"),
@@ -99,16 +103,15 @@ def run_rows(rows: list[dict]) -> list[str]:
     return out
 
 
-def lammps_rows(rows: list[dict]) -> list[str]:
-    """Markdown rows of :data:`LAMMPS_REF` next to our value at the same T (independent-code check)."""
-    ours = {round(r["T"], 6): r for r in rows}
+def cross_check_rows(rows: list[dict]) -> list[str]:
+    """Markdown rows of :data:`CROSS_CHECKS` and of this run at T = 1.028."""
     out = ["| code, N | production [τ] | ⟨T_kin⟩ | U/N ± 1σ | w ± 1σ |", "|---|---|---|---|---|"]
-    for n, steps, t_kin, u, du, w, dw in LAMMPS_REF:
-        out.append(f"| LAMMPS, {n} | {steps * 0.005:g} | {t_kin:.4f} | {u:.4f} ± {du:.4f} | {w:.4f} ± {dw:.4f} |")
-    r = ours.get(1.028)
+    for code, n, steps, t_kin, u, du, w, dw in CROSS_CHECKS:
+        out.append(f"| {code}, {n} | {steps * 0.005:g} | {t_kin:.4f} | {u:.4f} ± {du:.4f} | {w:.4f} ± {dw:.4f} |")
+    r = next((r for r in rows if abs(r["T"] - 1.028) < 1e-9), None)
     if r is not None:
-        out.append(f"| pel_hpc (this run), 1000 | — | {r['T_kin']:.4f} | {r['U']:.4f} ± {r['U_err']:.4f} "
-                   f"| {r['w']:.4f} ± {r['w_err']:.4f} |")
+        out.append(f"| pel_hpc, this run (seeds {r.get('seeds', '?')}), 1000 | — | {r['T_kin']:.4f} "
+                   f"| {r['U']:.4f} ± {r['U_err']:.4f} | {r['w']:.4f} ± {r['w_err']:.4f} |")
     return out
 
 
@@ -135,38 +138,43 @@ Notes
   carry no error; we use half the last printed digit.  Agreement = |ours − literature| / combined 1σ.
 * PSD2018: the liquid row χ_B = 0.200 of Pedersen, Schrøder & Dyre lies on their p = 10.19 isobar at
   T = 1.028 and ρ = 1.200, i.e. our model and density.  The data set states neither N nor the thermostat.
-* RUMD3: gamdpy's example examples/kablj.py (N = 2000, same shifted KA potential, r_c = 2.5 σ_αβ, NVT)
-  asserts agreement with RUMD 3 values written into it for T = 0.8, ρ = 1.2: mu3 = −6.346 (U/N),
-  mw3 = 5.534 (W/N with p = ρT + W/V, i.e. our w), cvex3 = 1.089086505e-4 · 10000 / 0.8² = 1.702
-  (var(U)/(N T²)).  N and length of the RUMD 3 run are not stated (the c_V,ex line multiplies a variance
-  per particle by 10000); these are one code's reference values, not a peer-reviewed table.
+* RUMD3: gamdpy's example examples/kablj.py (same shifted KA potential, r_c = 2.5 σ_αβ, NVT, N = 2048 at
+  the cited commit) checks its own run against RUMD 3 values written into it for T = 0.8, ρ = 1.2:
+  mu3 = −6.346 (U/N), mw3 = 5.534 (W/N with p = ρT + W/V, i.e. our w), cvex3 = 1.089086505e-4 · 10000 / 0.8²
+  = 1.702 (var(U)/(N T²)), with tolerances 0.01, 0.03 and 0.1.  N and length of the RUMD 3 run are not
+  stated (the c_V,ex line multiplies a variance per particle by 10000); these are one code's reference
+  values, not a peer-reviewed table.
 * Energy shift: the PSD2018 data set does not say whether the potential is energy-shifted.  Shifted and
   unshifted potentials have the same forces, hence the same w and dynamics; their U/N differ by ΔU_c/N
   (computed exactly on our configurations: {du_c:.3f} ε at T = 1.028).  Unshifted, ours would be
   {uu:.4f}, {su:.0f}σ from the published value, so the published U is the shifted-potential energy.
   A shifted-force cut-off would change w by {dw_sf:+.3f} ε ({sw:.0f}σ), so the published w excludes it.
-* T = 1.028 residual: ours − PSD2018 is ΔU/N = {du:+.4f}, Δw = {dw:+.4f}; Δw/ΔU = {ratio:.1f} lies along
-  the U–W correlation (γ ≈ 5), the signature of a slightly different state point (T or ρ), not of a
-  different potential or virial convention, which would move U or w alone.  The published row is itself
-  consistent only to about this level: it gives ρ(T + w) = 10.166 against its isobar p = 10.19 (at fixed
-  ρ and T that is 0.020 in w), and its ρ = 1.200 is rounded to ±0.0005, worth about ±0.003 in U/N
-  (dU/d ln ρ ≈ w) and ±0.02 in w.  {lammps}
+* T = 1.028: ours − PSD2018 is ΔU/N = {du:+.4f} ({s_u:.1f}σ) and Δw = {dw:+.4f} ({s_w:.1f}σ).
+  {lammps}
+  Our engine's trajectory equals LAMMPS' step by step (positions within 1e-9 σ after 300 NVE and 300
+  NVT steps from one N = 1000 liquid state, tests/test_validation_ka.py), so the spread of these runs
+  (about ±0.004 in U/N and ±0.02 in w; 4-block errors of single runs can understate it) is statistical.
+  The published row is itself consistent only to about this level: ρ(T + w) = 10.166 against its isobar
+  p = 10.19 (0.020 in w at fixed ρ and T; our p at ρ = 1.2 is {p_ours:.3f}), and its ρ = 1.200 is rounded to
+  ±0.0005, worth about ±0.003 in U/N (dU/d ln ρ ≈ w) and ±0.02 in w.  Shifts along the U–W correlation
+  (Δw/ΔU ≈ γ ≈ 5) are what a slightly different state point gives; a different potential or virial
+  convention would move U or w alone (previous note).
 * e_IS: no number could be traced.  Published KA e_IS(T) at ρ = 1.2 (Sastry, Debenedetti & Stillinger,
-  Nature 393, 554 (1998), N = 256; Sciortino, Kob & Tartaglia, Phys. Rev. Lett. 83, 3214 (1999) and
+  Nature 393, 554 (1998); Sciortino, Kob & Tartaglia, Phys. Rev. Lett. 83, 3214 (1999) and
   arXiv:cond-mat/9911062) are, as far as we know, in figures; the stored copies we could read hold their
   abstracts and first paragraphs only, so no number is given rather than one from memory.  The unshifted
   e_IS (details) is printed for comparison with unshifted-potential data.
-* D_A: no number at ρ = 1.2 could be traced.  Kob & Andersen, Phys. Rev. E 51, 4626 and 52, 4134 (1995)
-  (power law D_A ∝ (T − 0.435)^2.0) were accessible as abstracts only, without prefactors.  The
+* D_A: no number at ρ = 1.2 could be traced.  Of Kob & Andersen, Phys. Rev. E 51, 4626 and 52, 4134
+  (1995) only the abstracts were readable (D(T) a power law of T − T_c; no values, exponents or prefactors).  The
   iso-diffusivity points of PSD2018 (D = 1e-3 at T = 0.729, 1e-4 at T = 0.61; figure_3/iso-diffusivity.csv)
   lie on the p = 10.19 isobar, where ρ rises above 1.2 below T = 1.028, and the species of D is not stated.
   The RUMD 3 MSD at T = 0.8 that kablj.py plots (Data/KABLJ_msd_R1.200_T0.800_rumd3.dat) and the T = 0.45
   science-test data of gamdpy are not in the stored repository copies.
 * Searched without a usable number: stored pages (ar5iv/arXiv abstracts and first paragraphs) of the papers
-  above and of Coslovich & Pastore (2007), Flenner & Szamel (2005), Berthier & Tarjus (2011), Banerjee et
-  al. (2014), Sengupta et al. (2013), Coslovich, Ozawa & Kob (2018), Schrøder & Dyre (2020; a modified KA
-  mixture), Ingebrigtsen et al., Phys. Rev. X 9, 031016 (2019), Bailey et al. (RUMD), SciPost Phys. 3, 038
-  (2017); repositories: urpedersen/PRL_120_165501_data (used), jklust/gamdpy (used), HALMD (validation of the
+  above and of Coslovich & Pastore (2007), Flenner & Szamel (2005; Brownian dynamics), Berthier & Tarjus
+  (2009, 2011), Toxvaerd & Dyre (arXiv:1106.1741), Banerjee et al. (2014), Sengupta et al. (2013),
+  Coslovich, Ozawa & Kob (2018), Schrøder & Dyre (2020; a modified KA mixture), Ingebrigtsen et al.,
+  Phys. Rev. X 9, 031016 (2019), Bailey et al. (RUMD), SciPost Phys. 3, 038 (2017); repositories: urpedersen/PRL_120_165501_data (used), jklust/gamdpy (used), HALMD (validation of the
   one-component LJ fluid only), atooms and its post-processing (KA sample trajectories, no thermodynamics),
   LAMMPS, jax-md, HOOMD examples; GitHub issue threads.
 * Not a literature value: third-party code (github, files citing "the Kob-Andersen papers") uses
@@ -175,25 +183,24 @@ Notes
 """
 
 
-def lammps_note(rows: list[dict], u_ref: float, w_ref: float) -> str:
-    """Sentences comparing :data:`LAMMPS_REF` (same state point, other code) with us and with the published
-    values, and the LAMMPS size trend; empty without a LAMMPS row for N = 1000 or without T = 1.028."""
-    r = next((r for r in rows if abs(r["T"] - 1.028) < 1e-9), None)
-    runs = {n: (u, du, w, dw) for n, _, _, u, du, w, dw in LAMMPS_REF}
-    if r is None or 1000 not in runs:
+def cross_check_note(rows: list[dict], u_ref: float, w_ref: float) -> str:
+    """Sentences on :data:`CROSS_CHECKS`: each long run minus PSD2018 (in σ for the 8-block LAMMPS errors)
+    and the LAMMPS size trend; empty without T = 1.028 in ``rows``."""
+    if not any(abs(r["T"] - 1.028) < 1e-9 for r in rows):
         return ""
-    u, du, w, dw = runs[1000]
-    ours = (n_sigma(r["U"], r["U_err"], u, du), n_sigma(r["w"], r["w_err"], w, dw))
-    lit = (n_sigma(u, du, u_ref, 0.0005), n_sigma(w, dw, w_ref, 0.0005))
-    text = (f"LAMMPS on the same state point (N = 1000, table above) is {ours[0]:.1f}σ (U/N) and {ours[1]:.1f}σ (w) "
-            f"from us and {lit[0]:.1f}σ and {lit[1]:.1f}σ from PSD2018")
-    text += (": the residual is not from our integrator, thermostat or sampling." if max(ours) < 2 < min(lit)
-             else ".")
-    for big in sorted(n for n in runs if n > 1000):
-        ub, dub, wb, dwb = runs[big]
-        text += (f"  LAMMPS N = {big} minus N = 1000: ΔU/N = {ub - u:+.4f} ± {np.hypot(dub, du):.4f}, "
-                 f"Δw = {wb - w:+.4f} ± {np.hypot(dwb, dw):.4f} (size effect at fixed ρ, T).")
-    return text
+    parts = []
+    for code, n, _, _, u, du, w, dw in CROSS_CHECKS:
+        part = f"{code} N = {n}: ΔU/N = {u - u_ref:+.4f}, Δw = {w - w_ref:+.4f}"
+        if code == "LAMMPS":
+            part += f" ({n_sigma(u, du, u_ref, 0.0005):.1f}σ, {n_sigma(w, dw, w_ref, 0.0005):.1f}σ)"
+        parts.append(part)
+    text = "Long runs minus PSD2018 (table above): " + "; ".join(parts) + "."
+    lmp = {n: (u, du, w, dw) for code, n, _, _, u, du, w, dw in CROSS_CHECKS if code == "LAMMPS"}
+    if 1000 in lmp and 4000 in lmp:
+        (u1, du1, w1, dw1), (u4, du4, w4, dw4) = lmp[1000], lmp[4000]
+        text += (f"  LAMMPS N = 4000 minus N = 1000: ΔU/N = {u4 - u1:+.4f} ± {np.hypot(du1, du4):.4f}, "
+                 f"Δw = {w4 - w1:+.4f} ± {np.hypot(dw1, dw4):.4f}: no size effect at this resolution.")
+    return textwrap.fill(text, 104, subsequent_indent="  ")
 
 
 def notes(rows: list[dict]) -> str:
@@ -203,13 +210,15 @@ def notes(rows: list[dict]) -> str:
     r0 = min(rows, key=lambda r: abs(r["T"] - 1.028))
     uu, wsf = r0["U"] + r0["dU_c"], r0["w"] + r0["dw_sf"]
     du, dw = r0["U"] - u["value"], r0["w"] - w["value"]
+    s_u, s_w = n_sigma(r0["U"], r0["U_err"], u["value"], u["err"]), n_sigma(r0["w"], r0["w_err"], w["value"], w["err"])
     rt = ", ".join(f"{-8.656 + 2.639 * r['T'] ** 0.6:.3f} at T = {r['T']:g} (ours {r['U']:.3f})"
                    for r in sorted(rows, key=lambda r: -r["T"]))
     return NOTES.format(nb=rows[0].get("n_blocks", 4), nq=min(r["n_is"] for r in rows),
                         nr=rows[0].get("n_runs", 1), rt=rt, du_c=r0["dU_c"], uu=uu, dw_sf=r0["dw_sf"],
                         su=n_sigma(uu, r0["U_err"], u["value"], u["err"]),
-                        sw=n_sigma(wsf, r0["w_err"], w["value"], w["err"]), du=du, dw=dw, ratio=dw / du,
-                        lammps=lammps_note(rows, u["value"], w["value"]))
+                        sw=n_sigma(wsf, r0["w_err"], w["value"], w["err"]), du=du, dw=dw, s_u=s_u, s_w=s_w,
+                        p_ours=1.2 * (r0["T"] + r0["w"]),
+                        lammps=cross_check_note(rows, u["value"], w["value"]))
 
 
 def report(rows: list[dict], header: str, t_mct: float) -> str:
@@ -217,6 +226,6 @@ def report(rows: list[dict], header: str, t_mct: float) -> str:
     seeds = rows[0].get("seeds", "?")
     parts = [header, ""] + table_rows(rows, literature()) + ["", "Details (means over the runs):", ""]
     parts += detail_rows(rows) + ["", f"Independent runs (seeds {seeds}):", ""] + run_rows(rows)
-    if LAMMPS_REF:
-        parts += ["", "Independent-code check at T = 1.028 (not literature; see LAMMPS_REF):", ""] + lammps_rows(rows)
+    parts += ["", "Long runs of the T = 1.028 state point (our checks, not literature; see CROSS_CHECKS):", ""]
+    parts += cross_check_rows(rows)
     return "\n".join(parts + ["", power_law_fit(rows, t_mct), "", notes(rows)])

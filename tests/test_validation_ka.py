@@ -7,6 +7,7 @@ the numbers it compares are read, corrected and compared correctly, against inde
 import dataclasses
 import importlib.util
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,9 @@ import pytest
 
 from pel_hpc.md.domain import SerialDomain
 from pel_hpc.md.forces import compute_forces
+from pel_hpc.md.velocities import maxwell_boltzmann
 from pel_hpc.physics.kob_andersen import EPSILON, SIGMA, pair_table, types_for
+from pel_hpc.simulation import Integrator, Simulation
 from pel_hpc.state import State
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -134,3 +137,56 @@ def test_lammps_check_simulates_the_engine_model():
         assert (float(eps), float(sig)) == (EPSILON[i, j], SIGMA[i, j])
         assert float(rc) == pytest.approx(2.5 * SIGMA[i, j])
     assert "timestep 0.005" in val.LAMMPS_INPUT and "nvt temp 1.028 1.028 0.5" in val.LAMMPS_INPUT
+
+
+def _simulation(state, table, chain):
+    return Simulation(state, SerialDomain(table.rc_max, 0.3), table, Integrator(0.005, 1.028, 0.5, chain)).setup()
+
+
+def _unwrapped(sim):
+    st = sim.state
+    return sim.domain.gather_by_tag(st, st.x[: st.n_local] + st.image[: st.n_local] * st.box)
+
+
+@pytest.fixture(scope="module")
+def liquid1000():
+    """N = 1000 at ρ = 1.2: a simple-cubic start (random species) melted by 1000 NVT steps at T = 1.028."""
+    table = pair_table(2.5)
+    box = np.full(3, (1000 / 1.2) ** (1 / 3))
+    grid = np.stack(np.meshgrid(*[np.arange(10)] * 3, indexing="ij"), -1).reshape(-1, 3)
+    state = State.from_arrays((grid + 0.5) * box / 10, np.random.default_rng(31).permutation(types_for(1000)), box)
+    maxwell_boltzmann(state, SerialDomain(table.rc_max, 0.3), 1.028)
+    warm = _simulation(state, table, 3)
+    warm.run(1000)
+    start = warm.state.copy()
+    start.nhc_eta, start.nhc_veta = np.zeros(0), np.zeros(0)
+    return start
+
+
+@pytest.mark.parametrize("chain,fix", [(0, "fix 1 all nve"), (3, "fix 1 all nvt temp 1.028 1.028 0.5 tchain 3")])
+def test_trajectory_equals_lammps_step_by_step(tmp_path, liquid1000, chain, fix):
+    """The premise of comparing our averages with other codes' (validation T = 1.028 note): from one N = 1000
+    liquid state at ρ = 1.2, 300 velocity-Verlet steps (NVE, or Nosé–Hoover chain as LAMMPS fix nvt) with
+    neighbour-list rebuilds move every particle as LAMMPS does, to round-off amplified by the chaos."""
+    sys.path.insert(0, str(BENCH / "lammps"))
+    import ka_lammps
+
+    if ka_lammps.lmp_binary() is None:
+        pytest.skip("LAMMPS 'lmp' is not installed")
+    table = pair_table(2.5)
+    sim = _simulation(liquid1000.copy(), table, chain)
+    x0, v0, typ, box = _unwrapped(sim), sim.domain.gather_by_tag(sim.state, sim.state.v), \
+        sim.domain.gather_by_tag(sim.state, sim.state.typ), sim.state.box.copy()
+    sim.run(300)
+    ka_lammps.write_data(tmp_path / "ka.data", x0 % box, typ, box, v0)
+    script = (ka_lammps.header("ka.data", 2.5) + f"timestep 0.005\n{fix}\nthermo_style custom step pe\n"
+              "thermo_modify norm no format float %.16g\ndump d all custom 300 x.dump id xu yu zu\n"
+              "dump_modify d format float %.17g sort id\nrun 300\n")
+    pe = ka_lammps.thermo_rows(ka_lammps.run(tmp_path, script))[-1][1]
+    lines = (tmp_path / "x.dump").read_text().splitlines()
+    first = max(i for i, line in enumerate(lines) if line.startswith("ITEM: ATOMS")) + 1
+    x_lmp = np.array([[float(v) for v in line.split()[1:4]] for line in lines[first:]])
+    moved = _unwrapped(sim) - x0
+    assert np.sqrt(np.mean(moved**2)) > 0.1  # the particles moved (several list rebuilds)
+    assert np.max(np.abs(moved - (x_lmp - x0 % box))) < 1e-9
+    assert sim.epot == pytest.approx(pe, rel=1e-10)
