@@ -22,15 +22,20 @@ from numba import njit
 from .fast_exp import fast_exp
 from .intrinsics import prefetch_row
 from .kinetics import DONE, OVERFLOW, P_T1, STOPPED, _event, _flush, _snapshots_before
-from .rate_bins import ID, LG, SLOT, T_LAST, bin_insert, bin_of, bin_remove, candidate, refresh, select_from
+from .rate_bins import AHEAD_ROWS, ID, LG, SLOT, T_LAST, bin_insert, bin_of, bin_remove, candidate, refresh, select_from
 from .rng import exponential, uniform
+
+LOOK_POOL, LOOK_REC = AHEAD_ROWS - 1, 1      # events ahead: pool rows prefetched, records prefetched
+LOOK_ROWS = AHEAD_ROWS
 
 
 @njit(cache=True, inline="always")
 def _look_ahead(rng_sel, rec, pool, bint, bflt, order, r_total, neighbours, links, ahead, h):
-    """Prefetch for event n + 1 (ring row h + 1: its ES's record and links) and draw event n + 2's
-    uniforms into row h + 2, prefetching the pool rows of its two member attempts."""
-    h1, h2 = (h + 1) % 3, (h + 2) % 3
+    """Ring row h is event n.  Prefetch the record and links of the ES of event n + ``LOOK_REC``
+    (its pool row was prefetched ``LOOK_POOL − LOOK_REC`` events ago) and draw the uniforms of event
+    n + ``LOOK_POOL`` into the free row, prefetching the pool rows of its two member attempts."""
+    rows = ahead.shape[0]
+    h1, h2 = (h + LOOK_REC) % rows, (h + LOOK_POOL) % rows
     s1 = candidate(bint, order, bflt, r_total, ahead[h1, 0], ahead[h1, 1])
     if s1 >= 0:
         i1 = int(pool[s1, ID])
@@ -85,8 +90,8 @@ def run_events(rng, cache, rec, pool, bint, bflt, order, bpar, margin, rng_sel, 
     r_total = refresh(pool, bint, bflt)
     refresh_every = max(rec.shape[0], 65536)
     if ahead_state[1] == 0:
-        for c in range(2 * ahead.shape[1]):
-            ahead[(ahead_state[0] + c // ahead.shape[1]) % 3, c % ahead.shape[1]] = uniform(rng_sel)
+        for c in range(LOOK_POOL * ahead.shape[1]):
+            ahead[(ahead_state[0] + c // ahead.shape[1]) % LOOK_ROWS, c % ahead.shape[1]] = uniform(rng_sel)
         ahead_state[1] = 1
     status = STOPPED
     t_snap = _snapshots_before(t, rec, par, ehist, istate, n_snap)
@@ -105,7 +110,7 @@ def run_events(rng, cache, rec, pool, bint, bflt, order, bpar, margin, rng_sel, 
         prefetch_row(rec, i)                                                    # written below
         prefetch_row(rec, int(pool[bint[k, 0] + bint[k, 2] - 1, ID]))           # moved within bin k
         _look_ahead(rng_sel, rec, pool, bint, bflt, order, r_total, neighbours, links, ahead, h)
-        ahead_state[0] = (h + 1) % 3
+        ahead_state[0] = (h + 1) % LOOK_ROWS
         n = _event(rng, cache, i, t, rec, t_last, s, offsets, neighbours, link_accept, patterns, log_rate,
                    act_prob, act_alias, pas_prob, pas_alias, tab, mode, gauss_redraw, par, acc, moments, thist,
                    lbins, changed, old_lg)

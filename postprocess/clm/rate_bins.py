@@ -44,6 +44,7 @@ E, LG, TL, SLOT = 0, 1, 2, 3          # columns of the per-ES record ``rec`` (e,
 RATE, ID, T_LAST = 0, 1, 2            # columns of ``pool`` (row width 4: 32 bytes)
 START, CAP, COUNT = 0, 1, 2           # columns of ``bint``
 TOTAL, BOUND = 0, 1                   # columns of ``bflt``
+AHEAD_ROWS = 4                        # events whose selection uniforms are drawn in advance (:mod:`.composition`)
 _BOUND_SAFETY = 1.0 + 1e-12           # γ̄ strictly above every rate of the bin despite rounding of exp
 
 
@@ -188,7 +189,7 @@ class RateBins:
     """
 
     def __init__(self, lg_lo: float, lg_hi: float, margin: int, rng):
-        self.rng, self.ahead, self.ahead_state = rng, np.zeros((3, 5)), np.zeros(2, np.int64)
+        self.rng, self.ahead, self.ahead_state = rng, np.zeros((AHEAD_ROWS, 5)), np.zeros(2, np.int64)
         width = math.log(2.0) / BINS_PER_OCTAVE
         n_bins = int(math.ceil((lg_hi - lg_lo) / width)) + 1
         self.bpar = np.array([lg_lo, 1.0 / width])
