@@ -20,9 +20,10 @@ from __future__ import annotations
 from numba import njit
 
 from .fast_exp import fast_exp
-from .intrinsics import prefetch_row
-from .kinetics import DONE, OVERFLOW, P_T1, STOPPED, _event, _flush, _snapshots_before
-from .rate_bins import AHEAD_ROWS, ID, LG, SLOT, T_LAST, bin_insert, bin_of, bin_remove, candidate, refresh, select_from
+from .intrinsics import prefetch_row, prefetch_row_read
+from .kinetics import DONE, OVERFLOW, P_NOLINK, P_T1, STOPPED, _event, _flush, _snapshots_before
+from .rate_bins import (AHEAD_ROWS, ID, LG, SLOT, T_LAST, bin_insert, bin_of, bin_remove, candidate, refresh,
+                        select_from)
 from .rng import exponential, uniform
 
 LOOK_POOL, LOOK_REC = AHEAD_ROWS - 1, 1      # events ahead: pool rows prefetched, records prefetched
@@ -36,18 +37,18 @@ def _look_ahead(rng_sel, rec, pool, bint, bflt, order, r_total, neighbours, link
     n + ``LOOK_POOL`` into the free row, prefetching the pool rows of its two member attempts."""
     rows = ahead.shape[0]
     h1, h2 = (h + LOOK_REC) % rows, (h + LOOK_POOL) % rows
-    s1 = candidate(bint, order, bflt, r_total, ahead[h1, 0], ahead[h1, 1])
+    s1 = candidate(bint, order, bflt, r_total, ahead[h1, 0], ahead[h1, 1])[0]
     if s1 >= 0:
         i1 = int(pool[s1, ID])
         prefetch_row(rec, i1)
         if links:
-            prefetch_row(neighbours, i1 * links)
+            prefetch_row_read(neighbours, i1 * links)
     for c in range(ahead.shape[1]):
         ahead[h2, c] = uniform(rng_sel)
     for c in (1, 3):
-        s2 = candidate(bint, order, bflt, r_total, ahead[h2, 0], ahead[h2, c])
+        s2 = candidate(bint, order, bflt, r_total, ahead[h2, 0], ahead[h2, c])[0]
         if s2 >= 0:
-            prefetch_row(pool, s2)
+            prefetch_row_read(pool, s2)
 
 
 @njit(cache=True, inline="always")
@@ -84,7 +85,8 @@ def run_events(rng, cache, rec, pool, bint, bflt, order, bpar, margin, rng_sel, 
     refresh of the bin totals, done every max(N, 2^16) events); the other arguments as in
     :func:`.kinetics.run_events_heap`.
     """
-    t, t_end, links = clock[0], par[P_T1], offsets[1] - offsets[0]
+    t, t_end = clock[0], par[P_T1]
+    links = offsets[1] - offsets[0] if par[P_NOLINK] < 1.0 else 0       # 0: no passive process can happen
     acc, old_lg, t_last = work[:5], work[5:], pool[:, T_LAST]
     acc[:] = 0.0
     r_total = refresh(pool, bint, bflt)

@@ -9,7 +9,8 @@ around the call; measured ≈ 13 % of an event on 27 ES).  Method (Tang's table-
 
 with N = 128, 2^{m/N} = 2^{⌊m/N⌋} 2^{(m \bmod N)/N} built from a 128-entry table by adding ⌊m/N⌋
 to the exponent bits, ln 2/N split in a 24-bit head and an exact tail (so r is exact), and e^r − 1
-by its Taylor polynomial of degree 6 (truncation < 10^{−21}).  Measured against ``numpy.exp`` on
+by its Taylor polynomial of degree 5 (truncation r^6/720 < 10^{−18}), evaluated by Estrin's scheme
+(a dependency chain about half as long as Horner's).  Measured against ``numpy.exp`` on
 4·10^6 arguments in [−700, 700]: at most 1 ulp.  No overflow/NaN handling (|x| < 700 assumed:
 ln γ of the CLM stays within ±60).
 
@@ -43,5 +44,6 @@ def fast_exp(x):
     kd -= _ROUND
     r = x - kd * _LN2_N_HI - kd * _LN2_N_LO
     scale = bits_float(_TABLE[m & (_N - 1)] + (m << _SHIFT_BITS))
-    p = r + r * r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0)))))
+    r2 = r * r
+    p = r + r2 * (0.5 + r * (1.0 / 6.0)) + r2 * r2 * (1.0 / 24.0 + r * (1.0 / 120.0))     # Estrin: short chain
     return scale + scale * p

@@ -7,20 +7,20 @@
   conversion).  For x > 0 it is monotone in x, so ``bits >> (52 − m)`` is a logarithmic cell index
   (exponent and the top m mantissa bits) that :mod:`.log_bins` turns into a log-histogram bin
   without calling ``log``; :func:`bits_float` is its inverse (used by :mod:`.fast_exp`).
+
+:func:`aligned_zeros` allocates arrays whose rows of 32 bytes never straddle two cache lines, so
+that one prefetch brings a whole row (numpy only guarantees 16-byte alignment).
 """
 from __future__ import annotations
 
+import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
 
-@intrinsic
-def prefetch_row(typingctx, arr, row):
-    """Prefetch, for writing, the cache line holding ``arr[row, 0]`` (1-D: ``arr[row]``; no bounds check)."""
-    sig = types.void(arr, row)
-
+def _prefetch_codegen(write):
     def codegen(context, builder, signature, args):
         aryty = signature.args[0]
         ary = context.make_array(aryty)(context, builder, args[0])
@@ -31,10 +31,21 @@ def prefetch_row(typingctx, arr, row):
         i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
         fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
         fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0i8")
-        builder.call(fn, [builder.bitcast(ptr, i8p), i32(1), i32(3), i32(1)])   # write, keep, data
+        builder.call(fn, [builder.bitcast(ptr, i8p), i32(int(write)), i32(3), i32(1)])   # rw, keep, data
         return context.get_dummy_value()
+    return codegen
 
-    return sig, codegen
+
+@intrinsic
+def prefetch_row(typingctx, arr, row):
+    """Prefetch, for writing, the cache line holding ``arr[row, 0]`` (1-D: ``arr[row]``; no bounds check)."""
+    return types.void(arr, row), _prefetch_codegen(True)
+
+
+@intrinsic
+def prefetch_row_read(typingctx, arr, row):
+    """Prefetch, for reading, the cache line holding ``arr[row, 0]`` (1-D: ``arr[row]``)."""
+    return types.void(arr, row), _prefetch_codegen(False)
 
 
 @intrinsic
@@ -61,3 +72,12 @@ def bits_float(typingctx, x):
         return builder.bitcast(args[0], ir.DoubleType())
 
     return sig, codegen
+
+
+def aligned_zeros(shape, dtype=np.float64, align: int = 64) -> np.ndarray:
+    """A zeroed C-contiguous array whose data starts on an ``align``-byte boundary."""
+    dtype = np.dtype(dtype)
+    n_bytes = int(np.prod(shape)) * dtype.itemsize
+    raw = np.zeros(n_bytes + align, np.uint8)
+    start = (-raw.ctypes.data) % align
+    return raw[start:start + n_bytes].view(dtype).reshape(shape)

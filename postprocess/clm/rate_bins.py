@@ -37,6 +37,7 @@ import numpy as np
 from numba import njit
 
 from .fast_exp import fast_exp
+from .intrinsics import aligned_zeros
 from .rng import uniform
 
 BINS_PER_OCTAVE = 2
@@ -139,10 +140,10 @@ def select(rng, pool, bint, bflt, order, r_total):
 
 @njit(cache=True, inline="always")
 def candidate(bint, order, bflt, r_total, u_bin, u_member):
-    """The pool row :func:`select_from` would try with these uniforms in the present state (−1:
-    none); a guess for a later event, used only to prefetch."""
+    """(pool row, bin) :func:`select_from` would try first with these uniforms in the present state
+    (−1, −1: none); a guess for a later event, used only to prefetch."""
     k = _bin_at(u_bin * r_total, bint, bflt, order)
-    return -1 if k < 0 else bint[k, START] + int(u_member * bint[k, CAP])
+    return (-1, -1) if k < 0 else (bint[k, START] + int(u_member * bint[k, CAP]), k)
 
 
 @njit(cache=True)
@@ -208,7 +209,7 @@ class RateBins:
         cap = np.minimum(cap, rec.shape[0] + self.margin) + (0 if extra is None else extra)
         self.bint[:, CAP] = cap
         self.bint[:, START] = np.concatenate(([0], np.cumsum(cap)[:-1]))
-        self.pool = np.zeros((int(cap.sum()), 4))
+        self.pool = aligned_zeros((int(cap.sum()), 4))      # a 32-byte row never straddles two lines
         fill(self.pool, self.bint, self.bflt, rec, self.bpar)
 
     def set_order(self, log_rates):

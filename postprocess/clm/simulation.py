@@ -20,6 +20,7 @@ from postprocess.landscape import TABLE_I, PELParameters
 from . import kinetics as kin
 from .composition import run_events
 from .heap import build_heap
+from .intrinsics import aligned_zeros
 from .lattice import make_lattice
 from .links import geometric_skip, link_patterns
 from .log_bins import log_bin_table
@@ -123,7 +124,7 @@ class CLMSimulation:
         self.tau_alpha_0 = float(predicted_tau_alpha(beta, config.pel))
         self.rng, self.cache = seed_state(config.seed), new_cache()
         n, self._n_links = self.lattice.n_es, int(self.lattice.offsets[1] - self.lattice.offsets[0])
-        self.rec, t_next = np.empty((n, 4)), np.empty(n)
+        self.rec, t_next = aligned_zeros((n, 4)), np.empty(n)
         self._tab = np.array([self.tables.e_lo, self.tables.h, self.tables.sigma_gamma,
                               self.tables.log_rate_max])
         kin.initial_state(self.rng, self.cache, self.tables.passive_prob, self.tables.passive_alias,
