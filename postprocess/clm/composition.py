@@ -71,17 +71,17 @@ def _update_bins(pool, bint, bflt, bpar, rec, changed, old_lg, n, s, k, margin, 
 
 
 @njit(cache=True, _nrt=False)
-def run_events(rng, cache, rec, pool, bint, bflt, order, bpar, margin, rng_sel, ahead, ahead_state, offsets,
-               neighbours, link_accept, patterns, log_rate, act_prob, act_alias, pas_prob, pas_alias, tab, mode,
-               gauss_redraw, par, clock, istate, max_events, moments, thist, lbins, ehist, n_snap, counts,
+def run_events(rng, cache, draws, dpos, rec, pool, bint, bflt, order, bpar, margin, rng_sel, ahead, ahead_state,
+               offsets, neighbours, link_accept, patterns, log_rate, act_prob, act_alias, pas_prob, pas_alias, tab,
+               mode, gauss_redraw, par, clock, istate, max_events, moments, thist, lbins, ehist, n_snap, counts,
                changed, work):
     """Advance the CLM by composition–rejection until t_end = ``par[P_T1]``, ``max_events`` events or
     a bin overflow; returns the status (``DONE``, ``STOPPED``, ``OVERFLOW``).
 
     ``rec`` (per-ES state) and the bins (``pool``, ``bint``, ``bflt``, ``order``, ``bpar``; see
     :mod:`.rate_bins`) are updated in place; ``rng_sel`` (generator of the selections), ``ahead``
-    (3 × 5 uniforms: bin, two member attempts) and ``ahead_state`` = (ring row of the next event, rows filled) persist between
-    calls; ``clock[0]`` is the time [τ], ``istate`` = (snapshots taken, events since the last
+    (``AHEAD_ROWS`` × 5 uniforms: bin, two member attempts) and ``ahead_state`` = (ring row of the
+    next event, rows filled) persist between calls; ``clock[0]`` is the time [τ], ``istate`` = (snapshots taken, events since the last
     refresh of the bin totals, done every max(N, 2^16) events); the other arguments as in
     :func:`.kinetics.run_events_heap`.
     """
@@ -113,9 +113,9 @@ def run_events(rng, cache, rec, pool, bint, bflt, order, bpar, margin, rng_sel, 
         prefetch_row(rec, int(pool[bint[k, 0] + bint[k, 2] - 1, ID]))           # moved within bin k
         _look_ahead(rng_sel, rec, pool, bint, bflt, order, r_total, neighbours, links, ahead, h)
         ahead_state[0] = (h + 1) % LOOK_ROWS
-        n = _event(rng, cache, i, t, rec, t_last, s, offsets, neighbours, link_accept, patterns, log_rate,
-                   act_prob, act_alias, pas_prob, pas_alias, tab, mode, gauss_redraw, par, acc, moments, thist,
-                   lbins, changed, old_lg)
+        n = _event(rng, cache, draws, dpos, i, t, rec, t_last, s, offsets, neighbours, link_accept, patterns,
+                   log_rate, act_prob, act_alias, pas_prob, pas_alias, tab, mode, gauss_redraw, par, acc, moments,
+                   thist, lbins, changed, old_lg)
         r_total, full = _update_bins(pool, bint, bflt, bpar, rec, changed, old_lg, n, s, k, margin, r_total)
         counts[0] += 1
         counts[1] += n - 1

@@ -1,8 +1,8 @@
 r"""Orchestration of one CLM run: configuration, state, the event kernel, and the raw tallies.
 
 ``CLMSimulation(config).run() -> CLMTallies`` builds the ES lattice (:mod:`.lattice`), the landing
-tables (:mod:`.processes`), draws the stationary initial state and lets :func:`.composition.run_events` (or :func:`.kinetics.run_events_heap`)
-advance it to ``t_end``.  Times are scaled by the analytic q = 0 CTRW values of
+tables (:mod:`.processes`), draws the stationary initial state and lets
+:func:`.composition.run_events` (or :func:`.kinetics.run_events_heap`) advance it to ``t_end``.  Times are scaled by the analytic q = 0 CTRW values of
 :mod:`postprocess.ctrw`: the run records ``duration``·⟨τ⟩ after a warm-up of ``warmup``·τα(q=0).
 The observables (⟨τⁿ⟩, D, τα, S0(t), KWW, SE) are computed from the tallies by :mod:`.observables`.
 """
@@ -123,6 +123,7 @@ class CLMSimulation:
         self.mean_tau_0 = float(predicted_mean_tau(beta, config.pel))
         self.tau_alpha_0 = float(predicted_tau_alpha(beta, config.pel))
         self.rng, self.cache = seed_state(config.seed), new_cache()
+        self.draws, self.dpos = np.zeros((3, 128, 2)), np.full(3, 128, np.int64)    # buffered landing states
         n, self._n_links = self.lattice.n_es, int(self.lattice.offsets[1] - self.lattice.offsets[0])
         self.rec, t_next = aligned_zeros((n, 4)), np.empty(n)
         self._tab = np.array([self.tables.e_lo, self.tables.h, self.tables.sigma_gamma,
@@ -187,6 +188,19 @@ class CLMSimulation:
             return np.empty(0), patterns
         return w / w.max(), patterns
 
+    def _advance(self, args):
+        """One call of the event kernel of this engine (``args``: the arguments after the selection
+        structure); grows the rate bins on an overflow; returns the kernel's status."""
+        state = (self.rng, self.cache, self.draws, self.dpos, self.rec)
+        if self.engine != "composition":
+            return kin.run_events_heap(*state, self.heap, self.hkey, self.pos, *args)
+        b = self.bins
+        status = run_events(*state, b.pool, b.bint, b.bflt, b.order, b.bpar, b.margin, b.rng, b.ahead,
+                            b.ahead_state, *args)
+        if status == kin.OVERFLOW:
+            b.grow(self.rec)
+        return status
+
     def run(self, max_events: int = 2**62) -> CLMTallies:
         """Warm up, then record ``duration``·⟨τ⟩_0; returns the tallies of this window.
 
@@ -206,20 +220,12 @@ class CLMSimulation:
         common = (tb.log_rate, tb.active_prob, tb.active_alias, tb.passive_prob, tb.passive_alias,
                   self._tab, COUPLING_NAMES[cfg.coupling], cfg.gauss_redraw, par, clock, istate)
         margin = 2 + self._n_links
-        tallies = (moments, thist, lbins, ehist, self.n_snapshots, counts, np.empty(margin, np.int64), np.empty(5 + margin))
+        tallies = (moments, thist, lbins, ehist, self.n_snapshots, counts, np.empty(margin, np.int64),
+                   np.empty(5 + margin))
         status = kin.OVERFLOW
         while status == kin.OVERFLOW:
-            left = max_events - int(counts[0])
-            if self.engine != "composition":
-                status = kin.run_events_heap(self.rng, self.cache, self.rec, self.heap, self.hkey, self.pos,
-                                             lat.offsets, lat.neighbours, link_accept, patterns, *common, left, *tallies)
-            else:
-                b = self.bins
-                status = run_events(self.rng, self.cache, self.rec, b.pool, b.bint, b.bflt, b.order, b.bpar, b.margin,
-                                    b.rng, b.ahead, b.ahead_state, lat.offsets, lat.neighbours, link_accept, patterns,
-                                    *common, left, *tallies)
-                if status == kin.OVERFLOW:
-                    b.grow(self.rec)
+            status = self._advance((lat.offsets, lat.neighbours, link_accept, patterns, *common,
+                                    max_events - int(counts[0]), *tallies))
         if status != kin.DONE:
             raise DeckError(f"CLM run stopped at t = {clock[0]:.4g} < t_end = {t1:.4g} after max_events = {max_events}")
         self.t_now = t1
