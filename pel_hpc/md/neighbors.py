@@ -145,8 +145,9 @@ def build_cells(x, typ, n_local, cell_of, cell_start, cell_atoms, nc, m, box, pe
     start, atoms = np.empty(2 * ncell + 1, np.int64), np.empty(n_total, np.int64)
     counting_sort(key, n_total, 2 * ncell, start, atoms)
     xs, codes = _cell_ordered(x, typ, atoms)
-    cand, ccode = np.empty((3, n_total)), np.empty(n_total, np.int32)
-    d2, row = np.empty(n_total), np.empty(n_total + 1, np.int32)
+    most = (2 * m + 1) ** 3 * np.max(cell_start[1:ncell + 1] - cell_start[:ncell])  # bound of one stencil
+    cand, ccode = np.empty((3, most)), np.empty(most, np.int32)
+    d2, row = np.empty(most), np.empty(most + 1, np.int32)
     cap = nlist.shape[1]
     worst = 0
     for c in range(ncell):
