@@ -22,8 +22,8 @@ from numba import njit
 from .fast_exp import fast_exp
 from .intrinsics import prefetch_row, prefetch_row_read
 from .kinetics import DONE, OVERFLOW, P_NOLINK, P_T1, STOPPED, _event, _flush, _snapshots_before
-from .rate_bins import (AHEAD_ROWS, ID, LG, SLOT, T_LAST, bin_insert, bin_of, bin_remove, candidate, refresh,
-                        select_from)
+from .rate_bins import (AHEAD_ROWS, CAP, ID, LG, SLOT, START, T_LAST, bin_insert, bin_of, bin_remove,
+                        candidate_bin, refresh, select_from)
 from .rng import exponential, uniform
 
 LOOK_POOL, LOOK_REC = AHEAD_ROWS - 1, 1      # events ahead: pool rows prefetched, records prefetched
@@ -32,23 +32,26 @@ LOOK_ROWS = AHEAD_ROWS
 
 @njit(cache=True, inline="always")
 def _look_ahead(rng_sel, rec, pool, bint, bflt, order, r_total, neighbours, links, ahead, h):
-    """Ring row h is event n.  Prefetch the record and links of the ES of event n + ``LOOK_REC``
-    (its pool row was prefetched ``LOOK_POOL − LOOK_REC`` events ago) and draw the uniforms of event
-    n + ``LOOK_POOL`` into the free row, prefetching the pool rows of its two member attempts."""
+    """Ring row h is event n.  Prefetch the record and links of the ES in the pool row guessed for
+    event n + ``LOOK_REC`` (``ahead[., 5]``, prefetched ``LOOK_POOL − LOOK_REC`` events ago) and draw
+    the uniforms of event n + ``LOOK_POOL`` into the free row, prefetching the pool rows of its two
+    member attempts and keeping the first as its guess."""
     rows = ahead.shape[0]
     h1, h2 = (h + LOOK_REC) % rows, (h + LOOK_POOL) % rows
-    s1 = candidate(bint, order, bflt, r_total, ahead[h1, 0], ahead[h1, 1])[0]
-    if s1 >= 0:
+    s1 = int(ahead[h1, 5])
+    if 0 <= s1 < pool.shape[0]:
         i1 = int(pool[s1, ID])
         prefetch_row(rec, i1)
         if links:
             prefetch_row_read(neighbours, i1 * links)
-    for c in range(ahead.shape[1]):
+    for c in range(5):
         ahead[h2, c] = uniform(rng_sel)
-    for c in (1, 3):
-        s2 = candidate(bint, order, bflt, r_total, ahead[h2, 0], ahead[h2, c])[0]
-        if s2 >= 0:
-            prefetch_row_read(pool, s2)
+    k = candidate_bin(bint, bflt, order, r_total, ahead[h2, 0])
+    ahead[h2, 5] = -1.0
+    if k >= 0:
+        ahead[h2, 5] = bint[k, START] + int(ahead[h2, 1] * bint[k, CAP])
+        prefetch_row_read(pool, int(ahead[h2, 5]))
+        prefetch_row_read(pool, bint[k, START] + int(ahead[h2, 3] * bint[k, CAP]))
 
 
 @njit(cache=True, inline="always")
@@ -80,7 +83,7 @@ def run_events(rng, cache, draws, dpos, rec, pool, bint, bflt, order, bpar, marg
 
     ``rec`` (per-ES state) and the bins (``pool``, ``bint``, ``bflt``, ``order``, ``bpar``; see
     :mod:`.rate_bins`) are updated in place; ``rng_sel`` (generator of the selections), ``ahead``
-    (``AHEAD_ROWS`` × 5 uniforms: bin, two member attempts) and ``ahead_state`` = (ring row of the
+    (``AHEAD_ROWS`` × 6: uniforms of the bin and two member attempts, guessed pool row) and ``ahead_state`` = (ring row of the
     next event, rows filled) persist between calls; ``clock[0]`` is the time [τ], ``istate`` = (snapshots taken, events since the last
     refresh of the bin totals, done every max(N, 2^16) events); the other arguments as in
     :func:`.kinetics.run_events_heap`.
@@ -92,8 +95,9 @@ def run_events(rng, cache, draws, dpos, rec, pool, bint, bflt, order, bpar, marg
     r_total = refresh(pool, bint, bflt)
     refresh_every = max(rec.shape[0], 65536)
     if ahead_state[1] == 0:
-        for c in range(LOOK_POOL * ahead.shape[1]):
-            ahead[(ahead_state[0] + c // ahead.shape[1]) % LOOK_ROWS, c % ahead.shape[1]] = uniform(rng_sel)
+        for c in range(LOOK_POOL * 5):
+            ahead[(ahead_state[0] + c // 5) % LOOK_ROWS, c % 5] = uniform(rng_sel)
+        ahead[:, 5] = -1.0
         ahead_state[1] = 1
     status = STOPPED
     t_snap = _snapshots_before(t, rec, par, ehist, istate, n_snap)

@@ -91,11 +91,12 @@ def bin_remove(pool, bint, bflt, rec, k, s):
 @njit(cache=True, inline="always")
 def _bin_at(x, bint, bflt, order):
     """Composition step: the bin where the running sum of R_k (in ``order``) first exceeds x ∈ [0, R)
-    (−1 if round-off left x ≥ 0 after all bins)."""
+    (−1 if round-off left x ≥ 0 after all bins).  An empty bin has R_k = 0 exactly (set so by
+    :func:`bin_remove`), so x first turns negative in an occupied bin: no test of the count."""
     for k_ord in range(order.size):
         k = order[k_ord]
         x -= bflt[k, TOTAL]
-        if x < 0.0 and bint[k, COUNT] > 0:
+        if x < 0.0:
             return k
     return -1
 
@@ -117,7 +118,7 @@ def select_from(rng, pool, bint, bflt, order, r_total, u_bin, u_m1, u_a1, u_m2, 
     (a uniform row of the bin's capacity, accepted if occupied, with probability γ/γ̄_k).
 
     The bin and the first two member attempts use the given uniforms (drawn in advance, see
-    :func:`candidate`), further attempts fresh ones from ``rng``; exact because the uniforms are
+    :func:`candidate_bin`), further attempts fresh ones from ``rng``; exact because the uniforms are
     independent of the state."""
     k = _bin_at(u_bin * r_total, bint, bflt, order)
     while k < 0:
@@ -139,11 +140,10 @@ def select(rng, pool, bint, bflt, order, r_total):
 
 
 @njit(cache=True, inline="always")
-def candidate(bint, order, bflt, r_total, u_bin, u_member):
-    """(pool row, bin) :func:`select_from` would try first with these uniforms in the present state
-    (−1, −1: none); a guess for a later event, used only to prefetch."""
-    k = _bin_at(u_bin * r_total, bint, bflt, order)
-    return (-1, -1) if k < 0 else (bint[k, START] + int(u_member * bint[k, CAP]), k)
+def candidate_bin(bint, bflt, order, r_total, u_bin):
+    """The bin :func:`select_from` would pick with this uniform in the present state (−1: none); a
+    guess for a later event, used only to prefetch its member rows (``start + int(u · cap)``)."""
+    return _bin_at(u_bin * r_total, bint, bflt, order)
 
 
 @njit(cache=True)
@@ -190,7 +190,7 @@ class RateBins:
     """
 
     def __init__(self, lg_lo: float, lg_hi: float, margin: int, rng):
-        self.rng, self.ahead, self.ahead_state = rng, np.zeros((AHEAD_ROWS, 5)), np.zeros(2, np.int64)
+        self.rng, self.ahead, self.ahead_state = rng, np.zeros((AHEAD_ROWS, 6)), np.zeros(2, np.int64)
         width = math.log(2.0) / BINS_PER_OCTAVE
         n_bins = int(math.ceil((lg_hi - lg_lo) / width)) + 1
         self.bpar = np.array([lg_lo, 1.0 / width])
