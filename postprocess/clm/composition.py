@@ -54,6 +54,15 @@ def _look_ahead(rng_sel, rec, pool, bint, bflt, order, r_total, neighbours, link
         prefetch_row_read(pool, bint[k, START] + int(ahead[h2, 3] * bint[k, CAP]))
 
 
+@njit(cache=True)
+def _fill_ring(rng_sel, ahead, ahead_state):
+    """First call: uniforms for the next ``LOOK_POOL`` events, no guessed rows yet."""
+    for c in range(LOOK_POOL * 5):
+        ahead[(ahead_state[0] + c // 5) % LOOK_ROWS, c % 5] = uniform(rng_sel)
+    ahead[:, 5] = -1.0
+    ahead_state[1] = 1
+
+
 @njit(cache=True, inline="always")
 def _update_bins(pool, bint, bflt, bpar, rec, changed, old_lg, n, s, k, margin, r_total):
     """Move the n changed ES (the active one in pool row s of bin k, then the passive ones) to the
@@ -95,10 +104,7 @@ def run_events(rng, cache, draws, dpos, rec, pool, bint, bflt, order, bpar, marg
     r_total = refresh(pool, bint, bflt)
     refresh_every = max(rec.shape[0], 65536)
     if ahead_state[1] == 0:
-        for c in range(LOOK_POOL * 5):
-            ahead[(ahead_state[0] + c // 5) % LOOK_ROWS, c % 5] = uniform(rng_sel)
-        ahead[:, 5] = -1.0
-        ahead_state[1] = 1
+        _fill_ring(rng_sel, ahead, ahead_state)
     status = STOPPED
     t_snap = _snapshots_before(t, rec, par, ehist, istate, n_snap)
     for _ in range(max_events):

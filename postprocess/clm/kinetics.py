@@ -140,7 +140,7 @@ def _next_draw(rng, cache, draws, dpos, kind, prob, alias, tab, log_rate, sign):
 def _passive(rng, cache, draws, dpos, j, rec, mode, gauss_redraw, par, tab, log_rate, act_prob, act_alias,
              pas_prob, pas_alias):
     """Passive process of ES j (eq. (5)): new (e_j, ln γ_j) by the chosen coupling rule."""
-    e_lo, h, sg = tab[0], tab[1], tab[2]
+    e_lo, h = tab[0], tab[1]
     if mode == GAUSSIAN:
         e_old = rec[j, E]
         e_new = gaussian_step(rng, cache, e_old, par[P_A], par[P_B], par[P_S], par[P_ECUT], gauss_redraw)
