@@ -92,9 +92,10 @@ def run_events(rng, cache, draws, dpos, rec, pool, bint, bflt, order, bpar, marg
 
     ``rec`` (per-ES state) and the bins (``pool``, ``bint``, ``bflt``, ``order``, ``bpar``; see
     :mod:`.rate_bins`) are updated in place; ``rng_sel`` (generator of the selections), ``ahead``
-    (``AHEAD_ROWS`` × 6: uniforms of the bin and two member attempts, guessed pool row) and ``ahead_state`` = (ring row of the
-    next event, rows filled) persist between calls; ``clock[0]`` is the time [τ], ``istate`` = (snapshots taken, events since the last
-    refresh of the bin totals, done every max(N, 2^16) events); the other arguments as in
+    (``AHEAD_ROWS`` × 6: uniforms of the bin and two member attempts, guessed pool row) and
+    ``ahead_state`` = (ring row of the next event, rows filled) persist between calls; ``clock[0]``
+    is the time [τ], ``istate`` = (snapshots taken, events since the last refresh of the bin
+    totals, done every max(N, 2^16) events); the other arguments as in
     :func:`.kinetics.run_events_heap`.
     """
     t, t_end = clock[0], par[P_T1]

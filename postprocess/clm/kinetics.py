@@ -37,11 +37,12 @@ Landing states that do not depend on the old state (the active landing, Boltzman
 energy-dependent passive processes) are drawn in blocks of ``draws.shape[1]`` into ``draws``
 (``dpos`` = next unused row per kind) and taken from there: the same i.i.d. draws, but a block of
 independent draws overlaps its table loads, which one draw inside the event's dependency chain
-cannot (measured 1.35× on 27 ES, q = 0.1).  The log-τ histogram bin is found without a logarithm
-(:mod:`.log_bins`) and rates are exponentiated inline (:mod:`.fast_exp`).  The per-ES state is one
-row of ``rec`` = (e [ε], ln γ [ln(1/τ)], t_last [τ], pool row); the composition–rejection engine keeps t_last in the ES's pool row instead (``rec[:, TL]`` is then only
-the initial value), so that an active process reads one random cache line.  The two
-event loops are compiled without numba's reference counting (``_nrt=False``; they allocate nothing):
+cannot (on 27 ES the gain was within the noise of this shared machine, ≤ 15 %).  The log-τ
+histogram bin is found without a logarithm (:mod:`.log_bins`) and rates are exponentiated inline
+(:mod:`.fast_exp`).  The per-ES state is one row of ``rec`` = (e [ε], ln γ [ln(1/τ)], t_last [τ],
+pool row); the composition–rejection engine keeps t_last in the ES's pool row instead
+(``rec[:, TL]`` is then only the initial value), so that an active process reads one random cache
+line.  The event loops are compiled without numba's reference counting (``_nrt=False``; they allocate nothing):
 with it, every inlined helper taking arrays cost atomic incref/decref pairs, ≈ 60 % of an event.
 Kernels return ``DONE`` (t_end reached), ``STOPPED`` (``max_events`` done) or ``OVERFLOW`` (a rate
 bin is nearly full: the caller grows it and calls again; the state is consistent between events).
