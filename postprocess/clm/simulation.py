@@ -4,7 +4,8 @@ r"""Orchestration of one CLM run: configuration, state, the event kernel, and th
 tables (:mod:`.processes`), draws the stationary initial state and lets
 :func:`.composition.run_events` (or :func:`.kinetics.run_events_heap`) advance it to ``t_end``.
 Times are scaled by the analytic q = 0 CTRW values of :mod:`postprocess.ctrw`: the run records
-``duration``·⟨τ⟩ after a warm-up of ``warmup``·τα(q=0).  The observables (⟨τⁿ⟩, D, τα, S0(t), KWW, SE) are computed from the tallies by :mod:`.observables`.
+``duration``·⟨τ⟩ after a warm-up of ``warmup``·τα(q=0).  The observables (⟨τⁿ⟩, D, τα, S0(t),
+KWW, SE) are computed from the tallies by :mod:`.observables`.
 """
 from __future__ import annotations
 
