@@ -139,7 +139,7 @@ def main(argv=None) -> None:
             continue
         sim = system(base, reps, rc)
         ours, plain, opt = [], [], []
-        for _ in range(3):  # interleaved; best of each (the machine is shared)
+        for _ in range(5):  # interleaved; best of each (the machine is shared)
             ours.append(ours_md(sim, steps))
             plain.append(lammps_md(sim, steps, work, False))
             opt.append(lammps_md(sim, steps, work, True))
