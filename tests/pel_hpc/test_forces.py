@@ -71,9 +71,11 @@ def test_tiny_box_lists_every_image_within_list_radius(liquid65):
     assert multi > 0  # multi-image entries exist
 
 
-def test_cell_list_equals_all_pairs_list(random1000):
-    s, dom, table = _setup(random1000, 2.5)
-    assert not dom.uses_all_pairs
+@pytest.mark.parametrize("n", [1000, 600, 1400])  # 6, 5 and 7 cells per edge: blocks of 2, 1, and 2 + 1 along z
+def test_cell_list_equals_all_pairs_list(random1000, n):
+    state = random1000 if n == 1000 else random_state(n, 1.2, 0.8, n)
+    s, dom, table = _setup(state, 2.5)
+    assert not dom.uses_all_pairs and dom.grid[0][2] == {1000: 6, 600: 5, 1400: 7}[n]
     cells = {(int(s.tag[i]), int(s.tag[j]), int(k)) for i in range(s.n_local)
              for j, k, _ in zip(*unpack(dom.nlist[i, : dom.count[i]]))}
     ap = SerialDomain(table.rc_max, 0.3)
