@@ -21,7 +21,7 @@ from numba import njit
 
 from .fast_exp import fast_exp
 from .intrinsics import prefetch_row, prefetch_row_read
-from .kinetics import DONE, OVERFLOW, P_NOLINK, P_T1, STOPPED, _event, _flush, _snapshots_before
+from .kinetics import DONE, OVERFLOW, P_NOLINK, P_T1, STOPPED, _clock, _event, _flush, _snapshots_before
 from .rate_bins import (AHEAD_ROWS, CAP, ID, LG, SLOT, START, T_LAST, bin_insert, bin_of, bin_remove,
                         candidate_bin, refresh, select_from)
 from .rng import exponential, uniform
@@ -110,12 +110,10 @@ def run_events(rng, cache, draws, dpos, rec, pool, bint, bflt, order, bpar, marg
     t_snap = _snapshots_before(t, rec, par, ehist, istate, n_snap)
     for _ in range(max_events):
         t_next = t + exponential(rng) / r_total
-        if t_next >= t_end:
-            t, status = t_end, DONE
+        done, t, t_snap = _clock(t_next, t_end, t_snap, rec, par, ehist, istate, n_snap)
+        if done:
+            status = DONE
             break
-        t = t_next
-        if t >= t_snap:
-            t_snap = _snapshots_before(t, rec, par, ehist, istate, n_snap)
         h = ahead_state[0]
         s, k = select_from(rng_sel, pool, bint, bflt, order, r_total, ahead[h, 0], ahead[h, 1], ahead[h, 2],
                            ahead[h, 3], ahead[h, 4])

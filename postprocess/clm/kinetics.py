@@ -90,6 +90,21 @@ def _snapshots_before(t, rec, par, ehist, istate, n_snap):
     return t0 + (istate[0] + 0.5) * dt if istate[0] < n_snap else math.inf
 
 
+@njit(inline="always", cache=True)
+def _clock(t_next, t_end, t_snap, rec, par, ehist, istate, n_snap):
+    """Move the clock to the next event at ``t_next`` [τ]: returns (done, t, t_snap).
+
+    Done when ``t_next`` lies at or beyond ``t_end`` (the clock then stops at ``t_end``);
+    otherwise the snapshots due before ``t_next`` are taken (:func:`_snapshots_before`).
+    The one clock rule of every event loop (heap, scan, composition).
+    """
+    if t_next >= t_end:
+        return True, t_end, t_snap
+    if t_next >= t_snap:
+        t_snap = _snapshots_before(t_next, rec, par, ehist, istate, n_snap)
+    return False, t_next, t_snap
+
+
 @njit(cache=True, inline="always")
 def _flush(moments, acc):
     """Add the running block sums ``acc`` = (block, n, Στ, Στ², Στ³) to ``moments``."""
@@ -230,12 +245,10 @@ def run_events_heap(rng, cache, draws, dpos, rec, heap, hkey, pos, offsets, neig
     t_snap = _snapshots_before(t, rec, par, ehist, istate, n_snap)
     for _ in range(max_events):
         i, t_next = earliest(hkey) if scan else (heap[0], hkey[0])
-        if t_next >= t_end:
-            t, status = t_end, DONE
+        done, t, t_snap = _clock(t_next, t_end, t_snap, rec, par, ehist, istate, n_snap)
+        if done:
+            status = DONE
             break
-        t = t_next
-        if t >= t_snap:
-            t_snap = _snapshots_before(t, rec, par, ehist, istate, n_snap)
         n = _event(rng, cache, draws, dpos, i, t, rec, t_last, i, offsets, neighbours, link_accept, patterns,
                    log_rate, act_prob, act_alias, pas_prob, pas_alias, tab, mode, gauss_redraw, par, acc, moments,
                    thist, lbins, changed, old_lg)
