@@ -22,6 +22,20 @@ class Periodic:
         return step + self.period - (step - self.phase) % self.period
 
 
+class AtSteps:
+    """Fires at each of the given steps."""
+
+    def __init__(self, steps):
+        self.steps = sorted(int(s) for s in steps)
+
+    def __call__(self, step: int) -> bool:
+        return step in self.steps
+
+    def next_after(self, step: int) -> int | None:
+        """The first listed step strictly after ``step`` (None if none is left)."""
+        return next((s for s in self.steps if s > step), None)
+
+
 class Or:
     """Fires when any of its triggers fires."""
 

@@ -19,7 +19,7 @@ from pel_hpc.errors import CheckpointExit
 from pel_hpc.io import layout as L
 from pel_hpc.io.checkpoint import write_checkpoint
 from pel_hpc.operations import ThermoOp
-from pel_hpc.trigger import Periodic
+from pel_hpc.trigger import AtSteps, Periodic
 
 THERMO_KEYS = {L.POTENTIAL_ENERGY: "E_pot", L.KINETIC_ENERGY: "E_kin", L.CONSERVED_ENERGY: "H",
                L.TEMPERATURE: "T", L.PRESSURE: "P"}
@@ -148,15 +148,8 @@ class StageEndFlushOp:
     is_output = True
 
     def __init__(self, cfg, writer):
-        self.ends = sorted(cfg.stage_start(i) + s.steps for i, s in enumerate(cfg.stages) if s.output and s.steps)
+        self.trigger = AtSteps(cfg.stage_start(i) + s.steps for i, s in enumerate(cfg.stages) if s.output and s.steps)
         self.writer = writer
-        self.trigger = self
-
-    def __call__(self, step: int) -> bool:
-        return step in self.ends
-
-    def next_after(self, step: int):
-        return next((end for end in self.ends if end > step), None)
 
     def act(self, sim, step: int) -> None:
         self.writer.flush()
