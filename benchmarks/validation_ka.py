@@ -48,6 +48,7 @@ from pel_hpc.md.minimize import quench  # noqa: E402
 from pel_hpc.md.velocities import maxwell_boltzmann  # noqa: E402
 from pel_hpc.physics.kob_andersen import pair_table  # noqa: E402
 from pel_hpc.simulation import Integrator, Simulation  # noqa: E402
+import ka_lammps  # noqa: E402  (benchmarks/lammps: the KA pair block, runs lmp, parses thermo blocks)
 from validation_ka_report import report  # noqa: E402
 
 N, RHO, RC, SKIN, DT, TAU = 1000, 1.2, 2.5, 0.3, 0.005, 0.5
@@ -61,6 +62,7 @@ AVERAGED = ("U", "w", "gamma", "cv_ex", "e_is", "D_A")  # combined over the inde
 T_MCT = 0.435  # Coslovich, Ozawa & Kob, Eur. Phys. J. E 41, 62 (2018), abstract
 # LAMMPS input of the independent-code check: the same model and thermostat form, melted at T = 2 from a
 # lattice (sc 10³ for N = 1000, fcc 10³ for N = 4000), then T = 1.028; w = P_virial/ρ, U/N = pe/atom.
+# The pair lines are ka_lammps.pair_block's, as in the trajectory cross-check tests.
 LAMMPS_INPUT = """\
 units lj
 atom_style atomic
@@ -72,13 +74,7 @@ create_atoms 1 box
 variable nb equal round(count(all)/5)
 set type 1 type/subset 2 ${nb} 8765
 mass * 1.0
-pair_style lj/cut 2.5
-pair_coeff 1 1 1.0 1.0 2.5
-pair_coeff 1 2 1.5 0.8 2.0
-pair_coeff 2 2 0.5 0.88 2.2
-pair_modify shift yes
-neighbor 0.3 bin
-neigh_modify every 1 delay 0 check yes
+""" + ka_lammps.pair_block(RC, SKIN) + """
 timestep 0.005
 velocity all create 2.0 ${seed} dist gaussian
 fix 1 all nvt temp 2.0 2.0 0.5
@@ -226,8 +222,6 @@ def summarise(temperature: float, frames: dict) -> dict:
 
 def lammps_check(n: int, lattice: str, rho: float, seed: int, n_eq: int, n_prod: int) -> dict:
     """Run :data:`LAMMPS_INPUT` (one core) and return ⟨T_kin⟩, U/N and w with 8-block errors."""
-    import ka_lammps  # benchmarks/lammps: runs lmp, parses thermo blocks
-
     values = (("rho", rho), ("seed", seed), ("neq", n_eq), ("nprod", n_prod))
     with tempfile.TemporaryDirectory() as tmp:
         script = "".join(f"variable {k} equal {v}\n" for k, v in values)
