@@ -15,7 +15,7 @@ a liquid (or its inherent structures) a few per cent.  The global
 :math:`Q_6 = \sqrt{4\pi/13 \sum_m |\bar q_{6m}|^2}`, with :math:`\bar q_{6m}` the bond average over all
 particles, is reported too (Steinhardt, Nelson & Ronchetti 1983); for 52 A particles its liquid baseline
 is ≈ 0.1.  A configuration is called crystalline when its solid-like fraction exceeds
-``SOLID_FRACTION_FLAG`` (0.2).
+``SOLID_FRACTION_FLAG`` (0.1; see its comment).
 
 Neighbours are found by minimum image, so ``r_cut`` must be below half the shortest box edge.
 
