@@ -173,7 +173,7 @@ def _couple(rng, cache, draws, dpos, n, k, j, rec, link_accept, mode, gauss_redr
             act_alias, pas_prob, pas_alias, changed, old_lg):
     """Link k → j fired: after its thinning, the passive process of j, recorded as ``changed[n]``;
     returns the new n."""
-    if not accept_link(rng, k, j, rec[j, E], link_accept, mode, tab, log_rate):
+    if not accept_link(rng, k, rec[j, E], link_accept, mode, tab, log_rate):
         return n
     changed[n], old_lg[n] = j, rec[j, LG]
     _passive(rng, cache, draws, dpos, j, rec, mode, gauss_redraw, par, tab, log_rate, act_prob, act_alias, pas_prob,

@@ -72,7 +72,7 @@ def first_link(rng, k_begin, k_end, inv_log1mq, no_link):
 
 
 @njit(cache=True, inline="always")
-def accept_link(rng, k, j, rec_e, link_accept, mode, tab, log_rate):
+def accept_link(rng, k, rec_e, link_accept, mode, tab, log_rate):
     """Thinning of a link k → j: w_k/max(w) (``link_accept``; empty for pattern tables: no random
     read of it on large lattices), and Γ(e_j)/Γ_max for energy-dependent coupling (``rec_e`` = e_j)."""
     if link_accept.size and link_accept[k] < 1.0 and uniform(rng) >= link_accept[k]:
