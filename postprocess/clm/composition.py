@@ -22,12 +22,11 @@ from numba import njit
 from .fast_exp import fast_exp
 from .intrinsics import prefetch_row, prefetch_row_read
 from .kinetics import DONE, OVERFLOW, P_NOLINK, P_T1, STOPPED, _clock, _event, _flush, _snapshots_before
-from .rate_bins import (AHEAD_ROWS, CAP, ID, LG, SLOT, START, T_LAST, bin_insert, bin_of, bin_remove,
+from .rate_bins import (AHEAD_ROWS, CAP, COUNT, ID, LG, SLOT, START, T_LAST, bin_insert, bin_of, bin_remove,
                         candidate_bin, refresh, select_from)
 from .rng import exponential, uniform
 
 LOOK_POOL, LOOK_REC = AHEAD_ROWS - 1, 1      # events ahead: pool rows prefetched, records prefetched
-LOOK_ROWS = AHEAD_ROWS
 
 
 @njit(cache=True, inline="always")
@@ -58,7 +57,7 @@ def _look_ahead(rng_sel, rec, pool, bint, bflt, order, r_total, neighbours, link
 def _fill_ring(rng_sel, ahead, ahead_state):
     """First call: uniforms for the next ``LOOK_POOL`` events, no guessed rows yet."""
     for c in range(LOOK_POOL * 5):
-        ahead[(ahead_state[0] + c // 5) % LOOK_ROWS, c % 5] = uniform(rng_sel)
+        ahead[(ahead_state[0] + c // 5) % AHEAD_ROWS, c % 5] = uniform(rng_sel)
     ahead[:, 5] = -1.0
     ahead_state[1] = 1
 
@@ -119,9 +118,9 @@ def run_events(rng, cache, draws, dpos, rec, pool, bint, bflt, order, bpar, marg
                            ahead[h, 3], ahead[h, 4])
         i = int(pool[s, ID])
         prefetch_row(rec, i)                                                    # written below
-        prefetch_row(rec, int(pool[bint[k, 0] + bint[k, 2] - 1, ID]))           # moved within bin k
+        prefetch_row(rec, int(pool[bint[k, START] + bint[k, COUNT] - 1, ID]))   # moved within bin k
         _look_ahead(rng_sel, rec, pool, bint, bflt, order, r_total, neighbours, links, ahead, h)
-        ahead_state[0] = (h + 1) % LOOK_ROWS
+        ahead_state[0] = (h + 1) % AHEAD_ROWS
         n = _event(rng, cache, draws, dpos, i, t, rec, t_last, s, offsets, neighbours, link_accept, patterns,
                    log_rate, act_prob, act_alias, pas_prob, pas_alias, tab, mode, gauss_redraw, par, acc, moments,
                    thist, lbins, changed, old_lg)
