@@ -64,8 +64,8 @@ from .rng import exponential
 
 # indices into the float parameter vector ``par`` of the kernel
 (P_Q, P_A, P_B, P_S, P_ECUT, P_T0, P_T1, P_TBLOCK, P_LOGTMIN, P_DLOGT, P_EHLO, P_EHW,
- P_INV_TBLOCK, P_INV_DLOGT, P_INV_EHW, P_INV_LOG1MQ, P_NOLINK) = range(17)
-N_PAR = 17
+ P_INV_TBLOCK, P_INV_EHW, P_INV_LOG1MQ, P_NOLINK) = range(16)
+N_PAR = 16
 DONE, STOPPED, OVERFLOW = 0, 1, 2
 
 

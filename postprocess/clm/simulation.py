@@ -175,7 +175,7 @@ class CLMSimulation:
         par[[kin.P_T0, kin.P_T1, kin.P_TBLOCK]] = t0, t1, (t1 - t0) / cfg.n_blocks
         par[[kin.P_LOGTMIN, kin.P_DLOGT]] = lo_tau, dlog
         par[[kin.P_EHLO, kin.P_EHW]] = tb.e_lo, (tb.e_hi - tb.e_lo) / self.N_EBINS
-        par[[kin.P_INV_TBLOCK, kin.P_INV_DLOGT, kin.P_INV_EHW]] = 1.0 / par[[kin.P_TBLOCK, kin.P_DLOGT, kin.P_EHW]]
+        par[[kin.P_INV_TBLOCK, kin.P_INV_EHW]] = 1.0 / par[[kin.P_TBLOCK, kin.P_EHW]]
         w = self.lattice.weights
         par[[kin.P_INV_LOG1MQ, kin.P_NOLINK]] = geometric_skip(cfg.q * w.max(initial=0.0), self._n_links)
         return par
