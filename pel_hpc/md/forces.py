@@ -17,6 +17,7 @@ with r_ij = x_i − x_j − shift.  Units: F [epsilon/sigma], E and W [epsilon].
 import numpy as np
 from numba import njit
 
+from pel_hpc.md.neighbors import J_MASK, J_SHIFT, S_MASK
 from pel_hpc.physics.lj import lj_energy_force
 
 # Fast-math only for this kernel (reassociation vectorises the reductions); numba's cache
@@ -76,8 +77,8 @@ def _gather(x, i, row, m, shifts, buf):
     n_b = 0
     for k in range(m):
         code = row[k]
-        j = (code >> 7) & 0x1FFFFFF
-        s = (code >> 2) & 31
+        j = (code >> J_SHIFT) & J_MASK
+        s = (code >> 2) & S_MASK
         n_b += code & 1
         buf[0, k] = xi - x[j, 0] - shifts[s, 0]
         buf[1, k] = yi - x[j, 1] - shifts[s, 1]

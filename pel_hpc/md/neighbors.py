@@ -22,6 +22,7 @@ from pel_hpc.md.box import wrap
 from pel_hpc.physics.kob_andersen import SIGMA
 
 J_SHIFT = 7
+J_MASK = (1 << 25) - 1  # j after the shift, masked: provably non-negative for LLVM
 S_MASK = 31
 PT_MASK = 3
 MAX_ROWS = 1 << 24  # j occupies 24 bits of a non-negative int32 entry
