@@ -67,7 +67,7 @@ class Simulation:
     integrator : :class:`Integrator`
     operations : objects with ``trigger`` and ``act(sim, step)``, acted on in list order
     compiled : run the step loop in compiled code (:mod:`pel_hpc.md.loop`); default: when the
-        domain is serial with an all-pairs list (small boxes)
+        domain is serial with the list-free minimum-image kernels (tiny boxes)
     """
 
     def __init__(self, state, domain, table, integrator, operations=(), compiled=None):
@@ -95,6 +95,8 @@ class Simulation:
     def _energy_virial(self) -> tuple:
         """(E_pot, W), summing the last force call's per-particle shares on first use: an MD
         step makes no global reduction for them, only steps that report them do."""
+        if self._energy is None:
+            raise RuntimeError("E_pot and W were not evaluated at this step (Simulation.step(energy=False))")
         if not isinstance(self._energy, tuple):
             tot = self.domain.sum_per_particle(self._energy.T)
             self._energy = (float(tot[0]), float(tot[1]))
@@ -105,8 +107,8 @@ class Simulation:
         self.domain.setup(self.state)
         self.integrator.setup(self.state)
         if self.compiled is None:
-            self.compiled = bool(getattr(self.domain, "uses_all_pairs", False)) and self.domain.comm.size == 1
-        self._energy = local_forces(self.state, self.domain, self.table)
+            self.compiled = bool(self.domain.min_image) and self.domain.comm.size == 1
+        self._energy = local_forces(self.state, self.domain, self.table, "separate")  # the MD steps' forces
         return self
 
     def run(self, steps: int, output: bool = True) -> None:
@@ -118,8 +120,10 @@ class Simulation:
         2. kick: v += F·Δt/2
         3. drift: x += v·Δt
         4. ``domain.refresh``: displacement check; rebuild (wrap, migrate, lists) or ghost update
-        5. forces (``domain.reverse_forces``); E_pot and W are summed (``domain.sum_per_particle``)
-           only when a step that reports them asks (:attr:`epot`, :attr:`virial`)
+        5. forces (``domain.reverse_forces``); E_pot and W are evaluated (in a second pass, so
+           the forces do not depend on it) only on the last step before operations act, and
+           summed (``domain.sum_per_particle``) only when a step that reports them asks
+           (:attr:`epot`, :attr:`virial`)
         6. kick: v += F·Δt/2
         7. Nosé–Hoover chain half-step
         8. step += 1; every operation whose trigger fires at the new step acts, in list order
@@ -148,23 +152,26 @@ class Simulation:
                 op.act(self, step)
 
     def _advance(self, k: int) -> None:
+        """``k`` steps; only the last evaluates E_pot and W (operations act after it)."""
         if self.compiled:
             self._advance_compiled(k)
         else:
-            for _ in range(k):
-                self.step()
+            for left in range(k, 0, -1):
+                self.step(energy=left == 1)
 
-    def step(self) -> None:
+    def step(self, energy: bool = True) -> None:
         """One MD step in Python-orchestrated kernels (any domain), steps 1–7 of :meth:`run`.
 
         Fused passes: besides the displacement check and the forces, an NVT step makes six
         numba calls and two global sums of |v|² (three global reductions with the displacement
-        check); serial and decomposed domains take one path.
+        check); serial and decomposed domains take one path.  ``energy=False`` skips E_pot and
+        W (then :attr:`epot` is unavailable until the next step that evaluates them); the forces,
+        hence the trajectory, are bitwise the same either way.
         """
         st, integ = self.state, self.integrator
         integ.first_half(st, self.domain)
         self.domain.refresh(st)
-        self._energy = local_forces(st, self.domain, self.table)
+        self._energy = local_forces(st, self.domain, self.table, "separate" if energy else "none")
         integ.second_half(st, self.domain)
         st.step += 1
 

@@ -1,28 +1,13 @@
-"""Periodic box: wrapping with image counters, the periodic shift table and the cut-off check.
+"""Periodic box: wrapping with image counters and the cut-off check.
 
-The box is orthorhombic with edge lengths ``box`` (3,) [sigma] and its origin at 0.
-Neighbour-list entries carry an index ``s`` into the 27-entry shift table; the image of
-particle j seen by i is ``x[j] + shifts[s]`` with ``shifts[s] = (n_x, n_y, n_z)·box``,
-``s = 9(n_x+1) + 3(n_y+1) + (n_z+1)``.  :data:`ZERO_SHIFT` (13) is the unshifted image
-used for halo ghosts, which arrive pre-shifted.
+The box is orthorhombic with edge lengths ``box`` (3,) [sigma] and its origin at 0.  Periodic
+images that a particle interacts with are ghost rows made by the halo
+(:mod:`pel_hpc.parallel.halo`), or minimum images in the list-free tiny-box kernels.
 """
 import numpy as np
 from numba import njit
 
 from pel_hpc.errors import DeckError
-
-ZERO_SHIFT = 13
-
-
-def shift_index(nx: int, ny: int, nz: int) -> int:
-    """Index into the shift table of the image offset (n_x, n_y, n_z) ∈ {−1, 0, 1}³."""
-    return 9 * (nx + 1) + 3 * (ny + 1) + (nz + 1)
-
-
-def shift_table(box: np.ndarray) -> np.ndarray:
-    """The 27 periodic image shifts (27, 3) [sigma], row ``s`` as in :func:`shift_index`."""
-    n = np.array([[a, b, c] for a in (-1, 0, 1) for b in (-1, 0, 1) for c in (-1, 0, 1)], dtype=np.float64)
-    return n * np.asarray(box, dtype=np.float64)[None, :]
 
 
 def check_cutoff(rc_max: float, box: np.ndarray, skin: float = 0.0) -> None:

@@ -14,11 +14,14 @@ Interface (duck-typed; :class:`SerialDomain` is the reference implementation)
     kinetic energy, momentum, E_pot, virial, the minimisers' force norms all go through it.
     The decomposed domain in reproducible mode sums exactly (bitwise the same on any rank
     count); otherwise it is a local sum and one ``allreduce``.
-``nlist, count, shifts``
+``nlist, count, count_a``
     the neighbour list read by the one force kernel (:mod:`pel_hpc.md.forces`): ``nlist``
-    (n_local, capacity) int32 packed entries ``(j << 7) | (s << 2) | (2 t_i + t_j)``,
-    ``count`` (n_local,) int32, ``shifts`` (27, 3) float64 image shifts (decomposed domains
-    put ghosts at shifted coordinates and use ``box.ZERO_SHIFT``).
+    (n_local, capacity) int32 rows ``j`` of the partners in ``[local | ghost]`` (every periodic
+    image is a ghost), A partners first; ``count``, ``count_a`` (n_local,) int32 the numbers of
+    all and of the A partners.
+``min_image``
+    True for a serial tiny box (an edge below 2.5 list radii, N = 65): no ghosts and no list,
+    the forces come from the list-free minimum-image kernel.
 ``setup(state)``
     initial ownership (migration), wrapping, ghosts and lists; called once before forces.
 ``refresh(state) -> bool``
@@ -44,110 +47,64 @@ from __future__ import annotations
 import numpy as np
 
 from pel_hpc.md import neighbors as nb
-from pel_hpc.md.box import check_cutoff, shift_table, wrap
+from pel_hpc.md.box import check_cutoff, wrap
 from pel_hpc.parallel.comm import SerialComm
+from pel_hpc.parallel.domain import DecomposedDomain
 
 
-def list_is_stale(state, x_build, skin: float, comm) -> bool:
-    """Verlet criterion, globally reduced: has any particle moved more than skin/2 since the build?"""
-    d2 = nb.max_displacement2(state.x, x_build, state.n_local)
-    return comm.allreduce_max(d2) > 0.25 * skin**2
+class SerialDomain(DecomposedDomain):
+    """One rank owns everything: the decomposed domain on a 1×1×1 grid, or no list at all.
 
-
-class SerialDomain:
-    """One rank owns everything; periodic images come from the list's shift indices.
-
-    Tiny boxes (fewer than 3 cells of side r_list per edge, e.g. N = 65 with r_c = 1.8)
-    use the exact all-pairs multi-image list; larger boxes a cell list with cells of side
-    ≥ r_list/2 and particles sorted by cell at every rebuild.  For tiny boxes
-    (``uses_all_pairs``) the compiled MD loop and the compiled quenches skip the list and
-    use the equivalent list-free minimum-image forces (:func:`pel_hpc.md.forces.pair_forces_min_image`).
+    The ghosts are the periodic images within r_list of the box faces (the halo's self-swaps),
+    so serial and decomposed runs share one list builder and one force kernel.  Tiny boxes
+    (:func:`pel_hpc.md.neighbors.fits_min_image`, e.g. N = 65 with r_c = 1.8) keep no ghosts and
+    no list: ``min_image`` is set and the forces come from the list-free minimum-image kernel
+    (:func:`pel_hpc.md.forces.pair_forces_min_image`), as in the compiled MD loop and quenches;
+    a "rebuild" there only wraps the particles.
 
     Parameters
     ----------
     rc_max : largest pair cut-off [sigma]
     skin : Verlet skin [sigma]
-    comm : communicator for reductions (serial runs: :class:`SerialComm`)
+    comm : a communicator of one rank (default :class:`SerialComm`)
     capacity : initial neighbours per particle (grown on overflow)
     """
 
     def __init__(self, rc_max: float, skin: float = 0.3, comm=None, capacity: int = 64):
-        self.rc_max, self.skin = float(rc_max), float(skin)
-        self.rlist = self.rc_max + self.skin
-        self.rlist_pair = nb.pair_list_radii(self.rc_max, self.skin)
-        self.comm = SerialComm() if comm is None else comm
-        self.capacity = int(capacity)
-        self.n_rebuilds = 0
-        self.nlist = np.zeros((0, self.capacity), np.int32)
-        self.count = np.zeros(0, np.int32)
-        self.shifts = np.zeros((27, 3))
-        self.x_build = np.zeros((0, 3))
-        self.grid = None
+        super().__init__(rc_max, skin, SerialComm() if comm is None else comm, capacity=capacity)
 
     def copy(self) -> "SerialDomain":
         """A fresh domain with the same settings (see the module docstring)."""
         return SerialDomain(self.rc_max, self.skin, self.comm, self.capacity)
 
-    @property
-    def uses_all_pairs(self) -> bool:
-        """True when the exact all-pairs multi-image builder is used (tiny boxes)."""
-        return self.grid is None
-
     def setup(self, state) -> None:
-        """Check the cut-off against the box, choose the list scheme and build the list."""
+        """Check the cut-off against the box, then choose the minimum-image path or the 1×1×1 halo."""
         check_cutoff(self.rc_max, state.box, self.skin)
-        self.shifts = shift_table(state.box)
-        self.grid = nb.cell_grid(state.box, self.rlist, periodic=True)
+        self.min_image = nb.fits_min_image(state.box, self.rlist)
+        if not self.min_image:
+            super().setup(state)
+            return
+        state.n_ghost = 0
         self.rebuild(state)
 
     def refresh(self, state) -> bool:
-        """Rebuild if some particle moved more than skin/2 since the last build."""
-        if not list_is_stale(state, self.x_build, self.skin, self.comm):
+        """Rebuild if some particle moved more than skin/2 since the last build (else forward ghosts)."""
+        if not self.min_image:
+            return super().refresh(state)
+        if not nb.list_is_stale(state, self.x_build, self.skin, self.comm):
             return False
         self.rebuild(state)
         return True
 
     def rebuild(self, state) -> None:
-        """Wrap, sort by cell (cell lists only) and build the list, growing it on overflow."""
+        """Wrap (minimum-image path) or wrap, sort by cell, rebuild ghosts and list (halo path)."""
+        if not self.min_image:
+            super().rebuild(state)
+            return
         n = state.n_local
-        nb.check_rows(n)
         wrap(state.x, state.image, state.box, n)
-        cells = self._sort_by_cell(state) if self.grid is not None else None
-        while True:
-            if len(self.nlist) < n or self.nlist.shape[1] < self.capacity:
-                self.nlist = np.zeros((n, self.capacity), np.int32)
-                self.count = np.zeros(n, np.int32)
-            worst = self._build(state, cells)
-            if worst <= self.capacity:
-                break
-            self.capacity = int(worst * 1.2) + 8
         self.x_build = state.x[:n].copy()
         self.n_rebuilds += 1
-
-    def _sort_by_cell(self, state):
-        """Reorder the particles by cell (memory locality) and return the CSR cell table."""
-        nc, _ = self.grid
-        n, ncell = state.n_local, int(np.prod(nc))
-        cell_of = nb.bin_particles(state.x, n, np.zeros(3), state.box / nc, nc, np.empty(n, np.int64))
-        order = np.argsort(cell_of, kind="stable")
-        state.permute_local(order)
-        cell_of = cell_of[order]
-        start, atoms = np.empty(ncell + 1, np.int64), np.empty(n, np.int64)
-        nb.counting_sort(cell_of, n, ncell, start, atoms)
-        return cell_of, start, atoms
-
-    def _build(self, state, cells) -> int:
-        n = state.n_local
-        if cells is None:
-            return nb.build_all_pairs(state.x, state.typ, n, n, state.box, self.rlist_pair, self.nlist,
-                                      self.count)
-        nc, m = self.grid
-        cell_of, start, atoms = cells
-        return nb.build_cells(state.x, state.typ, n, cell_of, start, atoms, nc, m, state.box, True,
-                              self.rlist_pair, self.nlist, self.count)
-
-    def reverse_forces(self, state) -> None:
-        """Nothing to send back: full lists, no ghosts."""
 
     def sum_per_particle(self, values: np.ndarray):
         """Global sum of per-particle values (n_local, ...) -> scalar or (k,) (a plain sum)."""

@@ -1,10 +1,10 @@
-"""THE pair kernel: forces, potential energy and virial over i < n_local and a full list.
+"""THE pair kernel: forces, and on request potential energy and virial, over i < n_local and a full list.
 
-One kernel for serial and decomposed runs.  Each entry of ``nlist[i]`` packs the partner
-``j`` (owned or ghost), its image shift index and the pair type (see
-:mod:`pel_hpc.md.neighbors`); ghosts made by a halo sit at pre-shifted coordinates and use
-the zero shift.  Each pair is computed from both sides (full list), so ``f[i]`` is the only
-write per particle and the inner loop vectorises; energies and virials are halved.
+One kernel for serial and decomposed runs.  Each entry of ``nlist[i]`` is the row ``j`` of a
+partner in ``[local | ghost]`` (:mod:`pel_hpc.md.neighbors`): every periodic image is a ghost
+at shifted coordinates, so the loop gathers x_j and nothing else.  Each pair is computed from
+both sides (full list), so ``f[i]`` is the only write per particle and the pair loop
+vectorises; energies and virials are halved.
 
 .. math::
 
@@ -12,175 +12,198 @@ write per particle and the inner loop vectorises; energies and virials are halve
     E = \\tfrac12\\sum_i\\sum_j u(r_{ij}),\\quad
     W = \\tfrac12\\sum_i\\sum_j f(r_{ij})\\,r_{ij}
 
-with r_ij = x_i − x_j − shift.  Units: F [epsilon/sigma], E and W [epsilon].
+with r_ij = x_i − x_j.  Units: F [epsilon/sigma], E and W [epsilon].
+
+E_pot and W are evaluated only when ``energy`` is true: they cost 40 % of a force call at
+N = 8000.  The two flags ``force_shift`` and ``energy`` select one of four specialisations of
+the same inlined loop, so no flag is tested inside a pair loop.  The specialisations may round
+the force sums differently (LLVM vectorises each on its own), so MD takes its forces from the
+force-only pass on every step and evaluates E_pot and W, on the steps that report them, in a
+second pass (:func:`local_forces` with ``energy="separate"``): a trajectory never depends on
+the output cadence or on where a run was restarted.  Minimisers, which need E_pot at every
+evaluation, use the fused pass (``energy="fused"``).
+
+Boxes too small for a list (serial N = 65: r_c + skin > L/2) use :func:`pair_forces_min_image`,
+the same pair evaluator over all pairs at the minimum image, each pair once.
 """
 import numpy as np
 from numba import njit
 
-from pel_hpc.md.neighbors import J_MASK, J_SHIFT, S_MASK
-from pel_hpc.physics.lj import lj_energy_force
+from pel_hpc.physics.lj import lj_energy_force, lj_force, row
 
-# Fast-math only for this kernel (reassociation vectorises the reductions); numba's cache
+# Fast-math only for these kernels (reassociation vectorises the reductions); numba's cache
 # key ignores fastmath, so no function is ever compiled both ways.
 FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 
 
 @njit(cache=True, fastmath=FASTMATH, error_model="numpy")
-def pair_forces(x, n_local, nlist, count, shifts, eps4, sig2, rc2, ushift, fc, rc, force_shift, f, ew):
-    """Fill ``f[:n_local]`` and each particle's share (½Σ_j u, ½Σ_j f r) of E_pot and W in ``ew``.
+def pair_forces(x, typ, n_local, nlist, count, count_a, coeff, force_shift, energy, f, ew):
+    """Fill ``f[:n_local]`` and, if ``energy``, each particle's share (½Σ_j u, ½Σ_j f r) of E_pot and W in ``ew``.
 
     Per-particle shares (not a running sum) let the domain choose the global reduction:
     a plain one, or the exact one of reproducible mode.
 
-    Per particle, a scalar pass gathers the separations of its list entries into
-    contiguous scratch rows; a second, gather-free pass evaluates the LJ formula and
-    accumulates — that pass is what LLVM vectorises (fast-math reductions and
-    ``error_model="numpy"``, without which a division carries a zero check that blocks SIMD).
-
     Parameters
     ----------
     x : (n_total, 3) positions [sigma], ``[local | ghost]``
+    typ : (n_total,) species (0 = A, 1 = B)
     n_local : owned particles, the only rows of ``f`` written
-    nlist, count : (n_local, capacity) packed entries and (n_local,) counts
-    shifts : (27, 3) periodic image shifts [sigma]
-    eps4, sig2, rc2, ushift, fc, rc : (4,) pair tables of :class:`~pel_hpc.physics.kob_andersen.PairTable`
-    force_shift : bool
+    nlist, count, count_a : (n_local, capacity) partner rows, A partners first; (n_local,) counts of
+        all partners and of the A partners
+    coeff : (4, 8) pair constants of :class:`~pel_hpc.physics.kob_andersen.PairTable`
+    force_shift, energy : bool
     f : (capacity, 3) output forces [epsilon/sigma]
-    ew : (2, n_local) output per-particle energy and virial shares [epsilon] (rows contiguous: no
-        slowdown against a running sum)
+    ew : (2, n_local) output per-particle energy and virial shares [epsilon] (untouched unless ``energy``)
     """
-    cap = nlist.shape[1]
-    buf = np.empty((3, cap))
-    for i in range(n_local):
-        m = count[i]
-        n_a = _gather(x, i, nlist[i], m, shifts, buf)
-        t0 = 2 * ((nlist[i, 0] & 3) >> 1) if m > 0 else 0  # 2·t_i: pair types t0 (j is A), t0 + 1 (j is B)
-        fx, fy, fz, e, w = _accumulate(buf, 0, n_a, eps4[t0], sig2[t0], rc2[t0], ushift[t0], fc[t0], rc[t0],
-                                       force_shift)
-        gx, gy, gz, g, v = _accumulate(buf, n_a, m, eps4[t0 + 1], sig2[t0 + 1], rc2[t0 + 1], ushift[t0 + 1],
-                                       fc[t0 + 1], rc[t0 + 1], force_shift)
-        f[i, 0] = fx + gx
-        f[i, 1] = fy + gy
-        f[i, 2] = fz + gz
-        ew[0, i] = 0.5 * (e + g)
-        ew[1, i] = 0.5 * (w + v)
-
-
-@njit(inline="always", cache=True)
-def _gather(x, i, row, m, shifts, buf):
-    """Scratch rows: separation dx, dy, dz [sigma] of i's entries; returns the number of A partners.
-
-    Rows list A partners first (:mod:`pel_hpc.md.neighbors`), so they are ``buf[:, :n_A]``.
-    The mask on ``j`` lets LLVM prove the index non-negative (no wrap-around test per load).
-    """
-    xi, yi, zi = x[i, 0], x[i, 1], x[i, 2]
-    n_b = 0
-    for k in range(m):
-        code = row[k]
-        j = (code >> J_SHIFT) & J_MASK
-        s = (code >> 2) & S_MASK
-        n_b += code & 1
-        buf[0, k] = xi - x[j, 0] - shifts[s, 0]
-        buf[1, k] = yi - x[j, 1] - shifts[s, 1]
-        buf[2, k] = zi - x[j, 2] - shifts[s, 2]
-    return m - n_b
+    if energy:
+        if force_shift:
+            _list_loop(x, typ, n_local, nlist, count, count_a, coeff, True, True, f, ew)
+        else:
+            _list_loop(x, typ, n_local, nlist, count, count_a, coeff, False, True, f, ew)
+    elif force_shift:
+        _list_loop(x, typ, n_local, nlist, count, count_a, coeff, True, False, f, ew)
+    else:
+        _list_loop(x, typ, n_local, nlist, count, count_a, coeff, False, False, f, ew)
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH, error_model="numpy")
-def _accumulate(buf, k0, k1, eps4, sig2, rc2, ushift, fc, rc, force_shift):
-    """Σ over scratch rows k0 ≤ k < k1 (one pair type) of force, energy and virial (the vectorised loop)."""
+def _list_loop(x, typ, n_local, nlist, count, count_a, coeff, force_shift, energy, f, ew):
+    """The loop of :func:`pair_forces` for constant flags: per particle an A block and a B block."""
+    for i in range(n_local):
+        xi, yi, zi = x[i, 0], x[i, 1], x[i, 2]
+        partners, m_a = nlist[i], count_a[i]
+        t = 2 * typ[i]
+        fx, fy, fz, e, w = _gathered(x, partners, 0, m_a, xi, yi, zi, row(coeff, t), force_shift, energy)
+        gx, gy, gz, g, v = _gathered(x, partners, m_a, count[i], xi, yi, zi, row(coeff, t + 1), force_shift,
+                                     energy)
+        f[i, 0] = fx + gx
+        f[i, 1] = fy + gy
+        f[i, 2] = fz + gz
+        if energy:
+            ew[0, i] = 0.5 * (e + g)
+            ew[1, i] = 0.5 * (w + v)
+
+
+@njit(inline="always", cache=True, fastmath=FASTMATH, error_model="numpy")
+def _gathered(x, partners, k0, k1, xi, yi, zi, p, force_shift, energy):
+    """Σ over the list entries k0 ≤ k < k1 (one pair type, constants ``p``) of force, energy, virial.
+
+    Gather and evaluation in one loop: LLVM vectorises the arithmetic with the loads of x_j
+    as scalar inserts (one pass; a separate gather pass into scratch rows measured 20 % slower).
+    """
     fx = 0.0
     fy = 0.0
     fz = 0.0
     e = 0.0
     w = 0.0
     for k in range(k0, k1):
-        dx, dy, dz = buf[0, k], buf[1, k], buf[2, k]
+        j = partners[k]
+        dx = xi - x[j, 0]
+        dy = yi - x[j, 1]
+        dz = zi - x[j, 2]
         r2 = dx * dx + dy * dy + dz * dz
-        f_over_r, u = lj_energy_force(r2, eps4, sig2, rc2, ushift, fc, rc, force_shift)
+        if energy:
+            f_over_r, u = lj_energy_force(r2, p, force_shift)
+            e += u
+            w += f_over_r * r2
+        else:
+            f_over_r = lj_force(r2, p, force_shift)
         fx += f_over_r * dx
         fy += f_over_r * dy
         fz += f_over_r * dz
-        e += u
-        w += f_over_r * r2
     return fx, fy, fz, e, w
 
 
 @njit(cache=True, fastmath=FASTMATH, error_model="numpy")
-def pair_forces_min_image(x, n, typ, box, eps4, sig2, rc2, ushift, fc, rc, force_shift, f):
+def pair_forces_min_image(x, n, typ, box, coeff, force_shift, energy, f):
     """Tiny-box variant of :func:`pair_forces`: all pairs, minimum image, no list.
 
     Exact when r_c < L/2 (then at most one image of a partner lies within r_c).  Positions
-    are copied to structure-of-arrays order; for each i the partners j > i are a contiguous
-    range, so the separation pass, the evaluation and the Newton's-third-law update of the
-    partners' forces are all contiguous and vectorise — each pair is evaluated once.
-    Returns (E_pot, W) [epsilon] and fills ``f[:n]`` [epsilon/sigma].
+    are copied to structure-of-arrays rows; for each i the partners j > i are a contiguous
+    range, so the minimum-image separations, the evaluation and the Newton's-third-law update
+    of the partners' forces run in one contiguous loop that LLVM vectorises (indices counted
+    from 0 and one scratch array: LLVM needs both to prove the rows do not overlap) — each
+    pair is evaluated once.  Pair constants are interpolated in the partner's species,
+    p = p(t_i, A) + t_j [p(t_i, B) − p(t_i, A)], exact for t_j ∈ {0, 1}.
+    Returns (E_pot, W) [epsilon] if ``energy``, else (0, 0), and fills ``f[:n]`` [epsilon/sigma].
     """
-    xt = np.empty((3, n))
-    ft = np.zeros((3, n))
+    if energy:
+        if force_shift:
+            return _min_image_loop(x, n, typ, box, coeff, True, True, f)
+        return _min_image_loop(x, n, typ, box, coeff, False, True, f)
+    if force_shift:
+        return _min_image_loop(x, n, typ, box, coeff, True, False, f)
+    return _min_image_loop(x, n, typ, box, coeff, False, False, f)
+
+
+@njit(inline="always", cache=True, fastmath=FASTMATH, error_model="numpy")
+def _min_image_loop(x, n, typ, box, coeff, force_shift, energy, f):
+    """The loop of :func:`pair_forces_min_image` for constant flags."""
+    work = np.zeros((7, n))  # rows 0-2 positions, 3 species (float), 4-6 forces
     for i in range(n):
         for d in range(3):
-            xt[d, i] = x[i, d]
-    buf = np.empty((3, n))
+            work[d, i] = x[i, d]
+        work[3, i] = typ[i]
+    fpart = work[4:]
     epot = 0.0
     vir = 0.0
     for i in range(n - 1):
-        m = n - 1 - i
-        _separations_min_image(xt, i, m, box, buf)
-        t0 = 2 * typ[i]
-        fx, fy, fz, e, w = _accumulate_pairs(buf, typ[i + 1:], m, eps4[t0], eps4[t0 + 1], sig2[t0], sig2[t0 + 1],
-                                             rc2[t0], rc2[t0 + 1], ushift[t0], ushift[t0 + 1], fc[t0], fc[t0 + 1],
-                                             rc[t0], rc[t0 + 1], force_shift, ft[:, i + 1:])
-        ft[0, i] += fx
-        ft[1, i] += fy
-        ft[2, i] += fz
+        t = 2 * typ[i]
+        fx, fy, fz, e, w = _min_image_partners(work, i, n - 1 - i, box, row(coeff, t), row(coeff, t + 1),
+                                               force_shift, energy, fpart)
+        work[4, i] += fx
+        work[5, i] += fy
+        work[6, i] += fz
         epot += e
         vir += w
     for i in range(n):
         for d in range(3):
-            f[i, d] = ft[d, i]
+            f[i, d] = work[4 + d, i]
     return epot, vir
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH, error_model="numpy")
-def _separations_min_image(xt, i, m, box, buf):
-    """Scratch rows k < m: minimum-image separation of i from j = i + 1 + k [sigma]."""
-    for d in range(3):
-        xi, length, inv = xt[d, i], box[d], 1.0 / box[d]
-        for k in range(m):
-            dx = xi - xt[d, i + 1 + k]
-            buf[d, k] = dx - length * np.rint(dx * inv)
-
-
-@njit(inline="always", cache=True, fastmath=FASTMATH, error_model="numpy")
-def _accumulate_pairs(buf, species, m, e0, e1, s0, s1, c0, c1, u0, u1, f0, f1, r0, r1, force_shift, fpart):
-    """Σ over the scratch rows of force, energy and virial, also subtracting each pair force from the
-    partner rows ``fpart`` (3, m).
-
-    ``species[k]`` is the partner's species t_j; pair parameters are p = (1 − t_j) p_A + t_j p_B
-    (exact for t_j ∈ {0, 1}), branch- and gather-free.
-    """
+def _min_image_partners(work, i, m, box, pa, pb, force_shift, energy, fpart):
+    """Σ over partners j = i + 1 + k, k < m, of force, energy and virial on i; −force added to ``fpart[:, j]``."""
+    lx, ly, lz = box[0], box[1], box[2]
+    ix, iy, iz = 1.0 / lx, 1.0 / ly, 1.0 / lz
+    xi, yi, zi = work[0, i], work[1, i], work[2, i]
     fx = 0.0
     fy = 0.0
     fz = 0.0
     e = 0.0
     w = 0.0
     for k in range(m):
-        dx, dy, dz = buf[0, k], buf[1, k], buf[2, k]
-        tj = float(species[k] & 1)
-        ta = 1.0 - tj
+        j = i + 1 + k
+        dx = xi - work[0, j]
+        dy = yi - work[1, j]
+        dz = zi - work[2, j]
+        dx -= lx * np.rint(dx * ix)
+        dy -= ly * np.rint(dy * iy)
+        dz -= lz * np.rint(dz * iz)
         r2 = dx * dx + dy * dy + dz * dz
-        f_over_r, u = lj_energy_force(r2, ta * e0 + tj * e1, ta * s0 + tj * s1, ta * c0 + tj * c1,
-                                      ta * u0 + tj * u1, ta * f0 + tj * f1, ta * r0 + tj * r1, force_shift)
+        p = _interpolate(pa, pb, work[3, j])
+        if energy:
+            f_over_r, u = lj_energy_force(r2, p, force_shift)
+            e += u
+            w += f_over_r * r2
+        else:
+            f_over_r = lj_force(r2, p, force_shift)
         fx += f_over_r * dx
         fy += f_over_r * dy
         fz += f_over_r * dz
-        fpart[0, k] -= f_over_r * dx
-        fpart[1, k] -= f_over_r * dy
-        fpart[2, k] -= f_over_r * dz
-        e += u
-        w += f_over_r * r2
+        fpart[0, j] -= f_over_r * dx
+        fpart[1, j] -= f_over_r * dy
+        fpart[2, j] -= f_over_r * dz
     return fx, fy, fz, e, w
+
+
+@njit(inline="always", cache=True)
+def _interpolate(pa, pb, tj):
+    """Pair constants for a partner of species ``tj`` (0.0 or 1.0) from those of the A and B partner."""
+    return (pa[0] + tj * (pb[0] - pa[0]), pa[1] + tj * (pb[1] - pa[1]), pa[2] + tj * (pb[2] - pa[2]),
+            pa[3] + tj * (pb[3] - pa[3]), pa[4] + tj * (pb[4] - pa[4]), pa[5] + tj * (pb[5] - pa[5]),
+            pa[6] + tj * (pb[6] - pa[6]), pa[7] + tj * (pb[7] - pa[7]))
 
 
 def compute_forces(state, domain, table):
@@ -189,14 +212,32 @@ def compute_forces(state, domain, table):
     return float(tot[0]), float(tot[1])
 
 
-def local_forces(state, domain, table) -> np.ndarray:
-    """Forces into ``state.f``; returns the owned particles' (2, n_local) shares of E_pot and W [epsilon].
+ENERGY_MODES = ("none", "fused", "separate")
 
-    No global reduction: an MD step needs the forces only, and the caller sums the shares
-    (``domain.sum_per_particle``) when E_pot or W is asked for.
+
+def local_forces(state, domain, table, energy: str = "fused"):
+    """Forces into ``state.f``; returns shares of (E_pot, W) [epsilon] whose column sums are the totals.
+
+    ``energy``: ``"none"`` computes the forces only and returns ``None``; ``"fused"`` takes forces,
+    E_pot and W from one pass (minimisers); ``"separate"`` takes the forces from the force-only
+    pass, bitwise those of ``"none"``, and E_pot and W from a second pass (MD steps that report
+    them).  The list kernel gives the owned particles' (2, n_local) shares; a serial tiny box
+    (``domain.min_image``) gives one column holding the totals.  No global reduction: the caller
+    sums the shares (``domain.sum_per_particle``) when E_pot or W is asked for.
     """
-    ew = np.empty((2, state.n_local))
-    pair_forces(state.x, state.n_local, domain.nlist, domain.count, domain.shifts, table.eps4, table.sig2,
-                table.rc2, table.ushift, table.fc, table.rc, table.force_shift, state.f, ew)
+    if energy not in ENERGY_MODES:
+        raise ValueError(f"energy must be one of {ENERGY_MODES}, not {energy!r}")
+    n, fused = state.n_local, energy == "fused"
+    if domain.min_image:
+        args = (state.x, n, state.typ, state.box, table.coeff, table.force_shift)
+        e, w = pair_forces_min_image(*args, fused, state.f)
+        if energy == "separate":
+            e, w = pair_forces_min_image(*args, True, np.empty_like(state.f[:n]))
+        return None if energy == "none" else np.array([[e], [w]])
+    args = (state.x, state.typ, n, domain.nlist, domain.count, domain.count_a, table.coeff, table.force_shift)
+    ew = np.empty((2, n)) if energy != "none" else np.empty((2, 0))
+    pair_forces(*args, fused, state.f, ew)
+    if energy == "separate":
+        pair_forces(*args, True, np.empty_like(state.f[:n]), ew)
     domain.reverse_forces(state)
-    return ew
+    return None if energy == "none" else ew

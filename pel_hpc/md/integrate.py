@@ -8,7 +8,8 @@
 The large-system step (:meth:`pel_hpc.simulation.Simulation.step`) uses the fused passes
 :func:`scale_kick_drift` and :func:`kick_squared_speeds` (one numba call and one sweep over
 the particles each, bitwise the same arithmetic as the separate kernels); the compiled
-small-system loop (:mod:`pel_hpc.md.loop`) calls the separate ones.
+small-system loop (:mod:`pel_hpc.md.loop`) uses :func:`scale_kick_drift` and the separate
+second half-kick (it needs the sum of |v|², not the per-particle values).
 
 Units: Δt [tau], x [sigma], v [sigma/tau], F [epsilon/sigma].
 

@@ -80,14 +80,11 @@ def remember(s_hist, y_hist, rho, k, s, y, h0):
 
 
 @njit(cache=True)
-def lbfgs_all_pairs(x, v, f, image, x_build, typ, box, shifts, nlist, count, eps4, sig2, rc2, ushift, fc, rc,
-                    force_shift, rlist, skin, tol, max_iter, params, out):
-    """Compiled L-BFGS for tiny serial boxes (all-pairs list).  ``out`` = [E_pot, n_iter, |F|].
+def lbfgs_min_image(x, v, f, image, x_build, typ, box, coeff, force_shift, skin, tol, max_iter, params,
+                     out):
+    """Compiled L-BFGS for tiny serial boxes (list-free minimum-image forces).  ``out`` = [E_pot, n_iter, |F|].
 
-    Same signature as :func:`pel_hpc.md.minimize.fire_all_pairs` (``v`` is unused).
-
-    Forces are the list-free minimum-image ones (``nlist``, ``count``, ``shifts``, ``rlist``
-    are unused and kept for a uniform signature); returns 0.
+    Same signature as :func:`pel_hpc.md.minimize.fire_min_image` (``v`` is unused); returns 0.
     """
     n3 = 3 * x.shape[0]
     xf, ff = x.reshape(n3), f.reshape(n3)
@@ -95,7 +92,7 @@ def lbfgs_all_pairs(x, v, f, image, x_build, typ, box, shifts, nlist, count, eps
     s_hist, y_hist, rho, k = np.zeros((m, n3)), np.zeros((m, n3)), np.zeros(m), 0
     d = np.empty(n3)
     refresh_min_image(x, image, x_build, box, 0.0)  # wrap if moved since the set-up
-    e, _ = pair_forces_min_image(x, x.shape[0], typ, box, eps4, sig2, rc2, ushift, fc, rc, force_shift, f)
+    e, _ = pair_forces_min_image(x, x.shape[0], typ, box, coeff, force_shift, True, f)
     for it in range(max_iter + 1):
         out[0], out[1], out[2] = e, it, np.sqrt(_dot(ff, ff))
         if out[2] <= tol or it == max_iter:
@@ -105,8 +102,7 @@ def lbfgs_all_pairs(x, v, f, image, x_build, typ, box, shifts, nlist, count, eps
         for trial in range(int(params[4]) + 1):
             xf += d
             refresh_min_image(x, image, x_build, box, skin)
-            e_new, _ = pair_forces_min_image(x, x.shape[0], typ, box, eps4, sig2, rc2, ushift, fc, rc,
-                                             force_shift, f)
+            e_new, _ = pair_forces_min_image(x, x.shape[0], typ, box, coeff, force_shift, True, f)
             if e_new - e <= max_rise * abs(e_new) or trial == int(params[4]):
                 break
             xf -= d

@@ -11,45 +11,48 @@ in the batch, so its trajectory is bitwise the same in any batch (any rank count
 
 Kernel signature (arrays carry a leading replica axis ``R``)::
 
-    advance(x, v, f, image, x_build, typ, box, eps4, sig2, rc2, ushift, fc, rc, force_shift,
-            skin, dt, eta, eta_v, q, ndof, temp, steps, info) -> None
+    advance(x, v, f, image, x_build, typ, box, coeff, force_shift, skin, dt, eta, eta_v, q, ndof,
+            temp, steps, info) -> None
 
     x, v, f, x_build : (R, N, 3) float64 [sigma, sigma/tau, epsilon/sigma]
     image : (R, N, 3) int32;  typ : (R, N) int32;  box : (R, 3) [sigma]
-    eps4 … rc, force_shift : the PairTable arrays;  skin : [sigma];  dt : [tau]
+    coeff, force_shift : the PairTable's constants and truncation;  skin : [sigma];  dt : [tau]
     eta, eta_v : (R, M) Nosé–Hoover chain state (M = 0 for NVE);  q : (M,) masses
     ndof : 3N − 3;  temp : target T [epsilon/k_B];  steps : steps for every replica
-    info : (R, 3) float64 out: E_pot, virial W of the last step [epsilon], wraps (added)
+    info : (R, 3) float64 out: E_pot, virial W of the last step [epsilon] (the only step that
+        evaluates them, in a second pass that leaves the forces alone), wraps (added)
 
 Tiny boxes use the list-free minimum-image forces (:func:`pel_hpc.md.forces.pair_forces_min_image`,
 exact for r_c < L/2): no neighbour list, ``x_build``/``image``/``skin`` only time the wrapping.
 Before the first call the caller must have computed the forces ``f`` of ``x``.
 """
+import numpy as np
 from numba import njit
 
 from pel_hpc.md.forces import pair_forces_min_image
-from pel_hpc.md.integrate import drift, kick, scale
+from pel_hpc.md.integrate import kick, scale, scale_kick_drift
 from pel_hpc.md.neighbors import refresh_min_image
 from pel_hpc.md.observables import sum_v2
 from pel_hpc.md.thermostat import half_step
 
 
 @njit(cache=True)
-def advance(x, v, f, image, x_build, typ, box, eps4, sig2, rc2, ushift, fc, rc, force_shift, skin, dt,
-            eta, eta_v, q, ndof, temp, steps, info):
+def advance(x, v, f, image, x_build, typ, box, coeff, force_shift, skin, dt, eta, eta_v, q, ndof, temp, steps,
+            info):
     """Advance each replica by ``steps`` velocity-Verlet(-NHC) steps (see the module docstring)."""
     n = x.shape[1]
     nhc = eta.shape[1] > 0
+    scratch = np.empty((n, 3))
     for r in range(x.shape[0]):
         xr, vr, fr = x[r], v[r], f[r]
-        for _ in range(steps):
-            if nhc:
-                scale(vr, half_step(eta[r], eta_v[r], q, sum_v2(vr, n), ndof, temp, dt), n)
-            kick(vr, fr, 0.5 * dt, n)
-            drift(xr, vr, dt, n)
+        for left in range(steps, 0, -1):
+            s = half_step(eta[r], eta_v[r], q, sum_v2(vr, n), ndof, temp, dt) if nhc else 1.0
+            scale_kick_drift(xr, vr, fr, s, 0.5 * dt, dt, n)
             info[r, 2] += refresh_min_image(xr, image[r], x_build[r], box[r], skin)
-            info[r, 0], info[r, 1] = pair_forces_min_image(xr, n, typ[r], box[r], eps4, sig2, rc2, ushift, fc, rc,
-                                                           force_shift, fr)
+            pair_forces_min_image(xr, n, typ[r], box[r], coeff, force_shift, False, fr)
+            if left == 1:  # a second pass: the forces do not depend on it (local_forces "separate")
+                info[r, 0], info[r, 1] = pair_forces_min_image(xr, n, typ[r], box[r], coeff, force_shift, True,
+                                                               scratch)
             kick(vr, fr, 0.5 * dt, n)
             if nhc:
                 scale(vr, half_step(eta[r], eta_v[r], q, sum_v2(vr, n), ndof, temp, dt), n)

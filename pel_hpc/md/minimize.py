@@ -35,7 +35,7 @@ from numba import njit
 from pel_hpc.errors import DeckError
 from pel_hpc.md.box import wrap
 from pel_hpc.md.forces import compute_forces, pair_forces_min_image
-from pel_hpc.md.lbfgs import LBFGS_PARAMS, lbfgs, lbfgs_all_pairs
+from pel_hpc.md.lbfgs import LBFGS_PARAMS, lbfgs, lbfgs_min_image
 from pel_hpc.md.neighbors import refresh_min_image
 
 # dt0, dt_max, N_min, f_inc, f_dec, alpha0, f_alpha, d_max  (LJ time / length)
@@ -110,19 +110,17 @@ def fire_update(x, v, f, n, sums, ctl, params):
 
 
 @njit(cache=True)
-def fire_all_pairs(x, v, f, image, x_build, typ, box, shifts, nlist, count, eps4, sig2, rc2, ushift, fc, rc,
-                   force_shift, rlist, skin, tol, max_iter, params, out):
-    """Compiled FIRE for tiny serial boxes (all-pairs list); same moves as :func:`minimize`.
+def fire_min_image(x, v, f, image, x_build, typ, box, coeff, force_shift, skin, tol, max_iter, params, out):
+    """Compiled FIRE for tiny serial boxes (list-free minimum-image forces); same moves as :func:`minimize`.
 
-    ``out`` = [E_pot, n_iter, |F|] on return.  Forces are the list-free minimum-image ones
-    (``nlist``, ``count``, ``shifts``, ``rlist`` unused, kept for a uniform signature); returns 0.
+    ``out`` = [E_pot, n_iter, |F|] on return; returns 0.
     """
     n = x.shape[0]
     v[:, :] = 0.0
     ctl = np.array([params[0], params[5], 0.0])
     refresh_min_image(x, image, x_build, box, 0.0)  # wrap if moved since the set-up
     for it in range(max_iter + 1):
-        epot, _ = pair_forces_min_image(x, n, typ, box, eps4, sig2, rc2, ushift, fc, rc, force_shift, f)
+        epot, _ = pair_forces_min_image(x, n, typ, box, coeff, force_shift, True, f)
         sums = fire_sums(f, v, n)
         out[0], out[1], out[2] = epot, it, np.sqrt(sums[0])
         if out[2] <= tol or it == max_iter:
@@ -164,12 +162,12 @@ def quench(state, domain, table, tol: float = 1e-8, max_iter: int = 100000, meth
     """
     copy, dom = state.copy(), domain.copy()
     dom.setup(copy)
-    small = getattr(dom, "uses_all_pairs", False) and dom.comm.size == 1
+    small = dom.min_image and dom.comm.size == 1
     if method == "fire":
-        found = _minimize_small(copy, dom, table, tol, max_iter, fire_all_pairs, FIRE_PARAMS) if small \
+        found = _minimize_small(copy, dom, table, tol, max_iter, fire_min_image, FIRE_PARAMS) if small \
             else minimize(copy, dom, table, tol, max_iter)
     elif method == "lbfgs":
-        found = _minimize_small(copy, dom, table, tol, max_iter, lbfgs_all_pairs, LBFGS_PARAMS) if small \
+        found = _minimize_small(copy, dom, table, tol, max_iter, lbfgs_min_image, LBFGS_PARAMS) if small \
             else lbfgs(copy, dom, table, tol, max_iter)
     elif method == "cg":
         found = _minimize_cg(copy, dom, table, tol, max_iter)
@@ -185,8 +183,7 @@ def _minimize_small(state, domain, table, tol, max_iter, kernel, params):
     """Run a compiled minimum-image minimiser (FIRE or L-BFGS) on a tiny serial box."""
     n, out = state.n_local, np.zeros(3)
     kernel(state.x[:n], state.v[:n], state.f[:n], state.image[:n], domain.x_build, state.typ[:n], state.box,
-           domain.shifts, domain.nlist, domain.count, table.eps4, table.sig2, table.rc2, table.ushift, table.fc,
-           table.rc, table.force_shift, domain.rlist, domain.skin, tol, max_iter, params, out)
+           table.coeff, table.force_shift, domain.skin, tol, max_iter, params, out)
     return out[0], int(out[1]), out[2], out[2] <= tol
 
 

@@ -70,9 +70,9 @@ class ReplicaBatch:
             self.attach()
         t, integ = self.sims[0].table, self.sims[0].integrator
         self.info[:, 2] = 0.0
-        loop.advance(self.x, self.v, self.f, self.image, self.x_build, self.typ, self.box, t.eps4, t.sig2, t.rc2,
-                     t.ushift, t.fc, t.rc, t.force_shift, self.sims[0].domain.skin, integ.dt, self.nhc_eta,
-                     self.nhc_veta, integ.q, integ.ndof, integ.temperature, int(steps), self.info)
+        loop.advance(self.x, self.v, self.f, self.image, self.x_build, self.typ, self.box, t.coeff, t.force_shift,
+                     self.sims[0].domain.skin, integ.dt, self.nhc_eta, self.nhc_veta, integ.q, integ.ndof,
+                     integ.temperature, int(steps), self.info)
         for s, (epot, virial, wraps) in zip(self.sims, self.info.tolist()):
             s.state.step += int(steps)
             s.set_energy(epot, virial)

@@ -3,7 +3,7 @@
 Each rank of the (replica group) communicator owns the particles of one sub-box; ghosts
 within :math:`r_h = r_c + r_{skin}` of its faces arrive through the six-swap
 :class:`~pel_hpc.parallel.halo.Halo` at pre-shifted coordinates, so the one force kernel
-(:mod:`pel_hpc.md.forces`) runs unchanged with the zero image shift. At a rebuild
+(:mod:`pel_hpc.md.forces`) sees every image as a plain row. At a rebuild
 (displacement :math:`\\max|\\Delta x| > r_{skin}/2`, globally reduced) particles are wrapped,
 migrated to their owners, sorted by cell, the ghost plan is rebuilt and the full list built
 from a non-periodic cell grid covering sub-box plus halo; between rebuilds only ghost
@@ -24,7 +24,7 @@ import numpy as np
 
 from pel_hpc.md import neighbors as nb
 from pel_hpc.md.box import check_cutoff, wrap
-from pel_hpc.md.domain import list_is_stale
+from pel_hpc.md.neighbors import list_is_stale
 from pel_hpc.parallel.grid import make_grid, owner_ranks
 from pel_hpc.parallel.halo import Halo, exchange
 from pel_hpc.parallel.halo_kernels import sort_rows_by_tag
@@ -55,9 +55,10 @@ class DecomposedDomain:
         self.rebuild_comm_time = 0.0  # seconds in migration and borders at rebuilds (benchmarks)
         self.nlist = np.zeros((0, self.capacity), np.int32)
         self.count = np.zeros(0, np.int32)
-        self.shifts = np.zeros((27, 3))  # ghosts sit at shifted coordinates: every shift is zero
+        self.count_a = np.zeros(0, np.int32)
         self.x_build = np.zeros((0, 3))
         self.grid = self.halo = None
+        self.min_image = False  # the list-free tiny-box kernels are a serial-domain choice
 
     def copy(self) -> "DecomposedDomain":
         """A fresh domain with the same settings and communicator, not yet set up."""
@@ -127,7 +128,7 @@ class DecomposedDomain:
         """(lo, cell size, nc, m) of a non-periodic cell grid over sub-box plus halo."""
         lo = self.grid.lo - self.rlist
         extent = (self.grid.hi - self.grid.lo) + 2.0 * self.rlist
-        nc, m = nb.cell_grid(extent, self.rlist, periodic=False)
+        nc, m = nb.cell_grid(extent, self.rlist)
         return lo, extent / nc, nc, m
 
     def _sort_by_cell(self, state, cells) -> None:
@@ -138,7 +139,7 @@ class DecomposedDomain:
         state.permute_local(np.argsort(cell_of, kind="stable"))
 
     def _build_list(self, state, cells) -> None:
-        """Full list over ``[local | ghost]`` with zero shifts, grown on overflow; tag-sorted if reproducible."""
+        """Full list over ``[local | ghost]``, grown on overflow; tag-sorted if reproducible."""
         lo, size, nc, m = cells
         n, n_tot, ncell = state.n_local, state.n_total, int(np.prod(nc))
         nb.check_rows(n_tot)
@@ -149,13 +150,14 @@ class DecomposedDomain:
             if len(self.nlist) < n or self.nlist.shape[1] < self.capacity:
                 self.nlist = np.zeros((max(n, 1), self.capacity), np.int32)
                 self.count = np.zeros(max(n, 1), np.int32)
-            worst = nb.build_cells(state.x, state.typ, n, cell_of, start, atoms, nc, m, state.box, False,
-                                   nb.pair_list_radii(self.rc_max, self.skin), self.nlist, self.count)
+                self.count_a = np.zeros(max(n, 1), np.int32)
+            worst = nb.build_cells(state.x, state.typ, n, cell_of, start, atoms, nc, m,
+                                   nb.pair_list_radii(self.rc_max, self.skin), self.nlist, self.count, self.count_a)
             if worst <= self.capacity:
                 break
             self.capacity = int(worst * 1.2) + 8
         if self.reproducible:
-            sort_rows_by_tag(self.nlist, self.count, state.tag, state.x, n, nb.J_SHIFT)
+            sort_rows_by_tag(self.nlist, self.count, state.typ, state.tag, state.x, n)
 
     def reverse_forces(self, state) -> None:
         """Nothing to send back: full lists compute each pair on both owners."""

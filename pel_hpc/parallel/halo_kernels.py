@@ -88,30 +88,29 @@ def migration_hops(x, n, d, box_d, dims_d, coord_d, hop):
 
 
 @njit(cache=True)
-def sort_rows_by_tag(nlist, count, tag, x, n_local, j_shift):
+def sort_rows_by_tag(nlist, count, typ, tag, x, n_local):
     """Sort each neighbour row by partner species, then global tag (ties: by its coordinates).
 
     With a full list this fixes the order of every particle's force sum independently of the
-    decomposition (reproducible mode). ``j_shift`` is the bit offset of ``j`` in an entry.
+    decomposition (reproducible mode); A partners stay first, as every list has them.
     """
     for i in range(n_local):
         m = count[i]
         for a in range(1, m):  # insertion sort: rows are short (≈ 50–80 entries)
             e = nlist[i, a]
             b = a - 1
-            while b >= 0 and _after(nlist[i, b], e, j_shift, tag, x):
+            while b >= 0 and _after(nlist[i, b], e, typ, tag, x):
                 nlist[i, b + 1] = nlist[i, b]
                 b -= 1
             nlist[i, b + 1] = e
 
 
 @njit(inline="always", cache=True)
-def _after(e1, e2, j_shift, tag, x):
-    """True when entry ``e1`` sorts after ``e2``: by partner species (A first, as every list), then by
-    the partner's tag, then by its x, y, z."""
-    if (e1 & 1) != (e2 & 1):
-        return (e1 & 1) > (e2 & 1)
-    j1, j2 = e1 >> j_shift, e2 >> j_shift
+def _after(j1, j2, typ, tag, x):
+    """True when partner row ``j1`` sorts after ``j2``: by species (A first, as every list), then by
+    tag, then by its x, y, z."""
+    if typ[j1] != typ[j2]:
+        return typ[j1] > typ[j2]
     if tag[j1] != tag[j2]:
         return tag[j1] > tag[j2]
     for d in range(3):

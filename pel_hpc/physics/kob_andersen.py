@@ -17,12 +17,12 @@ W. Kob and H. C. Andersen, Phys. Rev. E 51, 4626 (1995).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from pel_hpc.errors import DeckError
-from pel_hpc.physics.lj import lj_energy_force
+from pel_hpc.physics.lj import coefficients, lj_energy_force
 
 EPSILON = np.array([[1.0, 1.5], [1.5, 0.5]])  # [epsilon]
 SIGMA = np.array([[1.0, 0.8], [0.8, 0.88]])  # [sigma]
@@ -61,6 +61,8 @@ class PairTable:
     fc : LJ radial force at the cut-off for ``force_shift`` (0 for ``shift``) [epsilon/sigma]
     force_shift : whether the force is shifted too
     cutoff : r_c in units of σ_αβ (dimensionless)
+    coeff : (4, 8) the kernels' constants per pair type (:data:`pel_hpc.physics.lj.COEFF_COLUMNS`),
+        derived from the fields above
     """
 
     eps4: np.ndarray
@@ -71,6 +73,11 @@ class PairTable:
     fc: np.ndarray
     force_shift: bool
     cutoff: float
+    coeff: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        """Derive the kernels' constants from the fields (also after ``dataclasses.replace``)."""
+        object.__setattr__(self, "coeff", coefficients(self.eps4, self.sig2, self.rc, self.ushift, self.fc))
 
     @property
     def rc_max(self) -> float:
@@ -92,9 +99,10 @@ def pair_table(cutoff: float = 2.5, truncation: str = "shift") -> PairTable:
     sig2 = SIGMA.reshape(4) ** 2
     rc = cutoff * SIGMA.reshape(4)
     zero = np.zeros(4)
+    untruncated = coefficients(eps4, sig2, np.full(4, np.inf), zero, zero)
     u_c, f_c = np.empty(4), np.empty(4)
-    for t in range(4):
-        f_over_r, u = lj_energy_force(rc[t] ** 2 * (1.0 - 1e-15), eps4[t], sig2[t], np.inf, 0.0, 0.0, 1.0, False)
+    for t in range(4):  # u_LJ and F_LJ at r_c from the one evaluator
+        f_over_r, u = lj_energy_force(rc[t] ** 2, untruncated[t], False)
         u_c[t], f_c[t] = u, f_over_r * rc[t]
     fc = f_c if truncation == "force_shift" else zero
     return PairTable(eps4, sig2, rc, rc**2, u_c, fc, truncation == "force_shift", float(cutoff))

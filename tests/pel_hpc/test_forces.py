@@ -8,7 +8,9 @@ from pel_hpc.md.box import check_cutoff
 from pel_hpc.md.domain import SerialDomain
 from pel_hpc.md.forces import compute_forces
 from pel_hpc.md.init import random_state
-from pel_hpc.md.neighbors import MAX_ROWS, check_rows, unpack
+from pel_hpc.md.neighbors import MAX_ROWS, check_rows
+from pel_hpc.parallel.comm import SerialComm
+from pel_hpc.parallel.domain import DecomposedDomain
 from pel_hpc.physics.kob_andersen import composition, pair_table
 
 
@@ -28,8 +30,10 @@ def _finite_difference_check(state, cutoff, truncation, n_checks=30, h=1e-6):
     for i, d in zip(rng.integers(0, s.n_local, n_checks), rng.integers(0, 3, n_checks)):
         x0 = s.x[i, d]
         s.x[i, d] = x0 + h
+        assert not dom.refresh(s)  # ghost images follow their owner (no rebuild: rows stay put)
         ep, _ = compute_forces(s, dom, table)
         s.x[i, d] = x0 - h
+        dom.refresh(s)
         em, _ = compute_forces(s, dom, table)
         s.x[i, d] = x0
         assert -(ep - em) / (2 * h) == pytest.approx(f[i, d], rel=1e-5, abs=1e-5)
@@ -56,59 +60,76 @@ def test_list_forces_equal_brute_force(request, fixture, cutoff, truncation):
     assert vir == pytest.approx(w_ref, rel=1e-12)
 
 
-def test_tiny_box_lists_every_image_within_list_radius(liquid65):
-    """N = 65: r_c + skin > L/2, so some partners appear with two images; none is missed."""
-    s, dom, table = _setup(liquid65, 1.8)
-    assert dom.uses_all_pairs and dom.rlist > s.box[0] / 2
-    n, multi = s.n_local, 0
-    images = np.array([[a, b, c] for a in (-1, 0, 1) for b in (-1, 0, 1) for c in (-1, 0, 1)]) * s.box
+def _brute_force_pairs(s, table, skin=0.3):
+    """{(tag_i, tag_j, image (3,)) : r < r_c,ij + skin} over all 27 images of every owned pair (numpy)."""
+    n = s.n_local
+    images = np.array([[a, b, c] for a in (-1, 0, 1) for b in (-1, 0, 1) for c in (-1, 0, 1)])
+    out = set()
     for i in range(n):
-        j, _, _ = unpack(dom.nlist[i, : dom.count[i]])
-        multi += len(j) - len(np.unique(j))
-        r2 = ((s.x[i] - s.x[:n, None, :] - images[None, :, :]) ** 2).sum(-1)  # brute force, 27 images
-        rl = table.rc[2 * s.typ[i] + s.typ[:n]] + 0.3  # each pair type's cut-off plus the skin
-        assert dom.count[i] == np.count_nonzero((r2 < rl[:, None] ** 2) & (r2 > 0))
-    assert multi > 0  # multi-image entries exist
+        r2 = ((s.x[i] - s.x[:n, None, :] - (images * s.box)[None, :, :]) ** 2).sum(-1)  # (n, 27)
+        rl = table.rc[2 * s.typ[i] + s.typ[:n]] + skin
+        for j, k in zip(*np.nonzero((r2 < rl[:, None] ** 2) & (r2 > 0))):
+            out.add((int(s.tag[i]), int(s.tag[j]), tuple(int(c) for c in images[k])))
+    return out
+
+
+def _listed_pairs(s, dom):
+    """The domain's list as {(tag_i, tag_j, image)}: a ghost's image is its offset from its owner's row."""
+    n = s.n_local
+    row_of_tag = np.empty(s.n_global, np.int64)
+    row_of_tag[s.tag[:n]] = np.arange(n)
+    out = set()
+    for i in range(n):
+        for j in dom.nlist[i, : dom.count[i]]:
+            image = np.rint((s.x[j] - s.x[row_of_tag[s.tag[j]]]) / s.box).astype(int)
+            out.add((int(s.tag[i]), int(s.tag[j]), tuple(int(c) for c in image)))
+    return out
+
+
+def test_tiny_box_uses_the_list_free_minimum_image_kernel(liquid65):
+    """N = 65 in serial: r_c + skin > L/2, no ghosts and no list, the minimum-image kernel."""
+    s, dom, _ = _setup(liquid65, 1.8)
+    assert dom.min_image and dom.rlist > s.box[0] / 2 and s.n_ghost == 0
+
+
+def test_tiny_box_list_holds_every_image_within_list_radius(liquid65):
+    """N = 65 on the halo (1×1×1 grid, as reproducible mode): partners within r_list with two images
+    appear as two ghost rows; the list equals the brute-force 27-image pair set."""
+    table = pair_table(1.8)
+    dom, s = DecomposedDomain(table.rc_max, 0.3, SerialComm()), liquid65.copy()
+    dom.setup(s)
+    assert not dom.min_image and s.n_ghost > 5 * s.n_local
+    listed, reference = _listed_pairs(s, dom), _brute_force_pairs(s, table)
+    assert listed == reference
+    assert len({(i, j) for i, j, _ in listed}) < len(listed)  # multi-image entries exist
 
 
 @pytest.mark.parametrize("n", [1000, 600, 1400])  # 6, 5 and 7 cells per edge: blocks of 2, 1, and 2 + 1 along z
-def test_cell_list_equals_all_pairs_list(random1000, n):
+def test_cell_list_equals_brute_force_pairs(random1000, n):
     state = random1000 if n == 1000 else random_state(n, 1.2, 0.8, n)
     s, dom, table = _setup(state, 2.5)
-    assert not dom.uses_all_pairs and dom.grid[0][2] == {1000: 6, 600: 5, 1400: 7}[n]
-    cells = {(int(s.tag[i]), int(s.tag[j]), int(k)) for i in range(s.n_local)
-             for j, k, _ in zip(*unpack(dom.nlist[i, : dom.count[i]]))}
-    ap = SerialDomain(table.rc_max, 0.3)
-    ap.grid = None
-    ap.shifts = dom.shifts
-    ap.rebuild(s)
-    pairs = {(int(s.tag[i]), int(s.tag[j]), int(k)) for i in range(s.n_local)
-             for j, k, _ in zip(*unpack(ap.nlist[i, : ap.count[i]]))}
-    assert cells == pairs and len(pairs) > 50 * s.n_local
-
-
-def test_pair_type_in_entries_matches_species(liquid65):
-    s, dom, _ = _setup(liquid65, 1.8)
-    for i in range(s.n_local):
-        j, _, t = unpack(dom.nlist[i, : dom.count[i]])
-        assert np.array_equal(t, 2 * s.typ[i] + s.typ[j])
+    assert not dom.min_image and s.n_ghost > 0
+    listed = _listed_pairs(s, dom)
+    assert listed == _brute_force_pairs(s, table) and len(listed) > 50 * s.n_local
 
 
 @pytest.mark.parametrize("fixture, cutoff", [("liquid65", 1.8), ("random1000", 2.5)])
 def test_rows_list_a_partners_before_b_partners(request, fixture, cutoff):
-    """The force kernel evaluates a row's A block and B block with constant parameters."""
-    s, dom, _ = _setup(request.getfixturevalue(fixture), cutoff)
+    """The force kernel evaluates a row's A block (``count_a`` entries) and B block with constant parameters."""
+    table = pair_table(cutoff)
+    dom, s = DecomposedDomain(table.rc_max, 0.3, SerialComm()), request.getfixturevalue(fixture).copy()
+    dom.setup(s)
     n_switches = 0
     for i in range(s.n_local):
-        t_j = unpack(dom.nlist[i, : dom.count[i]])[2] & 1
-        assert np.all(np.diff(t_j) >= 0)
-        n_switches += int(np.any(t_j == 0) and np.any(t_j == 1))
+        t_j = s.typ[dom.nlist[i, : dom.count[i]]]
+        assert np.all(t_j[: dom.count_a[i]] == 0) and np.all(t_j[dom.count_a[i]:] == 1)
+        n_switches += int(0 < dom.count_a[i] < dom.count[i])
     assert n_switches > 0.9 * s.n_local
 
 
 def test_refuses_more_rows_than_an_entry_can_index():
     check_rows(MAX_ROWS - 1)
-    with pytest.raises(DecompositionError, match="2\\^24"):
+    with pytest.raises(DecompositionError, match="2\\^31"):
         check_rows(MAX_ROWS)
 
 
@@ -135,8 +156,7 @@ def test_tiny_box_minimum_image_forces_equal_brute_force(liquid65, truncation):
     n = s.n_local
     s.x[:n] += s.box * np.random.default_rng(3).integers(-2, 3, size=(n, 3))  # any image: minimum image
     f = np.zeros((n, 3))
-    epot, vir = pair_forces_min_image(s.x, n, s.typ, s.box, table.eps4, table.sig2, table.rc2, table.ushift,
-                                      table.fc, table.rc, table.force_shift, f)
+    epot, vir = pair_forces_min_image(s.x, n, s.typ, s.box, table.coeff, table.force_shift, True, f)
     e_ref, f_ref, w_ref = ka_brute_force(s.x[:n], s.typ[:n], s.box, 1.8, truncation == "force_shift")
     assert np.max(np.abs(f - f_ref)) <= 1e-12 * np.max(np.abs(f_ref))
     assert epot == pytest.approx(e_ref, rel=1e-12) and vir == pytest.approx(w_ref, rel=1e-12)

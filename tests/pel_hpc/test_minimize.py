@@ -75,10 +75,24 @@ def test_unknown_method_is_a_deck_error(liquid65):
 
 
 def test_cg_reaches_an_inherent_structure(liquid65):
+    """scipy's CG (cross-check) ends in a minimum: L-BFGS from its end point stays in the same IS.
+
+    Its line search compares total energies (E ≈ −290, one ulp 6e-14), so it stops with "precision
+    loss" near |F| ≈ 1e-5 whatever ``tol`` asks (4e-6 to 1.4e-5 from equivalent starts); the
+    minimum is asserted through the L-BFGS re-quench instead of that last digit.
+    """
     s, dom, table = _domain(liquid65, 1.8)
     res = quench(s, dom, table, tol=1e-6, method="cg")
     e_inst, _ = compute_forces(s, dom, table)
-    assert res.fnorm < 1e-5 and res.e_is < e_inst / s.n_global
+    assert res.fnorm < 1e-4 and res.e_is < e_inst / s.n_global
+    at_is = State.from_arrays(res.x_is, s.typ[np.argsort(s.tag[:s.n_local])], s.box)
+    dom2 = SerialDomain(table.rc_max, 0.3)
+    dom2.setup(at_is)
+    again = quench(at_is, dom2, table, tol=1e-10, method="lbfgs")
+    assert again.converged and again.e_is == pytest.approx(res.e_is, rel=1e-11)
+    moved = again.x_is - res.x_is
+    moved -= s.box * np.rint(moved / s.box)  # both wrapped: compare at the minimum image
+    assert np.max(np.abs(moved)) < 1e-5
 
 
 class _GenericOnly:

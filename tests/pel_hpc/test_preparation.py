@@ -44,7 +44,8 @@ def _forces(x, typ, box, table):
 def _hessian(x, typ, box, table, h=1e-5):
     """Central finite differences of the forces: H = -dF/dx, (3N, 3N) [epsilon/sigma^2].
 
-    One neighbour list (built with a 0.3 sigma skin) serves every displaced configuration.
+    One neighbour list (built with a 0.3 sigma skin) serves every displaced configuration; the
+    domain's refresh moves the ghost images with their owner.
     """
     n = len(x)
     s = State.from_arrays(x, typ, box)
@@ -55,9 +56,11 @@ def _hessian(x, typ, box, table, h=1e-5):
     for k in range(3 * n):
         i, d = row[k // 3], k % 3
         s.x[i, d] += h
+        assert not dom.refresh(s)  # ghost images follow their owner (no rebuild: rows stay put)
         compute_forces(s, dom, table)
         fp = s.f[row].copy()
         s.x[i, d] -= 2 * h
+        dom.refresh(s)
         compute_forces(s, dom, table)
         s.x[i, d] += h
         hess[k] = -(fp - s.f[row]).ravel() / (2 * h)

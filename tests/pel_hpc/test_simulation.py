@@ -22,6 +22,22 @@ def test_compiled_loop_equals_python_loop(liquid65, chain):
     assert a.thermo()["H"] == pytest.approx(b.thermo()["H"], abs=1e-12)
 
 
+@pytest.mark.parametrize("fixture, cutoff, compiled", [("liquid65", 1.8, True), ("liquid65", 1.8, False),
+                                                      ("liquid500", 2.5, False)])
+def test_trajectory_does_not_depend_on_which_steps_report_energies(request, fixture, cutoff, compiled):
+    """E_pot and W are evaluated only on steps that report them, in a second pass: the forces and so
+    the trajectory are bitwise the same with thermo every 7 steps as with none."""
+    state = request.getfixturevalue(fixture)
+    quiet = make_sim(state, cutoff, compiled=compiled)
+    busy = make_sim(state, cutoff, compiled=compiled, ops=[ThermoOp(7, io.StringIO())])
+    quiet.run(150)
+    busy.run(150)
+    assert len(busy.operations[0].rows) == 22 and quiet.domain.n_rebuilds > 3
+    n = quiet.state.n_local
+    assert np.array_equal(quiet.state.x[:n], busy.state.x[:n]) and np.array_equal(quiet.state.v[:n], busy.state.v[:n])
+    assert quiet.thermo() == busy.thermo()
+
+
 def test_list_overflow_is_grown_on_rebuild(liquid500):
     """A list buffer that is too small is grown at the rebuild, and the forces stay exact."""
     ref = make_sim(liquid500, 2.5, compiled=False)
