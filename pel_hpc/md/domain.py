@@ -45,6 +45,7 @@ All lengths in [sigma].
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from pel_hpc.md import neighbors as nb
 from pel_hpc.md.box import check_cutoff, wrap
@@ -113,5 +114,16 @@ class SerialDomain(DecomposedDomain):
     def gather_by_tag(self, state, array: np.ndarray) -> np.ndarray:
         """Rows of ``array`` for the owned particles, ordered by tag."""
         out = np.empty((state.n_global,) + array.shape[1:], dtype=array.dtype)
-        out[state.tag[: state.n_local]] = array[: state.n_local]
+        if array.ndim == 2 and array.dtype == np.float64:  # positions, forces: every L-BFGS iteration
+            _scatter_rows(array, state.tag, state.n_local, out)
+        else:
+            out[state.tag[: state.n_local]] = array[: state.n_local]
         return out
+
+
+@njit(cache=True)
+def _scatter_rows(array, tag, n, out):
+    """out[tag[i]] = array[i] for the first ``n`` rows (numpy's fancy assignment is 10x slower)."""
+    for i in range(n):
+        for k in range(array.shape[1]):
+            out[tag[i], k] = array[i, k]
