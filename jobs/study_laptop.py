@@ -69,7 +69,8 @@ def md_step(deck: Path, runs: Path, scale: float, np_: int, extra=(), after=()) 
     name, derived = deck.stem, runs / deck.stem / "deck.yaml"
     cfg = yaml.safe_load(deck.read_text())
     ens = cfg.get("ensemble") or {}
-    ranks = int(ens.get("replicas", 1)) * int(ens.get("ranks_per_replica", 1))  # the output needs one per replica
+    per = int(ens.get("ranks_per_replica", 1))  # replica groups of `per` ranks, several replicas each if needed
+    ranks = per * min(int(ens.get("replicas", 1)), max(1, np_ // per))
     cmd = [PY, "-m", "pel_hpc", "run", str(derived), "--overwrite"]  # a step that runs is redone
     if ranks > 1:
         cmd = ["mpirun", "--oversubscribe", "-n", str(ranks), *cmd]
