@@ -1,8 +1,9 @@
 """State: the rank-local particle arrays of one simulation (LJ units).
 
 Per-particle arrays have a capacity ≥ n_local + n_ghost and hold ``[local | ghost]``
-particles, the ``n_local`` owned ones first.  Ghosts (decomposed runs only) are copies of
-other ranks' particles at pre-shifted coordinates.  Local particles are wrapped into the
+particles, the ``n_local`` owned ones first.  Ghosts are copies of particles (this rank's or
+other ranks') at periodically shifted coordinates, made by the halo; serial tiny boxes
+(minimum-image kernels) have none.  Local particles are wrapped into the
 box at every neighbour-list rebuild; between rebuilds they may lie up to skin/2 outside
 (``image`` counts the box crossings, unwrapped x = x + image·L).
 """
