@@ -1,7 +1,7 @@
 """Simulation: a State, a Domain, one integrator and a list of triggered operations."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -22,18 +22,32 @@ class Integrator:
     temperature: float = 1.0
     tau: float = 0.5
     chain: int = 3
+    carried_ke2: float | None = field(default=None, init=False, repr=False, compare=False)
 
     def setup(self, state) -> None:
         """Size the chain state in ``state`` (kept if it already has the right length)."""
+        self.carried_ke2 = None
         self.ndof = n_dof(state.n_global)
         self.q = thermostat.masses(self.chain, self.ndof, self.temperature, self.tau)
         if len(state.nhc_eta) != self.chain:
             state.nhc_eta, state.nhc_veta = np.zeros(self.chain), np.zeros(self.chain)
 
     def first_half(self, state, domain) -> None:
-        """Steps 1–3 of :meth:`Simulation.run`: NHC half-step, then kick and drift in one fused pass."""
+        """Steps 1–3 of :meth:`Simulation.run`: NHC half-step, then kick and drift in one fused pass.
+
+        Between two steps only the NHC scale s touches the velocities, so the previous step's
+        2K·s² (:attr:`carried_ke2`) is this half-step's 2K: one global reduction per NVT step
+        instead of two.  The carry is dropped (:meth:`forget_kinetic_energy`) whenever Python
+        code may have run in between (operations, a new run).
+        """
         n = state.n_local
-        s = self._chain_scale(state, domain, squared_speeds(state.v, n)) if self.chain else 1.0
+        s = 1.0
+        if self.chain:
+            ke2 = self.carried_ke2
+            if ke2 is None:
+                ke2 = float(domain.sum_per_particle(squared_speeds(state.v, n)))
+            s = self._chain_scale(state, ke2)
+        self.carried_ke2 = None
         integrate.scale_kick_drift(state.x, state.v, state.f, s, 0.5 * self.dt, self.dt, n)
 
     def second_half(self, state, domain) -> None:
@@ -42,13 +56,18 @@ class Integrator:
         if not self.chain:
             integrate.kick(state.v, state.f, 0.5 * self.dt, n)
             return
-        v2 = integrate.kick_squared_speeds(state.v, state.f, 0.5 * self.dt, n)
-        integrate.scale(state.v, self._chain_scale(state, domain, v2), n)
+        ke2 = float(domain.sum_per_particle(integrate.kick_squared_speeds(state.v, state.f, 0.5 * self.dt, n)))
+        s = self._chain_scale(state, ke2)
+        integrate.scale(state.v, s, n)
+        self.carried_ke2 = ke2 * s * s
 
-    def _chain_scale(self, state, domain, v2) -> float:
-        """NHC half-step from the per-particle |v_i|² ``v2``; its one global sum goes through
-        ``domain.sum_per_particle`` (exact in reproducible mode).  Returns the velocity scale."""
-        ke2 = float(domain.sum_per_particle(v2))
+    def forget_kinetic_energy(self) -> None:
+        """Drop the carried 2K (the next step sums |v|² afresh)."""
+        self.carried_ke2 = None
+
+    def _chain_scale(self, state, ke2: float) -> float:
+        """NHC half-step given the global 2K = ``ke2`` (summed by ``domain.sum_per_particle``, exact
+        in reproducible mode, or carried).  Returns the velocity scale."""
         return thermostat.half_step(state.nhc_eta, state.nhc_veta, self.q, ke2, self.ndof, self.temperature, self.dt)
 
     def chain_energy(self, state) -> float:
@@ -153,6 +172,7 @@ class Simulation:
 
     def _advance(self, k: int) -> None:
         """``k`` steps; only the last evaluates E_pot and W (operations act after it)."""
+        self.integrator.forget_kinetic_energy()  # operations ran since the last step
         if self.compiled:
             self._advance_compiled(k)
         else:
@@ -162,9 +182,10 @@ class Simulation:
     def step(self, energy: bool = True) -> None:
         """One MD step in Python-orchestrated kernels (any domain), steps 1–7 of :meth:`run`.
 
-        Fused passes: besides the displacement check and the forces, an NVT step makes six
-        numba calls and two global sums of |v|² (three global reductions with the displacement
-        check); serial and decomposed domains take one path.  ``energy=False`` skips E_pot and
+        Fused passes: besides the displacement check and the forces, an NVT step makes five
+        numba calls and one global sum of |v|² (two global reductions with the displacement
+        check; the first half-step's 2K is carried, see :meth:`Integrator.first_half`); serial
+        and decomposed domains take one path.  ``energy=False`` skips E_pot and
         W (then :attr:`epot` is unavailable until the next step that evaluates them); the forces,
         hence the trajectory, are bitwise the same either way.
         """

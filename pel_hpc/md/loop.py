@@ -45,8 +45,9 @@ def advance(x, v, f, image, x_build, typ, box, coeff, force_shift, skin, dt, eta
     scratch = np.empty((n, 3))
     for r in range(x.shape[0]):
         xr, vr, fr = x[r], v[r], f[r]
+        ke2 = sum_v2(vr, n)  # then carried: 2K·s² after each step's last NHC scale s (Integrator.first_half)
         for left in range(steps, 0, -1):
-            s = half_step(eta[r], eta_v[r], q, sum_v2(vr, n), ndof, temp, dt) if nhc else 1.0
+            s = half_step(eta[r], eta_v[r], q, ke2, ndof, temp, dt) if nhc else 1.0
             scale_kick_drift(xr, vr, fr, s, 0.5 * dt, dt, n)
             info[r, 2] += refresh_min_image(xr, image[r], x_build[r], box[r], skin)
             pair_forces_min_image(xr, n, typ[r], box[r], coeff, force_shift, False, fr)
@@ -55,4 +56,7 @@ def advance(x, v, f, image, x_build, typ, box, coeff, force_shift, skin, dt, eta
                                                                scratch)
             kick(vr, fr, 0.5 * dt, n)
             if nhc:
-                scale(vr, half_step(eta[r], eta_v[r], q, sum_v2(vr, n), ndof, temp, dt), n)
+                ke2 = sum_v2(vr, n)
+                s = half_step(eta[r], eta_v[r], q, ke2, ndof, temp, dt)
+                scale(vr, s, n)
+                ke2 *= s * s
