@@ -99,7 +99,7 @@ def run_events(rng, cache, draws, dpos, rec, pool, bint, bflt, order, bpar, marg
     """
     t, t_end = clock[0], par[P_T1]
     links = offsets[1] - offsets[0] if par[P_NOLINK] < 1.0 else 0       # 0: no passive process can happen
-    acc, old_lg, t_last = work[:5], work[5:], pool[:, T_LAST]
+    acc, old_lg, taus, t_last = work[:6], work[6:6 + changed.size], work[6 + changed.size:], pool[:, T_LAST]
     acc[:] = 0.0
     r_total = refresh(pool, bint, bflt)
     refresh_every = max(rec.shape[0], 65536)
@@ -122,8 +122,8 @@ def run_events(rng, cache, draws, dpos, rec, pool, bint, bflt, order, bpar, marg
         _look_ahead(rng_sel, rec, pool, bint, bflt, order, r_total, neighbours, links, ahead, h)
         ahead_state[0] = (h + 1) % AHEAD_ROWS
         n = _event(rng, cache, draws, dpos, i, t, rec, t_last, s, offsets, neighbours, link_accept, patterns,
-                   log_rate, act_prob, act_alias, pas_prob, pas_alias, tab, mode, gauss_redraw, par, acc, moments,
-                   thist, lbins, changed, old_lg)
+                   log_rate, act_prob, act_alias, pas_prob, pas_alias, tab, mode, gauss_redraw, par, acc, taus,
+                   moments, thist, lbins, changed, old_lg)
         r_total, full = _update_bins(pool, bint, bflt, bpar, rec, changed, old_lg, n, s, k, margin, r_total)
         counts[0] += 1
         counts[1] += n - 1
@@ -133,7 +133,7 @@ def run_events(rng, cache, draws, dpos, rec, pool, bint, bflt, order, bpar, marg
         if full:
             status = OVERFLOW
             break
-    _flush(moments, acc)
+    _flush(moments, acc, taus, thist, lbins)
     _snapshots_before(t, rec, par, ehist, istate, n_snap)
     clock[0] = t
     return status

@@ -6,9 +6,14 @@ ES whose rate changed by a passive process (t_j = t + Exp(1)/γ'_j, exact by mem
 ``heap[k]`` is the ES in slot k, ``hkey[k]`` its firing time [τ] (kept in heap order so that the
 four children of a slot share one cache line), ``pos[i]`` the slot of ES i.
 
-On a few dozen ES a linear scan for the earliest time (:func:`earliest`, keys indexed by ES) is
-faster: no data-dependent branches to mispredict, and an update is a single store (measured on 27
-ES: ≈ 30 ns per event against ≈ 90 ns for the heap's 1.6 sifts).
+On a few dozen ES a scan for the earliest time is faster than the heap (no data-dependent branches
+to mispredict; measured on 27 ES: ≈ 30 ns per event against ≈ 90 ns for the heap's 1.6 sifts).  The
+**blocked scan** keeps the times indexed by ES (``key``, padded with +inf to whole blocks of
+``BLOCK``) and the minimum of every block (``bmin``, its ES in ``barg``): the earliest time is a
+scan of the block minima, and a new time rescans only its block (:func:`set_time`), so an event
+with 1.6 changed ES compares ≈ N/``BLOCK`` + 1.6 ``BLOCK`` times instead of N (27 ES: 13 instead
+of 27, on the chain of dependent comparisons that separates one event from the next).  Ties go to
+the lowest ES index, as in a plain scan.
 
 References
 ----------
@@ -18,6 +23,10 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
+from .intrinsics import cmov
+
+BLOCK = 4           # ES per block of the blocked scan
 
 
 @njit(cache=True, inline="always")
@@ -71,3 +80,24 @@ def build_heap(key, heap, hkey, pos):
         heap[k] = order[k]
         hkey[k] = key[order[k]]
         pos[order[k]] = k
+
+
+@njit(cache=True, inline="always")
+def set_time(key, bmin, barg, j, t_j):
+    """Blocked scan: ES j fires at ``t_j``; recompute the minimum of its block (first on ties)."""
+    key[j] = t_j
+    b = np.uint64(j) // np.uint64(BLOCK)
+    lo = b * np.uint64(BLOCK)
+    m, arg = key[lo], lo
+    for c in range(1, BLOCK):
+        k = lo + np.uint64(c)
+        arg = cmov(key[k] < m, k, arg)
+        m = min(key[k], m)
+    bmin[b], barg[b] = m, arg
+
+
+@njit(cache=True)
+def build_blocks(key, bmin, barg):
+    """Fill the block minima of the blocked scan (``key``: times by ES, +inf padded to whole blocks)."""
+    for b in range(bmin.size):
+        set_time(key, bmin, barg, b * BLOCK, key[b * BLOCK])

@@ -54,6 +54,7 @@ from numba import njit
 from pel_hpc.errors import DeckError
 from postprocess.landscape import TABLE_I, PELParameters, log_escape_rate, p_eq
 
+from .intrinsics import cmov
 from .rng import normal, uniform
 
 BOLTZMANN, GAUSSIAN, ENERGY_DEPENDENT = 0, 1, 2
@@ -171,15 +172,21 @@ def gaussian_coefficients(s: float, tables: EnergyTables):
 
 
 @njit(cache=True, inline="always")
-def draw_cell(rng, prob, alias):
-    """Index k with probability ∝ the masses of the alias table (Vose), one uniform number.
+def alias_pick(u, prob, alias):
+    """Index k with probability ∝ the masses of the alias table (Vose), from one uniform u ∈ [0, 1).
 
-    The choice between k and ``alias[k]`` is arithmetic, not a branch (which LLVM keeps for a
-    conditional expression and which is mispredicted about every other draw)."""
-    u = uniform(rng) * prob.size
-    k = min(int(u), prob.size - 1)
-    other = alias[k]
-    return other + (k - other) * (u - k < prob[k])
+    The choice between k and ``alias[k]`` is a conditional move (:func:`.intrinsics.cmov`), not a
+    branch, which a random choice would mispredict; unsigned indices skip numba's negative-index
+    wrap-around."""
+    x = u * prob.size
+    k = min(int(x), prob.size - 1)
+    return cmov(x - k < prob[np.uint64(k)], k, alias[np.uint64(k)])
+
+
+@njit(cache=True, inline="always")
+def draw_cell(rng, prob, alias):
+    """:func:`alias_pick` with the next uniform of ``rng``."""
+    return alias_pick(uniform(rng), prob, alias)
 
 
 @njit(cache=True, inline="always")
@@ -196,18 +203,29 @@ def log_rate_at(e, e_lo, h, log_rate):
 
 
 @njit(cache=True, inline="always")
-def draw_state(rng, cache, prob, alias, e_lo, h, log_rate, sigma_gamma, visit_sign):
-    """(e, ln γ): e from the alias-tabulated density, ln γ = ln Γ(e) ± σ_γ²/2 + σ_γ z (eq. (2)).
+def landing_state(u_cell, f, z, prob, alias, e_lo, h, log_rate, sigma_gamma, visit_sign):
+    """(e, ln γ): e in the alias-drawn cell (uniform ``u_cell``) at fraction ``f`` of it, ln γ =
+    ln Γ(e) ± σ_γ²/2 + σ_γ z (eq. (2)) for a standard normal z (ignored when σ_γ = 0).
 
-    ``visit_sign`` = +1 draws the per-visit rate (active landing), −1 the time-weighted rate.
+    ``visit_sign`` = +1 gives the per-visit rate (active landing), −1 the time-weighted rate.
     """
-    k = draw_cell(rng, prob, alias)
-    f = uniform(rng)
+    k = alias_pick(u_cell, prob, alias)
     e = e_lo + (k + f) * h
-    lr = log_rate[k] + f * (log_rate[k + 1] - log_rate[k])
+    ku = np.uint64(k)
+    lr = log_rate[ku] + f * (log_rate[ku + np.uint64(1)] - log_rate[ku])
     if sigma_gamma > 0.0:
-        lr += visit_sign * 0.5 * sigma_gamma * sigma_gamma + sigma_gamma * normal(rng, cache)
+        lr += visit_sign * 0.5 * sigma_gamma * sigma_gamma + sigma_gamma * z
     return e, lr
+
+
+@njit(cache=True, inline="always")
+def draw_state(rng, cache, prob, alias, e_lo, h, log_rate, sigma_gamma, visit_sign):
+    """(e, ln γ) of :func:`landing_state` from the words of ``rng``: the cell, the fraction f, then
+    (if σ_γ > 0) the normal z."""
+    u_cell = uniform(rng)
+    f = uniform(rng)
+    z = normal(rng, cache) if sigma_gamma > 0.0 else 0.0
+    return landing_state(u_cell, f, z, prob, alias, e_lo, h, log_rate, sigma_gamma, visit_sign)
 
 
 @njit(cache=True, inline="always")

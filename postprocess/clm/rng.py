@@ -61,9 +61,12 @@ _ZE_F = np.exp(-_ZE_X)
 
 
 @njit(cache=True, inline="always")
-def next_u64(rng):
-    """The next 64-bit output of the xoshiro256+ state ``rng`` (advanced in place)."""
-    s0, s1, s2, s3 = rng[0], rng[1], rng[2], rng[3]
+def xoshiro_step(s0, s1, s2, s3):
+    """One xoshiro256+ step of a state held in four local values: (64-bit output, s0, s1, s2, s3).
+
+    A loop that draws many words keeps the state in registers this way (:func:`next_u64` reads and
+    writes the state array, which the compiler cannot keep in registers across stores to other
+    arrays)."""
     result = s0 + s3
     t = s1 << np.uint64(17)
     s2 ^= s0
@@ -71,15 +74,26 @@ def next_u64(rng):
     s1 ^= s2
     s0 ^= s3
     s2 ^= t
-    s3 = _rotl(s3, 45)
-    rng[0], rng[1], rng[2], rng[3] = s0, s1, s2, s3
+    return result, s0, s1, s2, _rotl(s3, 45)
+
+
+@njit(cache=True, inline="always")
+def next_u64(rng):
+    """The next 64-bit output of the xoshiro256+ state ``rng`` (advanced in place)."""
+    result, rng[0], rng[1], rng[2], rng[3] = xoshiro_step(rng[0], rng[1], rng[2], rng[3])
     return result
+
+
+@njit(cache=True, inline="always")
+def unit_float(r):
+    """A double uniform in [0, 1) from the top 53 bits of the 64-bit word ``r``."""
+    return float(np.int64(r >> np.uint64(11))) * 1.1102230246251565e-16
 
 
 @njit(cache=True, inline="always")
 def uniform(rng):
     """A double uniform in [0, 1) (the top 53 bits of one xoshiro256+ output)."""
-    return float(np.int64(next_u64(rng) >> np.uint64(11))) * 1.1102230246251565e-16
+    return unit_float(next_u64(rng))
 
 
 @njit(cache=True, inline="always")
@@ -127,20 +141,38 @@ def _normal_slow(rng, i, z):
 
 
 @njit(cache=True, inline="always")
-def normal(rng, cache):
-    """A standard normal variate (exact ziggurat); ``cache`` is unused (kept for the state layout).
+def normal_fast(r):
+    """(z, accepted): the ziggurat's inner-rectangle step of :func:`normal` for the word ``r``.
 
-    One word gives the layer (top 8 bits) and a signed 53-bit uniform u ∈ [−1, 1) (bits 3–55), so
-    the sign costs no branch: z = u x_i is returned as it is when |z| < x_{i+1} (≈ 99 %)."""
+    The word gives the layer i (top 8 bits) and a signed 53-bit uniform u ∈ [−1, 1) (bits 3–55), so
+    the sign costs no branch: z = u x_i is the variate when |z| < x_{i+1} (≈ 99 %)."""
+    i = int(r >> np.uint64(56))
+    z = float(np.int64(r << np.uint64(8)) >> np.int64(11)) * 2.220446049250313e-16 * _ZN_X[i]
+    return z, abs(z) < _ZN_X[i + 1]
+
+
+@njit(cache=True)
+def normal_rest(rng, r):
+    """:func:`normal` after the word ``r`` failed :func:`normal_fast`: its rejection step, then
+    further words of ``rng`` until one is accepted (the rare path, ≈ 1 %)."""
     while True:
-        r = next_u64(rng)
         i = int(r >> np.uint64(56))
-        z = float(np.int64(r << np.uint64(8)) >> np.int64(11)) * 2.220446049250313e-16 * _ZN_X[i]
-        if abs(z) < _ZN_X[i + 1]:
-            return z
+        z = normal_fast(r)[0]
         a = _normal_slow(rng, i, abs(z))
         if a >= 0.0:
             return a if z > 0.0 else -a
+        r = next_u64(rng)
+        z, accepted = normal_fast(r)
+        if accepted:
+            return z
+
+
+@njit(cache=True, inline="always")
+def normal(rng, cache):
+    """A standard normal variate (exact ziggurat); ``cache`` is unused (kept for the state layout)."""
+    r = next_u64(rng)
+    z, accepted = normal_fast(r)
+    return z if accepted else normal_rest(rng, r)
 
 
 def new_cache() -> np.ndarray:

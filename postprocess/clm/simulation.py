@@ -20,7 +20,7 @@ from postprocess.landscape import TABLE_I, PELParameters
 
 from . import kinetics as kin
 from .composition import run_events
-from .heap import build_heap
+from .heap import BLOCK, build_blocks, build_heap
 from .intrinsics import aligned_zeros
 from .lattice import make_lattice
 from .links import geometric_skip, link_patterns
@@ -100,7 +100,7 @@ class CLMSimulation:
 
     ``engine`` selects the next active process (all exact, see :mod:`.kinetics`): "composition"
     (composition–rejection over rate bins, O(1)), "heap" (next-reaction method, O(log N)), "scan"
-    (next-reaction method with a linear scan for the earliest firing time, O(N); bitwise the same
+    (next-reaction method with a blocked scan for the earliest firing time, O(N); bitwise the same
     trajectory as "heap"), or "auto": scan up to ``AUTO_SCAN_MAX_ES`` ES (the paper's 27), the
     heap up to ``AUTO_HEAP_MAX_ES``, composition–rejection above.
     """
@@ -131,13 +131,10 @@ class CLMSimulation:
                               self.tables.log_rate_max])
         kin.initial_state(self.rng, self.cache, self.tables.passive_prob, self.tables.passive_alias,
                           self.tables.log_rate, self._tab, self.rec, t_next)
-        if engine == "heap":
-            self.heap, self.pos, self.hkey = np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n)
-            build_heap(t_next, self.heap, self.hkey, self.pos)
-        elif engine == "scan":      # no heap: hkey[i] is the firing time of ES i
-            self.heap, self.pos, self.hkey = np.empty(0, np.int32), np.empty(0, np.int32), t_next
-        else:
+        if engine == "composition":
             self.bins = self._rate_bins()
+        else:
+            self.heap, self.pos, self.hkey = self._next_reaction_keys(t_next)
         self.n_snapshots = config.n_blocks * max(1, min(1024, 2**20 // n))
         self.t_now = 0.0
 
@@ -150,6 +147,21 @@ class CLMSimulation:
     def lg(self) -> np.ndarray:
         """Current ln γ of the ES [ln(1/τ)] (a view)."""
         return self.rec[:, LG]
+
+    def _next_reaction_keys(self, t_next):
+        """(heap, pos, hkey) of the next-reaction engines (:mod:`.heap`): the 4-ary heap, or for
+        "scan" the blocked scan (empty heap; hkey = (firing times by ES, +inf padded to whole
+        blocks | block minima), pos = the ES of each block minimum)."""
+        n = t_next.size
+        if self.engine == "heap":
+            heap, pos, hkey = np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n)
+            build_heap(t_next, heap, hkey, pos)
+            return heap, pos, hkey
+        n_blk = -(-n // BLOCK)
+        hkey, pos = np.full(n_blk * (BLOCK + 1), np.inf), np.empty(n_blk, np.int32)
+        hkey[:n] = t_next
+        build_blocks(hkey[:n_blk * BLOCK], hkey[n_blk * BLOCK:], pos)
+        return np.empty(0, np.int32), pos, hkey
 
     def _rate_bins(self) -> RateBins:
         """Composition–rejection bins covering every ln γ the tables and eq. (2) can produce (±9 σ_γ)."""
@@ -222,7 +234,7 @@ class CLMSimulation:
                   self._tab, COUPLING_NAMES[cfg.coupling], cfg.gauss_redraw, par, clock, istate)
         margin = 2 + self._n_links
         tallies = (moments, thist, lbins, ehist, self.n_snapshots, counts, np.empty(margin, np.int64),
-                   np.empty(5 + margin))
+                   np.empty(6 + margin + kin.TAU_BATCH))
         status = kin.OVERFLOW
         while status == kin.OVERFLOW:
             status = self._advance((lat.offsets, lat.neighbours, link_accept, patterns, *common,
