@@ -35,8 +35,7 @@ def _look_ahead(rng_sel, rec, pool, bint, bflt, order, r_total, neighbours, link
     event n + ``LOOK_REC`` (``ahead[., 5]``, prefetched ``LOOK_POOL − LOOK_REC`` events ago) and draw
     the uniforms of event n + ``LOOK_POOL`` into the free row, prefetching the pool rows of its two
     member attempts and keeping the first as its guess."""
-    rows = ahead.shape[0]
-    h1, h2 = (h + LOOK_REC) % rows, (h + LOOK_POOL) % rows
+    h1, h2 = (h + LOOK_REC) % AHEAD_ROWS, (h + LOOK_POOL) % AHEAD_ROWS     # a constant: no division
     s1 = int(ahead[h1, 5])
     if 0 <= s1 < pool.shape[0]:
         i1 = int(pool[s1, ID])
