@@ -110,13 +110,17 @@ class DecomposedDomain:
         self.n_rebuilds += 1
 
     def _store(self, state, arrays: dict, n: int) -> None:
-        """Replace the state's owned particles by ``arrays`` (n rows), keeping spare capacity."""
-        cap = max(len(state.x), int(1.3 * n) + 16)
+        """Replace the state's owned particles by ``arrays`` (n rows), keeping spare capacity.
+
+        The state's arrays are reused while they hold n rows (a one-rank grid passes views of
+        them, which then stay in place); otherwise they are reallocated with 30 % to spare.
+        """
+        if len(state.x) < n:
+            state.resize(int(1.3 * n) + 16)
         for name in PER_PARTICLE:
-            a = arrays[name]
-            new = np.zeros((cap,) + a.shape[1:], dtype=a.dtype)
-            new[:n] = a
-            setattr(state, name, new)
+            dest, a = getattr(state, name), arrays[name]
+            if not np.may_share_memory(dest[:n], a):
+                dest[:n] = a
         state.n_local, state.n_ghost = n, 0
 
     def _grow(self, state, need: int):
@@ -132,11 +136,13 @@ class DecomposedDomain:
         return lo, extent / nc, nc, m
 
     def _sort_by_cell(self, state, cells) -> None:
-        """Reorder the owned particles by cell for memory locality."""
+        """Reorder the owned particles by cell for memory locality (a stable counting sort)."""
         lo, size, nc, _ = cells
-        n = state.n_local
+        n, ncell = state.n_local, int(np.prod(nc))
         cell_of = nb.bin_particles(state.x, n, lo, size, nc, np.empty(n, np.int64))
-        state.permute_local(np.argsort(cell_of, kind="stable"))
+        start, order = np.empty(ncell + 1, np.int64), np.empty(n, np.int64)
+        nb.counting_sort(cell_of, n, ncell, start, order)
+        state.permute_local(order)
 
     def _build_list(self, state, cells) -> None:
         """Full list over ``[local | ghost]``, grown on overflow; tag-sorted if reproducible."""

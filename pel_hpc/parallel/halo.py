@@ -26,7 +26,6 @@ from time import perf_counter
 import numpy as np
 
 from pel_hpc.parallel import halo_kernels as hk
-from pel_hpc.parallel.grid import owner_ranks
 
 _N_BORDER_COLS = 5  # x, y, z, typ, tag
 
@@ -170,11 +169,14 @@ class Halo:
 
 
 # ---- exchange: migration of particles to their owners (at a rebuild) --------------------------
-def _to_matrix(arrays: dict, rows: np.ndarray) -> np.ndarray:
-    """Selected rows of every per-particle array side by side as float64 (ints are exact < 2**53)."""
-    cols = [np.asarray(a[rows], dtype=np.float64).reshape(rows.size, int(np.prod(a.shape[1:], dtype=np.int64)))
-            for a in arrays.values()]
-    return np.hstack(cols) if cols else np.zeros((rows.size, 0))
+def _to_matrix(arrays: dict, n: int) -> np.ndarray:
+    """The first ``n`` rows of every per-particle array side by side as float64 (ints are exact < 2**53)."""
+    widths = [int(np.prod(a.shape[1:], dtype=np.int64)) for a in arrays.values()]
+    out, c = np.empty((n, sum(widths))), 0
+    for a, w in zip(arrays.values(), widths):
+        out[:, c:c + w] = a[:n].reshape(n, w)
+        c += w
+    return out
 
 
 def _from_matrix(arrays: dict, mat: np.ndarray) -> dict:
@@ -187,25 +189,32 @@ def _from_matrix(arrays: dict, mat: np.ndarray) -> dict:
     return out
 
 
-def _hop_dimension(comm, grid, arrays: dict, d: int, x_name: str) -> dict:
-    """One hop along ``d``: rows whose owner lies that way go to the minus/plus neighbour.
+def _x_column(arrays: dict, x_name: str) -> int:
+    """First matrix column of the positions in the layout of :func:`_to_matrix`."""
+    c = 0
+    for name, a in arrays.items():
+        if name == x_name:
+            return c
+        c += int(np.prod(a.shape[1:], dtype=np.int64))
+    raise KeyError(x_name)
 
-    Only the leaving rows are packed into a float64 matrix and sent; the staying rows keep
-    their arrays and order, the received rows are appended (minus-side first).
-    """
-    x = np.ascontiguousarray(arrays[x_name])
-    hop = np.empty(x.shape[0], np.int64)
-    hk.migration_hops(x, x.shape[0], d, grid.box[d], grid.dims[d], grid.coords[d], hop)
+
+def _hop_dimension(comm, grid, mat: np.ndarray, d: int, xcol: int) -> np.ndarray:
+    """One hop along ``d`` of the packed rows ``mat``: rows whose owner lies that way go to the
+    minus/plus neighbour; the staying rows keep their order, the received ones are appended
+    (minus-side first).  One partition pass (numba), two counts and two row exchanges."""
     minus, plus = grid.neighbors[d]
-    stay = hop == 0
-    parts = [{name: a[stay] for name, a in arrays.items()}]
-    for k, (dest, source, sel) in enumerate(((minus, plus, hop < 0), (plus, minus, hop > 0))):
-        send = _to_matrix(arrays, np.flatnonzero(sel))
+    stay = np.empty_like(mat)
+    leave = (np.empty_like(mat), np.empty_like(mat))
+    n_stay, n_minus, n_plus = hk.partition_hops(mat, xcol + d, grid.box[d], grid.dims[d], grid.coords[d], stay,
+                                                leave[0], leave[1])
+    parts = [stay[:n_stay]]
+    for k, (dest, source, send) in enumerate(((minus, plus, leave[0][:n_minus]), (plus, minus, leave[1][:n_plus]))):
         n_recv = sendrecv_count(comm, send.shape[0], dest, source, 500 + 2 * d + k)
-        recv = np.empty((n_recv, send.shape[1]))
-        sendrecv(comm, send, dest, source, recv, 600 + 2 * d + k)
-        parts.append(_from_matrix(arrays, recv))
-    return {name: np.concatenate([p[name] for p in parts]) for name in arrays}
+        recv = np.empty((n_recv, mat.shape[1]))
+        sendrecv(comm, np.ascontiguousarray(send), dest, source, recv, 600 + 2 * d + k)
+        parts.append(recv)
+    return np.concatenate(parts)
 
 
 def exchange(comm, grid, arrays: dict, n_local: int, x_name: str = "x"):
@@ -227,11 +236,14 @@ def exchange(comm, grid, arrays: dict, n_local: int, x_name: str = "x"):
         On a one-rank grid nothing moves and the first ``n_local`` rows are returned as they are.
     """
     arrays = {name: a[:n_local] for name, a in arrays.items()}
-    while grid.size > 1:
+    if grid.size == 1:
+        return arrays, n_local
+    mat, xcol = _to_matrix(arrays, n_local), _x_column(arrays, x_name)  # one packed row per particle
+    while True:
         for d in range(3):
             if grid.dims[d] > 1:
-                arrays = _hop_dimension(comm, grid, arrays, d, x_name)
-        misplaced = int(np.count_nonzero(owner_ranks(arrays[x_name], grid.box, grid.dims) != grid.rank))
+                mat = _hop_dimension(comm, grid, mat, d, xcol)
+        misplaced = hk.count_misplaced(mat, xcol, grid.box, np.asarray(grid.dims), np.asarray(grid.coords))
         if comm.allreduce_max(misplaced) == 0:
             break
-    return arrays, len(arrays[x_name])
+    return _from_matrix(arrays, mat), mat.shape[0]

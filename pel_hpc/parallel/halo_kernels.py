@@ -72,19 +72,52 @@ def accumulate_rows(f, idx, n, buf):
         f[i, 2] += buf[k, 2]
 
 
+@njit(inline="always", cache=True)
+def _owner_coord(x_d, box_d, dims_d):
+    """Grid coordinate along one dimension of the sub-box owning a wrapped coordinate (as
+    :func:`pel_hpc.parallel.grid.owner_coords`)."""
+    c = int(np.floor(x_d * (dims_d / box_d)))
+    return min(max(c, 0), dims_d - 1)
+
+
+@njit(inline="always", cache=True)
+def _hop(x_d, box_d, dims_d, coord_d):
+    """The hop (−1, 0, +1) towards the owner along one dimension by the shorter periodic way."""
+    delta = (_owner_coord(x_d, box_d, dims_d) - coord_d) % dims_d
+    if delta == 0:
+        return 0
+    return 1 if delta <= dims_d // 2 else -1
+
+
 @njit(cache=True)
-def migration_hops(x, n, d, box_d, dims_d, coord_d, hop):
-    """Per particle, the hop (−1, 0, +1) towards its owner along ``d`` by the shorter periodic way."""
-    for i in range(n):
-        c = int(np.floor(x[i, d] * (dims_d / box_d)))
-        c = min(max(c, 0), dims_d - 1)
-        delta = (c - coord_d) % dims_d
-        if delta == 0:
-            hop[i] = 0
-        elif delta <= dims_d // 2:
-            hop[i] = 1
+def partition_hops(mat, col, box_d, dims_d, coord_d, stay, minus, plus):
+    """Split the packed particle rows ``mat`` by their hop along one dimension (coordinate in
+    column ``col``) into ``stay``, ``minus`` and ``plus`` (order kept); returns the three counts."""
+    a = b = c = 0
+    for i in range(mat.shape[0]):
+        h = _hop(mat[i, col], box_d, dims_d, coord_d)
+        if h == 0:
+            stay[a] = mat[i]
+            a += 1
+        elif h < 0:
+            minus[b] = mat[i]
+            b += 1
         else:
-            hop[i] = -1
+            plus[c] = mat[i]
+            c += 1
+    return a, b, c
+
+
+@njit(cache=True)
+def count_misplaced(mat, col, box, dims, coords):
+    """Packed rows (positions in columns col … col+2) whose owning sub-box is not ``coords``."""
+    k = 0
+    for i in range(mat.shape[0]):
+        for d in range(3):
+            if _owner_coord(mat[i, col + d], box[d], dims[d]) != coords[d]:
+                k += 1
+                break
+    return k
 
 
 @njit(cache=True)
