@@ -104,17 +104,23 @@ def _gathered(xf, partners, k0, k1, xi, yi, zi, p, force_shift, energy):
         dx = xi - xf[j]
         dy = yi - xf[j + 1]
         dz = zi - xf[j + 2]
-        r2 = dx * dx + dy * dy + dz * dz
-        if energy:
-            f_over_r, u = lj_energy_force(r2, p, force_shift)
-            e += u
-            w += f_over_r * r2
-        else:
-            f_over_r = lj_force(r2, p, force_shift)
+        f_over_r, u, fr2 = _evaluate(dx * dx + dy * dy + dz * dz, p, force_shift, energy)
+        e += u
+        w += fr2
         fx += f_over_r * dx
         fy += f_over_r * dy
         fz += f_over_r * dz
     return fx, fy, fz, e, w
+
+
+@njit(inline="always", cache=True, fastmath=FASTMATH, error_model="numpy")
+def _evaluate(r2, p, force_shift, energy):
+    """(f/r, u, f·r) of one pair at squared distance ``r2``; with ``energy`` false only f/r is
+    evaluated and the other two are 0.0, which fast-math (no signed zeros) drops from the sums."""
+    if energy:
+        f_over_r, u = lj_energy_force(r2, p, force_shift)
+        return f_over_r, u, f_over_r * r2
+    return lj_force(r2, p, force_shift), 0.0, 0.0
 
 
 @njit(cache=True, fastmath=FASTMATH, error_model="numpy")
@@ -184,14 +190,10 @@ def _min_image_partners(work, i, m, box, pa, pb, force_shift, energy, fpart):
         dx -= lx * np.rint(dx * ix)
         dy -= ly * np.rint(dy * iy)
         dz -= lz * np.rint(dz * iz)
-        r2 = dx * dx + dy * dy + dz * dz
-        p = _interpolate(pa, pb, work[3, j])
-        if energy:
-            f_over_r, u = lj_energy_force(r2, p, force_shift)
-            e += u
-            w += f_over_r * r2
-        else:
-            f_over_r = lj_force(r2, p, force_shift)
+        f_over_r, u, fr2 = _evaluate(dx * dx + dy * dy + dz * dz, _interpolate(pa, pb, work[3, j]), force_shift,
+                                     energy)
+        e += u
+        w += fr2
         fx += f_over_r * dx
         fy += f_over_r * dy
         fz += f_over_r * dz
