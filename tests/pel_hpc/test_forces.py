@@ -48,10 +48,17 @@ def test_force_is_minus_gradient_n1000(random1000):
     _finite_difference_check(random1000, 2.5, "shift")
 
 
-@pytest.mark.parametrize("fixture,cutoff", [("liquid65", 1.8), ("random1000", 2.5), ("liquid500", 2.5)])
+@pytest.mark.parametrize("fixture,cutoff,halo", [("liquid65", 1.8, False), ("liquid65", 1.8, True),
+                                                ("random1000", 2.5, False), ("liquid500", 2.5, False)])
 @pytest.mark.parametrize("truncation", ["shift", "force_shift"])
-def test_list_forces_equal_brute_force(request, fixture, cutoff, truncation):
+def test_list_forces_equal_brute_force(request, fixture, cutoff, halo, truncation):
+    """Serial domain (minimum image for N = 65, list otherwise) and, for N = 65, the list on the halo
+    of a 1x1x1 grid (reproducible mode) against the independent numpy sum."""
     s, dom, table = _setup(request.getfixturevalue(fixture), cutoff, truncation)
+    if halo:
+        s, dom = request.getfixturevalue(fixture).copy(), DecomposedDomain(table.rc_max, 0.3, SerialComm())
+        dom.setup(s)
+        assert not dom.min_image and s.n_ghost > 0
     epot, vir = compute_forces(s, dom, table)
     n = s.n_local
     e_ref, f_ref, w_ref = ka_brute_force(s.x[:n], s.typ[:n], s.box, cutoff, truncation == "force_shift")
