@@ -107,10 +107,6 @@ class SerialDomain(DecomposedDomain):
         self.x_build = state.x[:n].copy()
         self.n_rebuilds += 1
 
-    def sum_per_particle(self, values: np.ndarray):
-        """Global sum of per-particle values (n_local, ...) -> scalar or (k,) (a plain sum)."""
-        return self.comm.allreduce_sum(np.asarray(values, dtype=np.float64).sum(axis=0))
-
     def gather_by_tag(self, state, array: np.ndarray) -> np.ndarray:
         """Rows of ``array`` for the owned particles, ordered by tag."""
         out = np.empty((state.n_global,) + array.shape[1:], dtype=array.dtype)
