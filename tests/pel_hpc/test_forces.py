@@ -111,11 +111,11 @@ def test_tiny_box_list_holds_every_image_within_list_radius(liquid65):
     assert len({(i, j) for i, j, _ in listed}) < len(listed)  # multi-image entries exist
 
 
-@pytest.mark.parametrize("n", [1000, 600, 1400])  # 6, 5 and 7 cells per edge: blocks of 2, 1, and 2 + 1 along z
+@pytest.mark.parametrize("n", [1000, 600, 1400])  # 10, 9, 11 cells per edge of box + halo: last z block of 2 or 1 cells
 def test_cell_list_equals_brute_force_pairs(random1000, n):
     state = random1000 if n == 1000 else random_state(n, 1.2, 0.8, n)
     s, dom, table = _setup(state, 2.5)
-    assert not dom.min_image and s.n_ghost > 0
+    assert not dom.min_image and s.n_ghost > 0 and dom._cell_grid()[2][2] == {1000: 10, 600: 9, 1400: 11}[n]
     listed = _listed_pairs(s, dom)
     assert listed == _brute_force_pairs(s, table) and len(listed) > 50 * s.n_local
 
