@@ -9,10 +9,14 @@ An explicit ``NUMBA_CACHE_DIR`` in the environment is respected.
 """
 import hashlib
 import os
+import re
+import shutil
 import sys
+import time
 from pathlib import Path
 
 _PACKAGES = ("pel_hpc", "postprocess")
+STALE_SECONDS = 2 * 86400  # caches of other source versions unused this long are removed
 
 
 def source_hash(root: Path) -> str:
@@ -37,8 +41,28 @@ def configure_numba_cache() -> None:
     base = root / ".numba_cache"
     if not os.access(root, os.W_OK):
         base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pel_hpc" / "numba"
-    os.environ["NUMBA_CACHE_DIR"] = str(base / source_hash(root))
+    current = base / source_hash(root)
+    os.environ["NUMBA_CACHE_DIR"] = str(current)
+    prune_stale(base, current)
     if "numba" in sys.modules:  # numba read its config already: make it see the new directory
         from numba.core import config
 
         config.reload_config()
+
+
+def prune_stale(base: Path, current: Path, now: float | None = None) -> None:
+    """Remove the caches of other source versions (16-hex-digit folders in ``base``) untouched for
+    :data:`STALE_SECONDS`: every edit or pull leaves one behind (5-7 MB each).  A process still
+    running an old version that compiles again simply recreates its folder."""
+    now = time.time() if now is None else now
+    try:
+        folders = [p for p in base.iterdir() if p != current and re.fullmatch(r"[0-9a-f]{16}", p.name)]
+    except OSError:
+        return
+    for folder in folders:
+        try:
+            newest = max([folder.stat().st_mtime] + [f.stat().st_mtime for f in folder.iterdir()])
+        except OSError:
+            continue
+        if now - newest > STALE_SECONDS:
+            shutil.rmtree(folder, ignore_errors=True)
