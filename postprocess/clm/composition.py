@@ -1,19 +1,22 @@
-r"""The composition–rejection event loop of the CLM (large lattices), with the next selections prefetched.
+r"""The event loop of the CLM on large lattices: exact trials over rate bins (:mod:`.rate_bins`), drawn ahead.
 
 Same kinetics as :func:`.kinetics.run_events_heap` (the event body :func:`.kinetics._event` is
-shared); the next active ES is drawn by composition–rejection over rate bins (:mod:`.rate_bins`),
-the clock advancing by Exp(1)/R.
+shared); the next active ES is found by trials (:func:`.rate_bins.trial`: an alias draw of a bin
+∝ its bound, a row, an acceptance test), each trial advancing the clock by Exp(1)/B, rejected
+ones included (thinning; derived in :mod:`.rate_bins`).
 
-**Look-ahead (software pipelining).**  On 10^6 ES the per-ES records and the pool do not fit in
-cache: an event would wait for a chain of memory loads (pool row of the selected ES → its record →
-its neighbours' records → their pool rows).  The selection's uniforms come from their own stream
-``rng_sel`` and are drawn two events ahead (``ahead``, a ring of three rows: bin, and two member
-attempts).  They do not depend on the state, so using them later is exact; and the pool rows they
-pick in the *present* state are almost always the ones they will pick at their event: the bin
-totals change little per event, and a member row is drawn over the bin's capacity, not its
-count (:func:`.rate_bins.select_from`).  So, while event n is processed, the two candidate pool
-rows of event n + 2 are prefetched, and the record and link list of the ES of event n + 1 (whose
-pool row was prefetched one event earlier).  A wrong guess costs only a wasted prefetch.
+**Trials drawn ahead (software pipelining).**  On 10^6 ES the per-ES records and the pool do not fit
+in cache: an event would wait for a chain of memory loads (pool row of the selected ES → its
+record → its neighbours' records → their pool rows).  A trial's random numbers (bin, row,
+acceptance, Exp(1), and the first uniform of the event's link draw) come from their own stream
+``rng_sel`` and do not depend on the state, so they are drawn in blocks of ``HALF`` into the ring
+``ring`` (``RING`` rows) long before they are used: exact.  The row a trial tests depends on the
+state only through the table of bounds, which changes only at a rebuild, so it is computed
+("staged") when its half of the ring is drawn — a block of independent load chains that overlap —
+and staged again only if the table was rebuilt since (each row records the table's epoch).  The
+pool row is prefetched ``LOOK_ROW`` trials ahead; ``LOOK_REC`` trials ahead the row has arrived,
+and if it would accept now (almost always the final verdict) the record and link list of its ES
+are prefetched; ``LOOK_NB`` trials ahead, the records of the coupled ES its event would hit.
 """
 from __future__ import annotations
 
@@ -22,116 +25,182 @@ from numba import njit
 from .fast_exp import fast_exp
 from .intrinsics import prefetch_row, prefetch_row_read
 from .kinetics import DONE, OVERFLOW, P_NOLINK, P_T1, STOPPED, _clock, _event, _flush, _snapshots_before
-from .rate_bins import (AHEAD_ROWS, CAP, COUNT, ID, LG, SLOT, START, T_LAST, bin_insert, bin_of, bin_remove,
-                        candidate_bin, refresh, select_from)
-from .rng import exponential, uniform
+from .processes import alias_pick
+from .rate_bins import (COUNT, FULL, ID, LG, RATE, SLOT, STALE, START, T_LAST, bin_insert, bin_of, bin_remove,
+                        build_table, refresh, trial)
+from .rng import exponential_fast, exponential_rest, unit_float, xoshiro_step
 
-LOOK_POOL, LOOK_REC = AHEAD_ROWS - 1, 1      # events ahead: pool rows prefetched, records prefetched
+RING, HALF = 64, 32                   # rows of the trial ring; rows drawn at a time
+U_BIN, U_ROW, U_ACCEPT, EXP, U_LINK, ROW, THETA, BIN, EPOCH = range(9)      # ring columns
+RING_SHAPE = (RING, 9)
+LOOK_ROW, LOOK_REC, LOOK_NB = 8, 4, 2   # trials ahead of each prefetch stage (_next_trial)
 
 
 @njit(cache=True, inline="always")
-def _look_ahead(rng_sel, rec, pool, bint, bflt, order, r_total, neighbours, links, ahead, h):
-    """Ring row h is event n.  Prefetch the record and links of the ES in the pool row guessed for
-    event n + ``LOOK_REC`` (``ahead[., 5]``, prefetched ``LOOK_POOL − LOOK_REC`` events ago) and draw
-    the uniforms of event n + ``LOOK_POOL`` into the free row, prefetching the pool rows of its two
-    member attempts and keeping the first as its guess."""
-    h1, h2 = (h + LOOK_REC) % AHEAD_ROWS, (h + LOOK_POOL) % AHEAD_ROWS     # a constant: no division
-    s1 = int(ahead[h1, 5])
-    if 0 <= s1 < pool.shape[0]:
-        i1 = int(pool[s1, ID])
-        prefetch_row(rec, i1)
-        if links:
-            prefetch_row_read(neighbours, i1 * links)
-    for c in range(5):
-        ahead[h2, c] = uniform(rng_sel)
-    k = candidate_bin(bint, bflt, order, r_total, ahead[h2, 0])
-    ahead[h2, 5] = -1.0
-    if k >= 0:
-        ahead[h2, 5] = bint[k, START] + int(ahead[h2, 1] * bint[k, CAP])
-        prefetch_row_read(pool, int(ahead[h2, 5]))
-        prefetch_row_read(pool, bint[k, START] + int(ahead[h2, 3] * bint[k, CAP]))
+def _stage(ring, h, bint, bflt, table, epoch):
+    """Ring row h: the pool row, threshold and bin of its trial under the present table (``epoch``;
+    ``table`` = (prob, alias, bins) of its entries, see :func:`.rate_bins.build_table`)."""
+    s, theta, k = trial(bint, bflt, table[0], table[1], table[2], ring[h, U_BIN], ring[h, U_ROW], ring[h, U_ACCEPT])
+    ring[h, ROW], ring[h, THETA], ring[h, BIN], ring[h, EPOCH] = s, theta, k, epoch
 
 
 @njit(cache=True)
-def _fill_ring(rng_sel, ahead, ahead_state):
-    """First call: uniforms for the next ``LOOK_POOL`` events, no guessed rows yet."""
-    for c in range(LOOK_POOL * 5):
-        ahead[(ahead_state[0] + c // 5) % AHEAD_ROWS, c % 5] = uniform(rng_sel)
-    ahead[:, 5] = -1.0
-    ahead_state[1] = 1
+def _draw_half(rng_sel, ring, h0, links, bint, bflt, table, epoch):
+    """Random numbers of the trials in ring rows h0 … h0 + HALF − 1 (state-independent; U_LINK only
+    if ``links``), with the generator state held in registers (:func:`.rng.xoshiro_step`), and
+    their trials staged under the present table (independent chains of loads, which overlap)."""
+    s0, s1, s2, s3 = rng_sel[0], rng_sel[1], rng_sel[2], rng_sel[3]
+    for h in range(h0, h0 + HALF):
+        w_bin, s0, s1, s2, s3 = xoshiro_step(s0, s1, s2, s3)
+        w_row, s0, s1, s2, s3 = xoshiro_step(s0, s1, s2, s3)
+        w_accept, s0, s1, s2, s3 = xoshiro_step(s0, s1, s2, s3)
+        ring[h, U_BIN], ring[h, U_ROW], ring[h, U_ACCEPT] = unit_float(w_bin), unit_float(w_row), unit_float(w_accept)
+        if links:
+            w_link, s0, s1, s2, s3 = xoshiro_step(s0, s1, s2, s3)
+            ring[h, U_LINK] = unit_float(w_link)
+        w_exp, s0, s1, s2, s3 = xoshiro_step(s0, s1, s2, s3)
+        z, accepted = exponential_fast(w_exp)
+        if not accepted:
+            rng_sel[0], rng_sel[1], rng_sel[2], rng_sel[3] = s0, s1, s2, s3
+            z = exponential_rest(rng_sel, w_exp)
+            s0, s1, s2, s3 = rng_sel[0], rng_sel[1], rng_sel[2], rng_sel[3]
+        ring[h, EXP] = z
+        _stage(ring, h, bint, bflt, table, epoch)
+    rng_sel[0], rng_sel[1], rng_sel[2], rng_sel[3] = s0, s1, s2, s3
 
 
 @njit(cache=True, inline="always")
-def _update_bins(pool, bint, bflt, bpar, rec, changed, old_lg, n, s, k, margin, r_total):
+def _staged(ring, h, bint, bflt, table, epoch):
+    """Pool row of the trial in ring row h, restaged first if the table was rebuilt since (rare)."""
+    if ring[h, EPOCH] != epoch:
+        _stage(ring, h, bint, bflt, table, epoch)
+    return int(ring[h, ROW])
+
+
+@njit(cache=True, inline="always")
+def _prefetch_fired(ring, h, pool, rec, neighbours, links, patterns):
+    """Ring row h: if its trial would accept now and the links are drawn from pattern tables, find
+    the coupled ES its event would hit (the pattern from the row's U_LINK) and prefetch their
+    records.  (Geometric skipping: prefetched in the event.  Their pool rows, one more dependent
+    stage, are prefetched in :func:`_update_bins`: a stage for them did not pay, measured.)"""
+    pat_prob, pat_alias, pat_links = patterns
+    s = int(ring[h, ROW])
+    if links == 0 or pat_prob.size == 0 or pool[s, RATE] <= ring[h, THETA]:
+        return
+    k_begin, m = int(pool[s, ID]) * links, alias_pick(ring[h, U_LINK], pat_prob, pat_alias)
+    for c in range(pat_links[m, 0]):
+        prefetch_row(rec, neighbours[k_begin + pat_links[m, c + 1]])
+
+
+@njit(cache=True, inline="always")
+def _next_trial(rng_sel, ring, p, pool, rec, bint, bflt, table, epoch, neighbours, links, patterns):
+    """Take the trial in ring row p and run the prefetch stages of the trials ahead: pool row
+    (``LOOK_ROW``), then, where the trial would accept now, record and link list of its ES
+    (``LOOK_REC``) and the records of the coupled ES its event would hit (``LOOK_NB``); each stage
+    reads lines the previous one fetched.  Draws the next half of the ring when p crosses into
+    it.  Returns (accepted, Exp(1), pool row, bin, u_link, p + 1)."""
+    s = _staged(ring, p, bint, bflt, table, epoch)
+    e, theta, k, u_link = ring[p, EXP], ring[p, THETA], int(ring[p, BIN]), ring[p, U_LINK]
+    prefetch_row_read(pool, _staged(ring, (p + LOOK_ROW) % RING, bint, bflt, table, epoch))
+    h = (p + LOOK_REC) % RING
+    s_ahead = int(ring[h, ROW])
+    if pool[s_ahead, RATE] > ring[h, THETA]:
+        i = int(pool[s_ahead, ID])
+        prefetch_row(rec, i)
+        if links:
+            prefetch_row_read(neighbours, i * links)
+    _prefetch_fired(ring, (p + LOOK_NB) % RING, pool, rec, neighbours, links, patterns)
+    p = (p + 1) % RING
+    if p % HALF == 0:
+        _draw_half(rng_sel, ring, (p + HALF) % RING, links, bint, bflt, table, epoch)
+    return pool[s, RATE] > theta, e, s, k, u_link, p
+
+
+@njit(cache=True, inline="always")
+def _update_bins(pool, bint, bflt, bpar, rec, changed, old_lg, n, s, k, margin):
     """Move the n changed ES (the active one in pool row s of bin k, then the passive ones) to the
-    bins of their new rates; returns (R, overflow flag)."""
+    bins of their new rates; returns the flags of :mod:`.rate_bins` (``STALE``, ``FULL``)."""
     for c in range(1, n):           # start the passive ES's pool-row loads together
         prefetch_row(pool, int(rec[changed[c], SLOT]))
-    full, n_bins = False, bint.shape[0]
+    flags, n_bins = 0, bint.shape[0]
     for c in range(n):
         j = changed[c]
         if c > 0:
             s, k = int(rec[j, SLOT]), bin_of(old_lg[c], bpar, n_bins)
         tl = pool[s, T_LAST]
-        r_total -= bin_remove(pool, bint, bflt, rec, k, s)
-        rate = fast_exp(rec[j, LG])
-        full |= bin_insert(pool, bint, bflt, rec, bin_of(rec[j, LG], bpar, n_bins), j, rate, tl, margin)
-        r_total += rate
-    return r_total, full
+        flags |= bin_remove(pool, bint, bflt, rec, k, s)[1]
+        flags |= bin_insert(pool, bint, bflt, rec, bin_of(rec[j, LG], bpar, n_bins), j, fast_exp(rec[j, LG]), tl,
+                            margin)
+    return flags
 
 
 @njit(cache=True, _nrt=False)
-def run_events(rng, cache, draws, dpos, rec, pool, bint, bflt, order, bpar, margin, rng_sel, ahead, ahead_state,
-               offsets, neighbours, link_accept, patterns, log_rate, act_prob, act_alias, pas_prob, pas_alias, tab,
-               mode, gauss_redraw, par, clock, istate, max_events, moments, thist, lbins, ehist, n_snap, counts,
-               changed, work):
-    """Advance the CLM by composition–rejection until t_end = ``par[P_T1]``, ``max_events`` events or
-    a bin overflow; returns the status (``DONE``, ``STOPPED``, ``OVERFLOW``).
+def run_events(rng, cache, draws, dpos, rec, pool, bint, bflt, table_arrays, table_work, bpar, margin, rng_sel, ring,
+               ring_state, offsets, neighbours, link_accept, patterns, log_rate, act_prob, act_alias, pas_prob,
+               pas_alias, tab, mode, gauss_redraw, par, clock, istate, max_events, moments, thist, lbins, ehist,
+               n_snap, counts, changed, work):
+    """Advance the CLM by trials until t_end = ``par[P_T1]``, ``max_events`` events or a bin
+    overflow; returns the status (``DONE``, ``STOPPED``, ``OVERFLOW``).
 
-    ``rec`` (per-ES state) and the bins (``pool``, ``bint``, ``bflt``, ``order``, ``bpar``; see
-    :mod:`.rate_bins`) are updated in place; ``rng_sel`` (generator of the selections), ``ahead``
-    (``AHEAD_ROWS`` × 6: uniforms of the bin and two member attempts, guessed pool row) and
-    ``ahead_state`` = (ring row of the next event, rows filled) persist between calls; ``clock[0]``
-    is the time [τ], ``istate`` = (snapshots taken, events since the last refresh of the bin
-    totals, done every max(N, 2^16) events); the other arguments as in
-    :func:`.kinetics.run_events_heap`.
+    ``rec`` (per-ES state) and the bins (``pool``, ``bint``, ``bflt``, ``table_arrays`` = (prob, alias,
+    bins) of the alias table with its work arrays ``table_work``, ``bpar``; see :mod:`.rate_bins`) are
+    updated in place;
+    ``rng_sel`` (generator of the trials), ``ring`` (``RING_SHAPE``) and ``ring_state`` = (next
+    ring row, drawn, epoch of the table, trials, table builds; the last two for diagnostics)
+    persist between calls; ``clock[0]`` is the time [τ], ``istate`` = (snapshots
+    taken, events since the last refresh of the R_k, done every max(N, 2^16) events); the other
+    arguments as in :func:`.kinetics.run_events_heap`.
     """
     t, t_end = clock[0], par[P_T1]
     links = offsets[1] - offsets[0] if par[P_NOLINK] < 1.0 else 0       # 0: no passive process can happen
     acc, old_lg, taus, t_last = work[:6], work[6:6 + changed.size], work[6 + changed.size:], pool[:, T_LAST]
     acc[:] = 0.0
-    r_total = refresh(pool, bint, bflt)
+    p, epoch = ring_state[0], ring_state[2] + 1          # a new epoch: rows staged before this call are stale
+    n_trials, n_builds = ring_state[3], ring_state[4] + 1
+    prob, alias, table_bins = table_arrays
+    b_sum, n_table = build_table(bint, bflt, prob, alias, table_bins, table_work[0], table_work[1])
+    inv_b, table = 1.0 / b_sum, (prob[:n_table], alias[:n_table], table_bins)
+    if ring_state[1] == 0:
+        _draw_half(rng_sel, ring, 0, links, bint, bflt, table, epoch)
+        _draw_half(rng_sel, ring, HALF, links, bint, bflt, table, epoch)
+        ring_state[1] = 1
     refresh_every = max(rec.shape[0], 65536)
-    if ahead_state[1] == 0:
-        _fill_ring(rng_sel, ahead, ahead_state)
     status = STOPPED
     t_snap = _snapshots_before(t, rec, par, ehist, istate, n_snap)
     for _ in range(max_events):
-        t_next = t + exponential(rng) / r_total
-        done, t, t_snap = _clock(t_next, t_end, t_snap, rec, par, ehist, istate, n_snap)
+        dt = 0.0
+        accepted = False
+        while not accepted:
+            accepted, e, s, k, u_link, p = _next_trial(rng_sel, ring, p, pool, rec, bint, bflt, table, epoch,
+                                                       neighbours, links, patterns)
+            dt += e
+            n_trials += 1
+        done, t, t_snap = _clock(t + dt * inv_b, t_end, t_snap, rec, par, ehist, istate, n_snap)
         if done:
             status = DONE
             break
-        h = ahead_state[0]
-        s, k = select_from(rng_sel, pool, bint, bflt, order, r_total, ahead[h, 0], ahead[h, 1], ahead[h, 2],
-                           ahead[h, 3], ahead[h, 4])
         i = int(pool[s, ID])
-        prefetch_row(rec, i)                                                    # written below
         prefetch_row(rec, int(pool[bint[k, START] + bint[k, COUNT] - 1, ID]))   # moved within bin k
-        _look_ahead(rng_sel, rec, pool, bint, bflt, order, r_total, neighbours, links, ahead, h)
-        ahead_state[0] = (h + 1) % AHEAD_ROWS
-        n = _event(rng, cache, draws, dpos, i, t, rec, t_last, s, offsets, neighbours, link_accept, patterns,
+        n = _event(rng, cache, draws, dpos, u_link, i, t, rec, t_last, s, offsets, neighbours, link_accept, patterns,
                    log_rate, act_prob, act_alias, pas_prob, pas_alias, tab, mode, gauss_redraw, par, acc, taus,
                    moments, thist, lbins, changed, old_lg)
-        r_total, full = _update_bins(pool, bint, bflt, bpar, rec, changed, old_lg, n, s, k, margin, r_total)
+        flags = _update_bins(pool, bint, bflt, bpar, rec, changed, old_lg, n, s, k, margin)
         counts[0] += 1
         counts[1] += n - 1
         istate[1] += 1
         if istate[1] >= refresh_every:
-            istate[1], r_total = 0, refresh(pool, bint, bflt)
-        if full:
+            istate[1] = 0
+            refresh(pool, bint, bflt)
+            flags |= STALE
+        if flags & FULL:
             status = OVERFLOW
             break
+        if flags & STALE:
+            b_sum, n_table = build_table(bint, bflt, prob, alias, table_bins, table_work[0], table_work[1])
+            inv_b, table = 1.0 / b_sum, (prob[:n_table], alias[:n_table], table_bins)
+            epoch += 1
+            n_builds += 1
+    ring_state[0], ring_state[2], ring_state[3], ring_state[4] = p, epoch, n_trials, n_builds
     _flush(moments, acc, taus, thist, lbins)
     _snapshots_before(t, rec, par, ehist, istate, n_snap)
     clock[0] = t

@@ -5,9 +5,10 @@ The lattice is a continuous-time Markov chain: ES i leaves its state (e_i, γ_i)
 of an ES may be restarted at any rate change).  Two exact selections of the next active process
 share the event body below:
 
-* :func:`.composition.run_events` (large lattices): composition–rejection over rate bins
-  (:mod:`.rate_bins`), the global clock advancing by Exp(1)/R, R = Σ_i γ_i; O(1) per event for
-  any lattice size, with the selections of the next two events prefetched.
+* :func:`.composition.run_events` (large lattices): trials over rate bins (:mod:`.rate_bins`): an
+  alias draw of a bin ∝ its bound B_k ≥ R_k, a row, an acceptance test; every trial advances the
+  global clock by Exp(1)/B, B = Σ_k B_k (thinning: exact); O(1) per event for any lattice size,
+  with the trials drawn and their memory prefetched ahead.
 * :func:`run_events_heap` (``engine="heap"`` or ``"scan"``): the next-reaction method, every ES
   with its own absolute firing time, in a 4-ary min-heap (O(log N) per changed ES) or, on a few
   dozen ES, found by a linear scan (:mod:`.heap`).
@@ -58,9 +59,9 @@ from .heap import BLOCK, earliest, set_time, sift
 from .intrinsics import prefetch_row
 from .links import accept_link, first_link, next_link
 from .log_bins import log_bin
-from .processes import BOLTZMANN, GAUSSIAN, draw_cell, draw_state, gaussian_step, landing_state, log_rate_at
+from .processes import BOLTZMANN, GAUSSIAN, alias_pick, draw_state, gaussian_step, landing_state, log_rate_at
 from .rate_bins import E, LG, TL
-from .rng import exponential, normal_fast, normal_rest, unit_float, xoshiro_step
+from .rng import exponential, normal_fast, normal_rest, uniform, unit_float, xoshiro_step
 
 # indices into the float parameter vector ``par`` of the kernel
 (P_Q, P_A, P_B, P_S, P_ECUT, P_T0, P_T1, P_TBLOCK, P_LOGTMIN, P_DLOGT, P_EHLO, P_EHW,
@@ -221,21 +222,23 @@ def _couple(rng, cache, draws, dpos, n, k, j, rec, link_accept, mode, gauss_redr
 
 
 @njit(cache=True, inline="always")
-def _fired_links(rng, i, rec, links, neighbours, patterns, par, cand):
+def _fired_links(rng, u_link, i, rec, links, neighbours, patterns, par, cand):
     """Candidate links of ES i (step 3, :mod:`.links`) into ``cand[1:]``; returns 1 + their number.
-    The records of their ES are prefetched: they are read only after the active process is drawn."""
+    ``u_link`` is the first uniform of the draw (the pattern, or the first skip), the rest come
+    from ``rng``.  The records of their ES are prefetched: they are read only after the active
+    process is drawn."""
     pat_prob, pat_alias, pat_links = patterns
     n, k_begin, k_end = 1, i * links, (i + 1) * links
     if par[P_NOLINK] >= 1.0:
         return n
     if pat_prob.size:
-        m = draw_cell(rng, pat_prob, pat_alias)
+        m = alias_pick(u_link, pat_prob, pat_alias)
         for c in range(pat_links[m, 0]):
             cand[n] = k_begin + pat_links[m, c + 1]
             prefetch_row(rec, neighbours[cand[n]])
             n += 1
         return n
-    k = first_link(rng, k_begin, k_end, par[P_INV_LOG1MQ], par[P_NOLINK])
+    k = first_link(u_link, k_begin, k_end, par[P_INV_LOG1MQ], par[P_NOLINK])
     while k < k_end:
         cand[n] = k
         prefetch_row(rec, neighbours[k])
@@ -245,15 +248,16 @@ def _fired_links(rng, i, rec, links, neighbours, patterns, par, cand):
 
 
 @njit(cache=True, inline="always")
-def _event(rng, cache, draws, dpos, i, t, rec, t_last, r, offsets, neighbours, link_accept, patterns, log_rate,
-           act_prob, act_alias, pas_prob, pas_alias, tab, mode, gauss_redraw, par, acc, taus, moments, thist,
-           lbins, changed, old_lg):
+def _event(rng, cache, draws, dpos, u_link, i, t, rec, t_last, r, offsets, neighbours, link_accept, patterns,
+           log_rate, act_prob, act_alias, pas_prob, pas_alias, tab, mode, gauss_redraw, par, acc, taus, moments,
+           thist, lbins, changed, old_lg):
     """Steps 1–3 for ES i at time t (its t_last in ``t_last[r]``); the passively changed ES and their
     old ln γ go to ``changed[1:]``, ``old_lg[1:]``; returns 1 + the number of passive processes.
+    ``u_link``: the first uniform of the link draw (:func:`_fired_links`).
     ``patterns`` = (prob, alias, links) of :func:`.links.link_patterns` (empty: geometric skipping);
     ``link_accept`` empty: no thinning by w (pattern tables)."""
     _close_interval(t_last, r, t, par, acc, taus, moments, thist, lbins)
-    n_cand = _fired_links(rng, i, rec, offsets[1] - offsets[0], neighbours, patterns, par, changed)
+    n_cand = _fired_links(rng, u_link, i, rec, offsets[1] - offsets[0], neighbours, patterns, par, changed)
     changed[0] = i
     rec[i, E], rec[i, LG] = _next_draw(rng, cache, draws, dpos, 0, act_prob, act_alias, tab, log_rate, 1.0)
     n = 1
@@ -294,7 +298,8 @@ def run_events_heap(rng, cache, draws, dpos, rec, heap, hkey, pos, offsets, neig
         if done:
             status = DONE
             break
-        n = _event(rng, cache, draws, dpos, i, t, rec, t_last, i, offsets, neighbours, link_accept, patterns,
+        u_link = uniform(rng) if par[P_NOLINK] < 1.0 else 0.0     # the stream order of the link draw
+        n = _event(rng, cache, draws, dpos, u_link, i, t, rec, t_last, i, offsets, neighbours, link_accept, patterns,
                    log_rate, act_prob, act_alias, pas_prob, pas_alias, tab, mode, gauss_redraw, par, acc, taus,
                    moments, thist, lbins, changed, old_lg)
         for c in range(n):          # i sits at the root: reading pos[i] would be a needless cache miss

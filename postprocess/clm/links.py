@@ -61,10 +61,11 @@ def next_link(rng, k, inv_log1mq):
 
 
 @njit(cache=True, inline="always")
-def first_link(rng, k_begin, k_end, inv_log1mq, no_link):
-    """First candidate link of [k_begin, k_end) (k_end: none); the same draw as :func:`next_link`,
-    with "none" ((1 − u) ≤ (1 − p_max)^L, probability ``no_link``) decided without a logarithm."""
-    v = 1.0 - uniform(rng)
+def first_link(u, k_begin, k_end, inv_log1mq, no_link):
+    """First candidate link of [k_begin, k_end) (k_end: none) from the uniform u; the same draw as
+    :func:`next_link`, with "none" ((1 − u) ≤ (1 − p_max)^L, probability ``no_link``) decided
+    without a logarithm."""
+    v = 1.0 - u
     if v <= no_link:
         return k_end
     skip = math.log(v) * inv_log1mq

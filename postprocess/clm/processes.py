@@ -101,17 +101,37 @@ def alias_table(masses):
     m = np.asarray(masses, dtype=float)
     if m.ndim != 1 or m.size == 0 or np.any(m < 0) or not m.sum() > 0:
         raise DeckError("alias_table needs a non-empty vector of non-negative masses with positive sum")
-    k = m.size
-    scaled = m * (k / m.sum())
-    prob, alias = np.ones(k), np.arange(k, dtype=np.int64)
-    small = [i for i in range(k) if scaled[i] < 1.0]
-    large = [i for i in range(k) if scaled[i] >= 1.0]
-    while small and large:
-        s, g = small.pop(), large.pop()
+    prob, alias = np.ones(m.size), np.arange(m.size, dtype=np.int64)
+    alias_fill(m * (m.size / m.sum()), prob, alias, np.empty(m.size, np.int64))
+    return prob, alias
+
+
+@njit(cache=True)
+def alias_fill(scaled, prob, alias, stack):
+    """Vose's construction in place: ``scaled`` = masses × K/Σ masses (overwritten), ``prob`` = 1 and
+    ``alias[k]`` = k on entry; ``stack`` (K ints) holds the small (from the front) and large (from
+    the back) indices.  Numba, so the event loop of :mod:`.composition` rebuilds its bin table."""
+    k, n_small, n_large = scaled.size, 0, 0
+    for i in range(k):
+        if scaled[i] < 1.0:
+            stack[n_small] = i
+            n_small += 1
+    for i in range(k):
+        if scaled[i] >= 1.0:
+            stack[k - 1 - n_large] = i
+            n_large += 1
+    while n_small and n_large:
+        s, g = stack[n_small - 1], stack[k - n_large]
+        n_small -= 1
+        n_large -= 1
         prob[s], alias[s] = scaled[s], g
         scaled[g] -= 1.0 - scaled[s]
-        (small if scaled[g] < 1.0 else large).append(g)
-    return prob, alias
+        if scaled[g] < 1.0:
+            stack[n_small] = g
+            n_small += 1
+        else:
+            n_large += 1
+            stack[k - n_large] = g
 
 
 def _cell_masses(log_f_nodes, log_f_mid, h):
@@ -181,12 +201,6 @@ def alias_pick(u, prob, alias):
     x = u * prob.size
     k = min(int(x), prob.size - 1)
     return cmov(x - k < prob[np.uint64(k)], k, alias[np.uint64(k)])
-
-
-@njit(cache=True, inline="always")
-def draw_cell(rng, prob, alias):
-    """:func:`alias_pick` with the next uniform of ``rng``."""
-    return alias_pick(uniform(rng), prob, alias)
 
 
 @njit(cache=True, inline="always")

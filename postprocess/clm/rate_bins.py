@@ -1,33 +1,53 @@
-r"""Composition–rejection selection of the next active process: ES grouped into rate bins (O(1) per event).
+r"""Selection of the next active process on large lattices: ES grouped into rate bins, an O(1) exact draw.
 
 The escape rate γ_i of every ES is fixed between its own events (eq. (2); a passive process sets a
 new one), so the lattice is a continuous-time Markov chain with total rate R = Σ_i γ_i: the next
-event comes after Exp(1)/R and belongs to ES i with probability γ_i/R (Gillespie).  Composition–
-rejection draws i in O(1) (Slepoy, Thompson & Plimpton 2008):
+event comes after Exp(R) and belongs to ES i with probability γ_i/R (Gillespie).  The ES are kept in
+bins of equal width w in ln γ (``BINS_PER_OCTAVE`` per factor 2); γ̄_k is the upper edge of bin k
+(rates below the lowest edge share bin 0, rates above the highest share the last bin, whose γ̄ is
+raised to its largest member), so every member of bin k has γ < γ̄_k.
 
-.. math:: P(i) = \underbrace{\frac{R_k}{R}}_{\text{bin } k\ (\text{composition})}\;
-          \underbrace{\frac{\gamma_i/\bar\gamma_k}{\sum_{j\in k}\gamma_j/\bar\gamma_k}}_{\text{member (rejection)}},
-          \qquad R_k = \sum_{j\in k}\gamma_j ,
+**Trial (composition and rejection in one step, no scan).**  Bin k owns the pool rows
+``start_k …``; its first n_k rows hold its members and the rows behind them hold γ = 0.  With an
+*extent* m_k ≥ n_k and the bound B_k = m_k γ̄_k ≥ R_k = Σ_{i∈k} γ_i, a trial draws bin k with
+probability B_k/B (B = Σ_k B_k; an alias table, one uniform and no scan), a row uniformly among
+the m_k rows of bin k, and accepts it if u γ̄_k < γ_row:
 
-with bins of equal width w in ln γ (``BINS_PER_OCTAVE`` per factor 2), so the member test "pick j
-uniformly in bin k, accept with γ_j/γ̄_k" (γ̄_k the upper edge of bin k) accepts with probability
-≥ 2^{−1/BINS_PER_OCTAVE} (times the bin's fill, the pick being uniform over its capacity).  Rates below the lowest edge share bin 0 and rates above the highest
-share the last bin, whose bound γ̄ is raised to its largest member, so the selection is exact
-for any rate.  Bins are scanned in a fixed order of decreasing expected total rate (any fixed
-order is exact; this one keeps the expected scan short).  R_k and R are updated by ± γ
-and recomputed from the members every max(N, 2^16) events to stop round-off drift.
+.. math:: P(\text{trial selects } i) = \frac{B_k}{B}\,\frac{1}{m_k}\,\frac{\gamma_i}{\bar\gamma_k}
+          = \frac{\gamma_i}{B}, \qquad P(\text{trial selects nobody}) = 1 - \frac{R}{B}.
+
+**Clock (thinning).**  Every trial advances the clock by Exp(B), rejected ones included: the trials
+are then a Poisson process of rate B, and keeping each one with the selected ES i (probability
+γ_i/B) splits it into independent Poisson processes of rates γ_i, one per ES, plus a process of
+empty trials of rate B − R that changes nothing.  That is exactly the lattice's Markov chain (the
+time to the next event is a Geometric(R/B) sum of Exp(B), i.e. Exp(R)).  Equally exact would be
+Exp(R) once per event with the trials used only for the choice; wrong would be Exp(B) once per
+event (rejected trials then take no time: the clock runs fast by R/B) or Exp(R) per trial (slow by
+B/R).  B is constant between rebuilds of the table, so the clock needs no running sum of rates.
+
+**Bounds.**  The table stays valid while every bin keeps n_k ≤ m_k and its γ̄_k: an insertion past
+the extent, a new largest rate in the last bin, or a removal below the bin's *floor* (too much
+empty weight) makes it stale, and the event loop rebuilds it (O(bins)) before the next trial.
+:func:`build_table` sets m_k = n_k + h_k and the floor n_k − h_k
+(empty bins: h_k = 0, so an ES entering one rebuilds the table): a slack h costs ≈ h γ̄_k/R extra
+trials per event and ≈ 2R_k/(R h²) rebuilds per event (the random walk of n_k); h ∝ n_k^{1/3}
+would balance the two, h = ⌊``SLACK`` n_k^{1/4}⌋ + 1 is close over the counts that matter and
+needs no library call (a rebuild is on the event loop).
 
 Storage (fixed capacity plus an overflow flag, the house rule): ``pool`` rows (γ [1/τ], ES id,
 t_last [τ], unused) — the time of the ES's previous active process lives here, in the cache line
-the selection reads anyway, so an active process touches one random line of memory —, bin k owning rows ``start[k] : start[k] + cap[k]`` of which the first ``count[k]`` are used;
-``bint[k] = (start, cap, count)``, ``bflt[k] = (R_k, γ̄_k)``; the pool row of ES i is
-``rec[i, SLOT]``.  An insertion that leaves fewer than ``margin`` free rows sets the overflow
-flag; the caller (:class:`RateBins`) then enlarges that bin and rebuilds.
+the selection reads anyway —, bin k owning rows ``start_k : start_k + cap_k``;
+``bint[k] = (start, cap, count, extent, floor)``, ``bflt[k] = (R_k, γ̄_k)``; the pool row of ES i
+is ``rec[i, SLOT]``.  R_k is kept by ± γ (and recomputed by :func:`refresh`) for :func:`select`,
+the textbook composition–rejection (a scan over the bins for R_k/R, then rejection within the bin),
+which the tests use as the reference.  An insertion that leaves fewer than ``margin`` free rows
+sets the overflow flag; the caller (:class:`RateBins`) then enlarges that bin and rebuilds.
 
 References
 ----------
-Slepoy, Thompson & Plimpton, J. Chem. Phys. 128, 205101 (2008); Gillespie, J. Comput. Phys. 22,
-403 (1976).
+Slepoy, Thompson & Plimpton, J. Chem. Phys. 128, 205101 (2008) (composition–rejection); Gillespie,
+J. Comput. Phys. 22, 403 (1976); Lewis & Shedler, Nav. Res. Logist. Q. 26, 403 (1979) (thinning);
+Vose, IEEE TSE 17, 972 (1991) (alias method).
 """
 from __future__ import annotations
 
@@ -38,14 +58,16 @@ from numba import njit
 
 from .fast_exp import fast_exp
 from .intrinsics import aligned_zeros
+from .processes import alias_fill, alias_pick
 from .rng import uniform
 
 BINS_PER_OCTAVE = 2
+SLACK = 4.0                           # extent and floor slack h_k = ⌊SLACK n_k^{1/4}⌋ + 1 (see the module docstring)
 E, LG, TL, SLOT = 0, 1, 2, 3          # columns of the per-ES record ``rec`` (e, ln γ, t_last, pool row)
 RATE, ID, T_LAST = 0, 1, 2            # columns of ``pool`` (row width 4: 32 bytes)
-START, CAP, COUNT = 0, 1, 2           # columns of ``bint``
+START, CAP, COUNT, EXTENT, FLOOR = 0, 1, 2, 3, 4     # columns of ``bint``
 TOTAL, BOUND = 0, 1                   # columns of ``bflt``
-AHEAD_ROWS = 4                        # events whose selection uniforms are drawn in advance (:mod:`.composition`)
+STALE, FULL = 1, 2                    # flags of :func:`bin_insert`: rebuild the table, grow the bin
 _BOUND_SAFETY = 1.0 + 1e-12           # γ̄ strictly above every rate of the bin despite rounding of exp
 
 
@@ -60,8 +82,9 @@ def bin_of(lg, bpar, n_bins):
 
 @njit(cache=True, inline="always")
 def bin_insert(pool, bint, bflt, rec, k, i, rate, t_last, margin):
-    """Append ES i (rate γ, previous active process at t_last) to bin k; returns True when bin k
-    has fewer than ``margin`` free rows."""
+    """Append ES i (rate γ, previous active process at t_last) to bin k; returns the flags
+    ``STALE`` (the bin outgrew its extent or bound: rebuild the table) and ``FULL`` (fewer than
+    ``margin`` free rows)."""
     s = bint[k, START] + bint[k, COUNT]
     pool[s, RATE] = rate
     pool[s, ID] = i
@@ -69,23 +92,59 @@ def bin_insert(pool, bint, bflt, rec, k, i, rate, t_last, margin):
     rec[i, SLOT] = s
     bint[k, COUNT] += 1
     bflt[k, TOTAL] += rate
+    flags = STALE if bint[k, COUNT] > bint[k, EXTENT] else 0
     if k == bint.shape[0] - 1 and rate * _BOUND_SAFETY > bflt[k, BOUND]:
         bflt[k, BOUND] = rate * _BOUND_SAFETY
-    return bint[k, CAP] - bint[k, COUNT] < margin
+        flags = STALE
+    return flags | (FULL if bint[k, CAP] - bint[k, COUNT] < margin else 0)
 
 
 @njit(cache=True, inline="always")
 def bin_remove(pool, bint, bflt, rec, k, s):
-    """Remove pool row s from bin k (the bin's last row fills the hole); returns the removed rate."""
+    """Remove pool row s from bin k (the bin's last row fills the hole and is left with γ = 0);
+    returns (the removed rate, ``STALE`` if the bin fell below its floor else 0)."""
     rate = pool[s, RATE]
     last = bint[k, START] + bint[k, COUNT] - 1
-    if s != last:
-        for c in range(3):
-            pool[s, c] = pool[last, c]
-        rec[int(pool[s, ID]), SLOT] = s
+    for c in range(3):
+        pool[s, c] = pool[last, c]
+    rec[int(pool[s, ID]), SLOT] = s
+    pool[last, RATE] = 0.0
     bint[k, COUNT] -= 1
     bflt[k, TOTAL] = bflt[k, TOTAL] - rate if bint[k, COUNT] > 0 else 0.0
-    return rate
+    return rate, STALE if bint[k, COUNT] < bint[k, FLOOR] else 0
+
+
+@njit(cache=True)
+def build_table(bint, bflt, prob, alias, table_bins, weights, stack):
+    """Set every bin's extent and floor from its count (module docstring) and the alias table of
+    the bounds B_k = m_k γ̄_k over the bins with m_k > 0 (``table_bins[c]``, c < n_table, is the
+    bin of table entry c; ``prob[:n_table]``, ``alias[:n_table]``); returns (B = Σ_k B_k, n_table).
+    ``weights`` and ``stack`` are work arrays of one entry per bin."""
+    b_sum, n_table = 0.0, 0
+    for k in range(bint.shape[0]):
+        n = bint[k, COUNT]
+        h = int(SLACK * math.sqrt(math.sqrt(n))) + 1 if n > 0 else 0
+        m = min(n + h, bint[k, CAP])
+        bint[k, EXTENT], bint[k, FLOOR] = m, n - h
+        if m > 0:
+            table_bins[n_table], weights[n_table] = k, m * bflt[k, BOUND]
+            b_sum += weights[n_table]
+            n_table += 1
+    scale = n_table / b_sum
+    for c in range(n_table):
+        weights[c] *= scale
+        prob[c], alias[c] = 1.0, c
+    alias_fill(weights[:n_table], prob[:n_table], alias[:n_table], stack)
+    return b_sum, n_table
+
+
+@njit(cache=True, inline="always")
+def trial(bint, bflt, prob, alias, table_bins, u_bin, u_row, u_accept):
+    """(pool row, acceptance threshold θ, bin) of one trial: bin k ∝ B_k (``prob``, ``alias``: the
+    first n_table entries of :func:`build_table`), a row uniform among its m_k rows, and
+    θ = u γ̄_k; the trial selects the row's ES if its γ > θ (rows behind the members hold γ = 0)."""
+    k = np.uint64(table_bins[np.uint64(alias_pick(u_bin, prob, alias))])
+    return bint[k, START] + int(u_row * bint[k, EXTENT]), u_accept * bflt[k, BOUND], k
 
 
 @njit(cache=True, inline="always")
@@ -101,49 +160,18 @@ def _bin_at(x, bint, bflt, order):
     return -1
 
 
-@njit(cache=True, inline="always")
-def _member(pool, bint, bflt, k, u_member, u_accept):
-    """Pool row of a uniform draw over bin k's *capacity* if it holds a member accepted with
-    probability γ/γ̄_k, else −1.  The row does not depend on the bin's count, so a row guessed
-    events ahead stays right while members come and go (see :mod:`.composition`)."""
-    s = bint[k, START] + int(u_member * bint[k, CAP])
-    if s < bint[k, START] + bint[k, COUNT] and u_accept * bflt[k, BOUND] < pool[s, RATE]:
-        return s
-    return -1
-
-
-@njit(cache=True, inline="always")
-def select_from(rng, pool, bint, bflt, order, r_total, u_bin, u_m1, u_a1, u_m2, u_a2):
-    """(pool row, bin) of the next active ES: bin k with probability R_k/R, then rejection within k
-    (a uniform row of the bin's capacity, accepted if occupied, with probability γ/γ̄_k).
-
-    The bin and the first two member attempts use the given uniforms (drawn in advance, see
-    :func:`candidate_bin`), further attempts fresh ones from ``rng``; exact because the uniforms are
-    independent of the state."""
-    k = _bin_at(u_bin * r_total, bint, bflt, order)
+@njit(cache=True)
+def select(rng, pool, bint, bflt, order, r_total):
+    """(pool row, bin) of the next active ES by the textbook composition–rejection, the reference
+    for :func:`trial`: bin k with probability R_k/R (a scan in ``order``), then a uniform row of its
+    capacity, accepted if occupied with probability γ/γ̄_k (else another row of the same bin)."""
+    k = -1
     while k < 0:
         k = _bin_at(uniform(rng) * r_total, bint, bflt, order)
-    s = _member(pool, bint, bflt, k, u_m1, u_a1)
-    if s < 0:
-        s = _member(pool, bint, bflt, k, u_m2, u_a2)
-    while s < 0:
-        u_member = uniform(rng)
-        s = _member(pool, bint, bflt, k, u_member, uniform(rng))
-    return s, k
-
-
-@njit(cache=True, inline="always")
-def select(rng, pool, bint, bflt, order, r_total):
-    """:func:`select_from` with fresh uniforms."""
-    u_bin, u_m1, u_a1, u_m2 = uniform(rng), uniform(rng), uniform(rng), uniform(rng)
-    return select_from(rng, pool, bint, bflt, order, r_total, u_bin, u_m1, u_a1, u_m2, uniform(rng))
-
-
-@njit(cache=True, inline="always")
-def candidate_bin(bint, bflt, order, r_total, u_bin):
-    """The bin :func:`select_from` would pick with this uniform in the present state (−1: none); a
-    guess for a later event, used only to prefetch its member rows (``start + int(u · cap)``)."""
-    return _bin_at(u_bin * r_total, bint, bflt, order)
+    while True:
+        s = bint[k, START] + int(uniform(rng) * bint[k, CAP])
+        if s < bint[k, START] + bint[k, COUNT] and uniform(rng) * bflt[k, BOUND] < pool[s, RATE]:
+            return s, k
 
 
 @njit(cache=True)
@@ -161,7 +189,8 @@ def refresh(pool, bint, bflt):
 
 @njit(cache=True)
 def fill(pool, bint, bflt, rec, bpar):
-    """Put every ES of ``rec`` into its bin (``bint`` starts and capacities set, counts zeroed)."""
+    """Put every ES of ``rec`` into its bin (``bint`` starts and capacities set, counts zeroed; the
+    pool rows behind the members must hold γ = 0)."""
     bint[:, COUNT] = 0
     bflt[:, TOTAL] = 0.0
     n_bins = bint.shape[0]
@@ -179,25 +208,28 @@ def bin_counts(rec, bpar, counts):
 
 
 class RateBins:
-    """The composition–rejection bins of one simulation (arrays for the kernels; grows on overflow).
+    """The rate bins of one simulation (arrays for the kernels; grows on overflow).
 
     Parameters
     ----------
     lg_lo, lg_hi : float   range of ln γ [ln(1/τ)] covered by regular bins (outside: the end bins).
     margin : int           free rows an event may need in one bin (1 + links per ES).
-    rng : array            generator state of the selections (:mod:`.rng`); with ``ahead`` (uniforms
-                           drawn in advance) and ``ahead_state``, see :mod:`.composition`.
+    rng : array            generator state of the trials (:mod:`.rng`); with ``ring`` and
+                           ``ring_state`` (trials drawn in advance), see :mod:`.composition`.
+    ring_shape : tuple     shape of ``ring``.
     """
 
-    def __init__(self, lg_lo: float, lg_hi: float, margin: int, rng):
-        self.rng, self.ahead, self.ahead_state = rng, np.zeros((AHEAD_ROWS, 6)), np.zeros(2, np.int64)
+    def __init__(self, lg_lo: float, lg_hi: float, margin: int, rng, ring_shape=(1, 1)):
+        self.rng, self.ring, self.ring_state = rng, np.zeros(ring_shape), np.zeros(5, np.int64)
         width = math.log(2.0) / BINS_PER_OCTAVE
         n_bins = int(math.ceil((lg_hi - lg_lo) / width)) + 1
         self.bpar = np.array([lg_lo, 1.0 / width])
         self.margin = int(margin)
-        self.bint = np.zeros((n_bins, 3), np.int64)
+        self.bint = np.zeros((n_bins, 5), np.int64)
         self.bflt = np.zeros((n_bins, 2))
         self.bflt[:, BOUND] = np.exp(lg_lo + width * np.arange(1, n_bins + 1)) * _BOUND_SAFETY
+        self.table = (np.ones(n_bins), np.arange(n_bins, dtype=np.int64), np.arange(n_bins, dtype=np.int64))
+        self.table_work = (np.empty(n_bins), np.empty(n_bins, np.int64))
         self.order = np.arange(n_bins, dtype=np.int64)
         self.pool = np.zeros((0, 2))
 
@@ -213,8 +245,8 @@ class RateBins:
         fill(self.pool, self.bint, self.bflt, rec, self.bpar)
 
     def set_order(self, log_rates):
-        """Scan bins in order of decreasing expected total rate, estimated from a sample of ln γ
-        (e.g. many ES drawn from the stationary state); any order is exact, this one is fast."""
+        """Scan bins in order of decreasing expected total rate (for :func:`select`), estimated
+        from a sample of ln γ (e.g. many ES drawn from the stationary state); any order is exact."""
         n_bins = self.bint.shape[0]
         k = np.clip(np.floor((np.asarray(log_rates) - self.bpar[0]) * self.bpar[1]), 0, n_bins - 1)
         mass = np.bincount(k.astype(np.int64), weights=np.exp(log_rates), minlength=n_bins)

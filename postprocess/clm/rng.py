@@ -96,14 +96,6 @@ def uniform(rng):
     return unit_float(next_u64(rng))
 
 
-@njit(cache=True, inline="always")
-def _layer_and_uniform(rng):
-    """(layer 0–255, uniform in [0, 1) with 52 bits) from one 64-bit word."""
-    r = next_u64(rng)
-    u = float(np.int64((r >> np.uint64(3)) & np.uint64(0xFFFFFFFFFFFFF))) * 2.220446049250313e-16
-    return int(r >> np.uint64(56)), u
-
-
 @njit(cache=True)
 def _exponential_slow(rng, i, z):
     """Ziggurat rejection step of :func:`exponential` outside the inner rectangle of layer i."""
@@ -115,16 +107,35 @@ def _exponential_slow(rng, i, z):
 
 
 @njit(cache=True, inline="always")
-def exponential(rng):
-    """A unit-mean exponential variate (exact ziggurat)."""
+def exponential_fast(r):
+    """(z, accepted): the ziggurat's inner-rectangle step of :func:`exponential` for the word ``r``
+    (layer i from the top 8 bits, a 52-bit uniform u from bits 3–54; z = u x_i, accepted when
+    z < x_{i+1}, ≈ 99 %)."""
+    i = int(r >> np.uint64(56))
+    z = float(np.int64((r >> np.uint64(3)) & np.uint64(0xFFFFFFFFFFFFF))) * 2.220446049250313e-16 * _ZE_X[i]
+    return z, z < _ZE_X[i + 1]
+
+
+@njit(cache=True)
+def exponential_rest(rng, r):
+    """:func:`exponential` after the word ``r`` failed :func:`exponential_fast`: its rejection step,
+    then further words of ``rng`` until one is accepted (the rare path)."""
     while True:
-        i, u = _layer_and_uniform(rng)
-        z = u * _ZE_X[i]
-        if z < _ZE_X[i + 1]:
-            return z
-        z = _exponential_slow(rng, i, z)
+        z = _exponential_slow(rng, int(r >> np.uint64(56)), exponential_fast(r)[0])
         if z >= 0.0:
             return z
+        r = next_u64(rng)
+        z, accepted = exponential_fast(r)
+        if accepted:
+            return z
+
+
+@njit(cache=True, inline="always")
+def exponential(rng):
+    """A unit-mean exponential variate (exact ziggurat)."""
+    r = next_u64(rng)
+    z, accepted = exponential_fast(r)
+    return z if accepted else exponential_rest(rng, r)
 
 
 @njit(cache=True)

@@ -19,7 +19,7 @@ from postprocess.ctrw import predicted_mean_tau, predicted_tau_alpha
 from postprocess.landscape import TABLE_I, PELParameters
 
 from . import kinetics as kin
-from .composition import run_events
+from .composition import RING_SHAPE, run_events
 from .heap import BLOCK, build_blocks, build_heap
 from .intrinsics import aligned_zeros
 from .lattice import make_lattice
@@ -169,12 +169,8 @@ class CLMSimulation:
         reach = 0.5 * tb.sigma_gamma**2 + 9.0 * tb.sigma_gamma + 1.0
         links = self._n_links
         bins = RateBins(float(tb.log_rate.min()) - reach, tb.log_rate_max + reach, margin=2 + links,
-                        rng=seed_state(self.config.seed, stream=2))
+                        rng=seed_state(self.config.seed, stream=2), ring_shape=RING_SHAPE)
         bins.build(self.rec)
-        sample, t_next = np.empty((2**16, 4)), np.empty(2**16)     # own stream: the run's stream is untouched
-        kin.initial_state(seed_state(self.config.seed, stream=1), new_cache(), tb.passive_prob, tb.passive_alias,
-                          tb.log_rate, self._tab, sample, t_next)
-        bins.set_order(sample[:, LG])
         return bins
 
     def _parameters(self, t0, t1):
@@ -208,8 +204,8 @@ class CLMSimulation:
         if self.engine != "composition":
             return kin.run_events_heap(*state, self.heap, self.hkey, self.pos, *args)
         b = self.bins
-        status = run_events(*state, b.pool, b.bint, b.bflt, b.order, b.bpar, b.margin, b.rng, b.ahead,
-                            b.ahead_state, *args)
+        status = run_events(*state, b.pool, b.bint, b.bflt, b.table, b.table_work, b.bpar, b.margin, b.rng,
+                            b.ring, b.ring_state, *args)
         if status == kin.OVERFLOW:
             b.grow(self.rec)
         return status
