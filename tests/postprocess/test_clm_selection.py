@@ -16,8 +16,7 @@ from postprocess.clm.rate_bins import CAP, COUNT, LG, SLOT, START, TOTAL, RateBi
 from postprocess.clm.rng import exponential, new_cache, normal, seed_state
 from postprocess.clm.simulation import CLMConfig, CLMSimulation
 from postprocess.ctrw import predicted_mean_tau
-
-ALPHA = 1e-3   # significance level of the χ² and KS tests
+from selection_stats import ALPHA, assert_rate_share_and_exponential_intervals
 
 
 @njit
@@ -75,12 +74,7 @@ def test_selection_frequency_equals_rate_share_and_waiting_times_are_exponential
         intervals = np.empty(20000)
         hits, n_int = _gillespie(seed_state(3 + watched), bins.pool, bins.bint, bins.bflt, bins.order,
                                  1_000_000, watched, intervals)
-        expected = hits.sum() * rates / rates.sum()
-        big = expected > 20                  # χ² over ES with enough expected hits, the rest pooled
-        obs = np.append(hits[big], hits[~big].sum())
-        exp_ = np.append(expected[big], expected[~big].sum())
-        assert stats.chisquare(obs, exp_).pvalue > ALPHA
-        assert stats.kstest(intervals[1:n_int] * rates[watched], "expon").pvalue > ALPHA
+        assert_rate_share_and_exponential_intervals(hits, rates, intervals[1:n_int], watched)
 
 
 def _assert_bins_consistent(sim):

@@ -18,8 +18,8 @@ from postprocess.clm.rate_bins import (BOUND, CAP, COUNT, EXTENT, FLOOR, ID, LG,
                                        trial)
 from postprocess.clm.rng import exponential, seed_state, uniform
 from postprocess.clm.simulation import CLMConfig, CLMSimulation
+from selection_stats import assert_rate_share_and_exponential_intervals
 
-ALPHA = 1e-3   # significance level of the χ² and KS tests
 THINNING, EXP_R_PER_EVENT, EXP_B_PER_EVENT = 0, 1, 2      # clocks: exact, exact, wrong
 
 
@@ -74,12 +74,7 @@ def test_trials_select_by_rate_and_both_exact_clocks_give_exponential_intervals(
         intervals = np.empty(20000)
         hits, n_int, n_trials = _trials(seed_state(3 + watched), bins.pool, bins.bint, bins.bflt, table, b_sum,
                                         rates.sum(), 1_000_000, watched, intervals, clock)
-        expected = hits.sum() * rates / rates.sum()
-        big = expected > 20                  # χ² over ES with enough expected hits, the rest pooled
-        obs = np.append(hits[big], hits[~big].sum())
-        exp_ = np.append(expected[big], expected[~big].sum())
-        assert stats.chisquare(obs, exp_).pvalue > ALPHA
-        assert stats.kstest(intervals[1:n_int] * rates[watched], "expon").pvalue > ALPHA
+        assert_rate_share_and_exponential_intervals(hits, rates, intervals[1:n_int], watched)
         assert n_trials / 1e6 == pytest.approx(b_sum / rates.sum(), rel=0.01)     # a trial accepts w.p. R/B
 
 
