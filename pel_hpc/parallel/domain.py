@@ -80,7 +80,10 @@ class DecomposedDomain:
             n = state.n_local
             wrap(state.x, state.image, state.box, n)
             keep = np.flatnonzero(owner_ranks(state.x[:n], state.box, self.grid.dims) == self.comm.rank)
-            self._store(state, {k: getattr(state, k)[keep] for k in PER_PARTICLE}, keep.size)
+            for name in PER_PARTICLE:
+                a = getattr(state, name)
+                a[:keep.size] = a[keep]
+            state.n_local = keep.size
         self.rebuild(state)
 
     def refresh(self, state) -> bool:
@@ -96,9 +99,10 @@ class DecomposedDomain:
         n = state.n_local
         wrap(state.x, state.image, state.box, n)
         t0 = perf_counter()
-        arrays, n = exchange(self.comm, self.grid, {k: getattr(state, k)[:n] for k in PER_PARTICLE}, n)
+        _, n = exchange(self.comm, self.grid, {k: getattr(state, k) for k in PER_PARTICLE}, n,
+                        lambda need: self._grow_all(state, need))
         self.rebuild_comm_time += perf_counter() - t0
-        self._store(state, arrays, n)
+        state.n_local, state.n_ghost = n, 0
         cells = self._cell_grid()
         self._sort_by_cell(state, cells)
         t0 = perf_counter()
@@ -109,24 +113,15 @@ class DecomposedDomain:
         self.x_build = state.x[:n].copy()
         self.n_rebuilds += 1
 
-    def _store(self, state, arrays: dict, n: int) -> None:
-        """Replace the state's owned particles by ``arrays`` (n rows), keeping spare capacity.
-
-        The state's arrays are reused while they hold n rows (a one-rank grid passes views of
-        them, which then stay in place); otherwise they are reallocated with 30 % to spare.
-        """
-        if len(state.x) < n:
-            state.resize(int(1.3 * n) + 16)
-        for name in PER_PARTICLE:
-            dest, a = getattr(state, name), arrays[name]
-            if not np.may_share_memory(dest[:n], a):
-                dest[:n] = a
-        state.n_local, state.n_ghost = n, 0
+    def _grow_all(self, state, need: int) -> dict:
+        """Exchange callback: enlarge every per-particle array to hold ``need`` rows."""
+        state.resize(int(1.3 * need) + 16)
+        return {k: getattr(state, k) for k in PER_PARTICLE}
 
     def _grow(self, state, need: int):
         """Halo callback: enlarge every per-particle array to hold ``need`` rows."""
-        state.resize(int(1.3 * need) + 16)
-        return state.x, state.typ, state.tag
+        arrays = self._grow_all(state, need)
+        return arrays["x"], arrays["typ"], arrays["tag"]
 
     def _cell_grid(self):
         """(lo, cell size, nc, m) of a non-periodic cell grid over sub-box plus halo."""

@@ -21,6 +21,7 @@ S. Plimpton, J. Comp. Phys. 117, 1 (1995); LAMMPS ``CommBrick`` (design only).
 """
 from __future__ import annotations
 
+import math
 from time import perf_counter
 
 import numpy as np
@@ -169,81 +170,92 @@ class Halo:
 
 
 # ---- exchange: migration of particles to their owners (at a rebuild) --------------------------
-def _to_matrix(arrays: dict, n: int) -> np.ndarray:
-    """The first ``n`` rows of every per-particle array side by side as float64 (ints are exact < 2**53)."""
-    widths = [int(np.prod(a.shape[1:], dtype=np.int64)) for a in arrays.values()]
-    out, c = np.empty((n, sum(widths))), 0
+def _to_matrix(arrays: dict, rows: np.ndarray) -> np.ndarray:
+    """The selected rows of every per-particle array side by side as float64 (ints are exact < 2**53)."""
+    widths = [math.prod(a.shape[1:]) for a in arrays.values()]
+    out, c = np.empty((rows.size, sum(widths))), 0
     for a, w in zip(arrays.values(), widths):
-        out[:, c:c + w] = a[:n].reshape(n, w)
+        out[:, c:c + w] = a[rows].reshape(rows.size, w)
         c += w
     return out
 
 
-def _from_matrix(arrays: dict, mat: np.ndarray) -> dict:
-    """Inverse of :func:`_to_matrix`, restoring each array's dtype and trailing shape."""
-    out, c = {}, 0
-    for name, a in arrays.items():
-        width = int(np.prod(a.shape[1:], dtype=np.int64))
-        out[name] = np.ascontiguousarray(mat[:, c:c + width].reshape((mat.shape[0],) + a.shape[1:]).astype(a.dtype))
+def _unpack_matrix(arrays: dict, mat: np.ndarray, first: int) -> None:
+    """Inverse of :func:`_to_matrix`: store the rows of ``mat`` as rows ``first…`` of every array."""
+    c, end = 0, first + mat.shape[0]
+    for a in arrays.values():
+        width = math.prod(a.shape[1:])
+        a[first:end] = mat[:, c:c + width].reshape((mat.shape[0],) + a.shape[1:])
         c += width
-    return out
 
 
-def _x_column(arrays: dict, x_name: str) -> int:
-    """First matrix column of the positions in the layout of :func:`_to_matrix`."""
-    c = 0
-    for name, a in arrays.items():
-        if name == x_name:
-            return c
-        c += int(np.prod(a.shape[1:], dtype=np.int64))
-    raise KeyError(x_name)
+def _fill_holes(arrays: dict, leave: np.ndarray, n: int) -> int:
+    """Remove the rows ``leave`` (ascending) from the first ``n`` rows of every array by moving
+    the last staying rows into the holes: O(leavers) work, not O(n).  Returns the rows kept."""
+    n_keep = n - leave.size
+    holes = leave[leave < n_keep]
+    tail = np.ones(n - n_keep, bool)
+    tail[leave[leave >= n_keep] - n_keep] = False
+    sources = n_keep + np.flatnonzero(tail)
+    if holes.size:
+        for a in arrays.values():
+            a[holes] = a[sources]
+    return n_keep
 
 
-def _hop_dimension(comm, grid, mat: np.ndarray, d: int, xcol: int) -> np.ndarray:
-    """One hop along ``d`` of the packed rows ``mat``: rows whose owner lies that way go to the
-    minus/plus neighbour; the staying rows keep their order, the received ones are appended
-    (minus-side first).  One partition pass (numba), two counts and two row exchanges."""
+def _hop_dimension(comm, grid, arrays: dict, n: int, d: int, x_name: str, grow):
+    """One hop along ``d``: rows whose owner lies that way are packed and sent to the minus/plus
+    neighbour, the holes they leave are filled from the end, the received rows are appended
+    (minus side first).  One numba scan, two counts and two row exchanges; only leaving and
+    arriving particles are copied."""
     minus, plus = grid.neighbors[d]
-    stay = np.empty_like(mat)
-    leave = (np.empty_like(mat), np.empty_like(mat))
-    n_stay, n_minus, n_plus = hk.partition_hops(mat, xcol + d, grid.box[d], grid.dims[d], grid.coords[d], stay,
-                                                leave[0], leave[1])
-    parts = [stay[:n_stay]]
-    for k, (dest, source, send) in enumerate(((minus, plus, leave[0][:n_minus]), (plus, minus, leave[1][:n_plus]))):
+    out = (np.empty(n, np.int64), np.empty(n, np.int64))
+    n_minus, n_plus = hk.leaving_rows(arrays[x_name], n, d, grid.box[d], grid.dims[d], grid.coords[d], out[0], out[1])
+    sends = (_to_matrix(arrays, out[0][:n_minus]), _to_matrix(arrays, out[1][:n_plus]))
+    n = _fill_holes(arrays, np.sort(np.concatenate((out[0][:n_minus], out[1][:n_plus]))), n)
+    for k, (dest, source, send) in enumerate(((minus, plus, sends[0]), (plus, minus, sends[1]))):
         n_recv = sendrecv_count(comm, send.shape[0], dest, source, 500 + 2 * d + k)
-        recv = np.empty((n_recv, mat.shape[1]))
-        sendrecv(comm, np.ascontiguousarray(send), dest, source, recv, 600 + 2 * d + k)
-        parts.append(recv)
-    return np.concatenate(parts)
+        recv = np.empty((n_recv, send.shape[1]))
+        sendrecv(comm, send, dest, source, recv, 600 + 2 * d + k)
+        if n + n_recv > arrays[x_name].shape[0]:
+            arrays = grow(n + n_recv)
+        _unpack_matrix(arrays, recv, n)
+        n += n_recv
+    return arrays, n
 
 
-def exchange(comm, grid, arrays: dict, n_local: int, x_name: str = "x"):
-    """Move every particle to the rank owning its (wrapped) position.
+def exchange(comm, grid, arrays: dict, n_local: int, grow, x_name: str = "x"):
+    """Move every particle to the rank owning its (wrapped) position, in place.
 
     Parameters
     ----------
     comm : MPIComm or SerialComm
     grid : RankGrid
     arrays : dict of name -> ndarray
-        Per-particle arrays (positions ``x_name`` wrapped into the box, velocities, images,
-        species, tags and any per-particle state); the first ``n_local`` rows are used.
+        Per-particle arrays of capacity rows (positions ``x_name`` wrapped into the box,
+        velocities, images, species, tags and any per-particle state); the first ``n_local``
+        rows are the owned particles.  Rows beyond them (ghosts) are overwritten.
     n_local : int
+    grow : callable(n_needed) -> dict
+        Enlarges every array to at least ``n_needed`` rows (keeping contents) and returns the
+        new arrays under the same names.
 
     Returns
     -------
-    (dict of compact arrays, new n_local)
+    (arrays, new n_local)
         Hops repeat until no particle anywhere is misplaced, so any displacement is handled.
-        On a one-rank grid nothing moves and the first ``n_local`` rows are returned as they are.
+        Owned particles that stay keep their rows unless a leaver's hole is filled with them;
+        on a one-rank grid nothing moves.
     """
-    arrays = {name: a[:n_local] for name, a in arrays.items()}
     if grid.size == 1:
         return arrays, n_local
-    mat, xcol = _to_matrix(arrays, n_local), _x_column(arrays, x_name)  # one packed row per particle
+    n = n_local
+    dims, coords = np.asarray(grid.dims), np.asarray(grid.coords)
     while True:
         for d in range(3):
             if grid.dims[d] > 1:
-                mat = _hop_dimension(comm, grid, mat, d, xcol)
-        misplaced = hk.count_misplaced(mat, xcol, grid.box, np.asarray(grid.dims), np.asarray(grid.coords))
+                arrays, n = _hop_dimension(comm, grid, arrays, n, d, x_name, grow)
+        misplaced = hk.count_misplaced(arrays[x_name], n, grid.box, dims, coords)
         if comm.allreduce_max(misplaced) == 0:
             break
-    return _from_matrix(arrays, mat), mat.shape[0]
+    return arrays, n

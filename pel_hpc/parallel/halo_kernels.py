@@ -90,31 +90,28 @@ def _hop(x_d, box_d, dims_d, coord_d):
 
 
 @njit(cache=True)
-def partition_hops(mat, col, box_d, dims_d, coord_d, stay, minus, plus):
-    """Split the packed particle rows ``mat`` by their hop along one dimension (coordinate in
-    column ``col``) into ``stay``, ``minus`` and ``plus`` (order kept); returns the three counts."""
-    a = b = c = 0
-    for i in range(mat.shape[0]):
-        h = _hop(mat[i, col], box_d, dims_d, coord_d)
-        if h == 0:
-            stay[a] = mat[i]
-            a += 1
-        elif h < 0:
-            minus[b] = mat[i]
+def leaving_rows(x, n, d, box_d, dims_d, coord_d, minus, plus):
+    """Rows ``i < n`` whose owner lies along dimension ``d`` one hop towards minus or plus (by
+    the shorter periodic way), in ascending order into ``minus`` and ``plus``; returns both counts."""
+    b = c = 0
+    for i in range(n):
+        h = _hop(x[i, d], box_d, dims_d, coord_d)
+        if h < 0:
+            minus[b] = i
             b += 1
-        else:
-            plus[c] = mat[i]
+        elif h > 0:
+            plus[c] = i
             c += 1
-    return a, b, c
+    return b, c
 
 
 @njit(cache=True)
-def count_misplaced(mat, col, box, dims, coords):
-    """Packed rows (positions in columns col … col+2) whose owning sub-box is not ``coords``."""
+def count_misplaced(x, n, box, dims, coords):
+    """Rows ``i < n`` whose owning sub-box (of the wrapped position) is not ``coords``."""
     k = 0
-    for i in range(mat.shape[0]):
+    for i in range(n):
         for d in range(3):
-            if _owner_coord(mat[i, col + d], box[d], dims[d]) != coords[d]:
+            if _owner_coord(x[i, d], box[d], dims[d]) != coords[d]:
                 k += 1
                 break
     return k
