@@ -109,6 +109,10 @@ class MPIComm:
         """Synchronise all ranks."""
         self.raw.Barrier()
 
+    def waitall(self, requests: list) -> None:
+        """Complete the non-blocking point-to-point requests (``raw.Isend``/``raw.Irecv``)."""
+        self._MPI.Request.Waitall(requests)
+
     def split(self, color: int, key: int = 0) -> "MPIComm":
         """Sub-communicator of the ranks with the same color, ordered by key."""
         return MPIComm(self.raw.Split(color, key))

@@ -129,28 +129,56 @@ class Halo:
             self.send_idx[s], self.recv_first[s], self.recv_n[s] = idx, n, n_recv
             n += n_recv
         self.n_ghost = n - n_local
-        self._fwd_send = [np.empty((i.size, 3)) for i in self.send_idx]
+        self._plan_forward()
         return x, typ, tag, self.n_ghost
 
     # ---- every step ----------------------------------------------------------------------
+    def _plan_forward(self) -> None:
+        """Group the plan for :meth:`forward`: per dimension, either both swaps are self-copies
+        (grid dimension 1: replayed by one numba call for a run of such dimensions) or both
+        are real messages (their persistent send buffers)."""
+        me = self.comm.rank
+        self._self_dim = [all(self.swaps[s][2] == me and self.swaps[s][3] == me for s in (2 * d, 2 * d + 1))
+                          for d in range(3)]
+        sizes = [i.size for i in self.send_idx]
+        self._idx_all = np.concatenate(self.send_idx) if sum(sizes) else np.zeros(0, np.int64)
+        self._idx_start = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+        self._swap_dim = np.array([sw[0] for sw in self.swaps], np.int64)
+        self._swap_shift = np.array([sw[4] for sw in self.swaps], np.float64)
+        self._swap_first = np.array(self.recv_first, np.int64)
+        self._fwd_send = [np.empty((i.size, 3)) for i in self.send_idx]
+
     def forward(self, x) -> None:
         """Refresh the ghost positions in place by replaying the plan (every MD step).
 
-        A self-swap (grid dimension 1) packs straight into its ghost rows (no buffer, no MPI
-        call); a real swap packs into its persistent buffer and sends it with ``Sendrecv`` into
-        the ghost rows.  Nothing is allocated.
+        Consecutive dimensions of extent 1 (self-swaps) are replayed by one numba call that
+        packs straight into the ghost rows; on a decomposed dimension both swaps go at once
+        (two receives posted, both buffers packed and sent, then one wait), since the two
+        swaps of a dimension send only particles known before it.  Nothing is allocated.
         """
         t0 = perf_counter()
-        me = self.comm.rank
-        for s, (d, _, dest, source, shift) in enumerate(self.swaps):
-            idx, first, n = self.send_idx[s], self.recv_first[s], self.recv_n[s]
-            if dest == me and source == me:
-                hk.pack_positions(x, idx, idx.size, d, shift, x[first:first + n])
+        d = 0
+        while d < 3:
+            if self._self_dim[d]:
+                d_end = d
+                while d_end < 3 and self._self_dim[d_end]:
+                    d_end += 1
+                hk.replay_swaps(x, self._idx_all, self._idx_start, self._swap_dim, self._swap_shift,
+                                self._swap_first, 2 * d, 2 * d_end)
+                d = d_end
                 continue
-            buf = self._fwd_send[s]
-            hk.pack_positions(x, idx, idx.size, d, shift, buf)
-            self.comm.raw.Sendrecv(buf, dest=dest, sendtag=300 + s, recvbuf=x[first:first + n], source=source,
-                                   recvtag=300 + s)
+            reqs = []
+            for s in (2 * d, 2 * d + 1):
+                _, _, _, source, _ = self.swaps[s]
+                first, n = self.recv_first[s], self.recv_n[s]
+                reqs.append(self.comm.raw.Irecv(x[first:first + n], source=source, tag=300 + s))
+            for s in (2 * d, 2 * d + 1):
+                _, _, dest, _, shift = self.swaps[s]
+                idx, buf = self.send_idx[s], self._fwd_send[s]
+                hk.pack_positions(x, idx, idx.size, d, shift, buf)
+                reqs.append(self.comm.raw.Isend(buf, dest=dest, tag=300 + s))
+            self.comm.waitall(reqs)
+            d += 1
         self.comm_time += perf_counter() - t0
 
     @property

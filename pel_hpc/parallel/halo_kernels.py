@@ -43,6 +43,16 @@ def pack_positions(x, idx, n, d, shift, buf):
 
 
 @njit(cache=True)
+def replay_swaps(x, idx_all, idx_start, swap_dim, swap_shift, swap_first, s0, s1):
+    """Forward swaps ``s0 … s1-1`` that are copies to oneself, in order: the particles
+    ``idx_all[idx_start[s]:idx_start[s+1]]`` are copied, shifted as in :func:`pack_positions`,
+    to the ghost rows from ``swap_first[s]`` on (a later swap may forward rows an earlier one wrote)."""
+    for s in range(s0, s1):
+        a, b = idx_start[s], idx_start[s + 1]
+        pack_positions(x, idx_all[a:b], b - a, swap_dim[s], swap_shift[s], x[swap_first[s]:swap_first[s] + b - a])
+
+
+@njit(cache=True)
 def pack_ghost_rows(x, typ, tag, idx, n, d, shift, buf):
     """Border rows ``(x, y, z, typ, tag)`` of the selected particles, shifted as in :func:`pack_positions`."""
     pack_positions(x, idx, n, d, shift, buf)
