@@ -31,6 +31,7 @@ import time
 import numpy as np
 from numba import njit
 
+from postprocess.clm.composition import TRIALS
 from postprocess.clm.intrinsics import prefetch_row
 from postprocess.clm.simulation import CLMConfig, CLMSimulation
 
@@ -48,7 +49,7 @@ def throughput(shape, temperature, q, events, engine, sigma_gamma=None):
     start = time.process_time()   # CPU time: the machine is shared
     tallies = sim.run()
     sec = time.process_time() - start
-    trials = int(sim.bins.ring_state[3]) if sim.engine == "composition" else 0
+    trials = int(sim.bins.ring_state[TRIALS]) if sim.engine == "composition" else 0
     return tallies.n_active, tallies.n_passive, sec, sim.engine, trials
 
 

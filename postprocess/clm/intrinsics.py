@@ -1,5 +1,5 @@
-"""LLVM intrinsics for the CLM kernels: software prefetch of an array row, bit casts of a double, and a
-branch-free select.
+"""LLVM intrinsics for the CLM kernels: software prefetch of an array row, bit casts of a double, a
+branch-free select, and unsigned indices.
 
 * :func:`prefetch_row` (``llvm.prefetch``): on a 10^6-ES lattice the per-ES records do not fit in
   cache; an address known early (the selected ES, the next candidate row) is prefetched so that
@@ -16,6 +16,10 @@ branch-free select.
 
 :func:`aligned_zeros` allocates arrays whose rows of 32 bytes never straddle two cache lines, so
 that one prefetch brings a whole row (numpy only guarantees 16-byte alignment).
+
+:data:`U` (``np.uint64``) marks an array index that is never negative: numba then skips the
+wrap-around of negative indices (a shift, an and and an add per access with a signed index).  Only
+at the index (``a[U(i), c]``): numba's arithmetic of uint64 with int64 is float64.
 """
 from __future__ import annotations
 
@@ -24,6 +28,8 @@ from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
+
+U = np.uint64
 
 
 def _prefetch_codegen(write):

@@ -56,7 +56,7 @@ from numba import njit
 
 from .fast_exp import fast_exp
 from .heap import BLOCK, earliest, set_time, sift
-from .intrinsics import prefetch_row
+from .intrinsics import U, prefetch_row
 from .links import accept_link, first_link, next_link
 from .log_bins import log_bin
 from .processes import BOLTZMANN, GAUSSIAN, alias_pick, draw_state, gaussian_step, landing_state, log_rate_at
@@ -69,6 +69,20 @@ from .rng import exponential, normal_fast, normal_rest, uniform, unit_float, xos
 N_PAR = 16
 DONE, STOPPED, OVERFLOW = 0, 1, 2
 TAU_BATCH = 64                          # waiting times buffered before they are tallied (_close_interval)
+N_ACC = 7                               # entries of the block accumulator ``acc`` (_close_interval)
+
+
+def work_size(n_changed: int) -> int:
+    """Length of the kernels' float work array ``work`` (split by :func:`_split_work`)."""
+    return N_ACC + n_changed + TAU_BATCH
+
+
+@njit(cache=True, inline="always")
+def _split_work(work, n_changed):
+    """(acc, old_lg, taus) of the work array, ``acc`` zeroed (see :func:`_close_interval`)."""
+    acc = work[:N_ACC]
+    acc[:] = 0.0
+    return acc, work[N_ACC:N_ACC + n_changed], work[N_ACC + n_changed:]
 
 
 @njit(cache=True)
@@ -119,7 +133,7 @@ def _tally(acc, taus, thist, lbins):
         s1 += tau
         s2 += tau * tau
         s3 += tau * tau * tau
-        k = log_bin(tau, lbins[0], lbins[1])
+        k = U(log_bin(tau, lbins[0], lbins[1]))
         thist[k, 0] += 1.0
         thist[k, 1] += tau
     acc[1] += n
@@ -140,22 +154,30 @@ def _flush(moments, acc, taus, thist, lbins):
 def _close_interval(t_last, r, t, par, acc, taus, moments, thist, lbins):
     """Step 1: τ = t − t_last[r] into the buffer ``taus`` (if t ≥ t0); t_last[r] = t.
 
-    ``acc`` = (block, n, Στ, Στ², Στ³, buffered τ).  The buffer is tallied (:func:`_tally`) when it
-    is full or the time block changes: the tallies of one τ are a chain of dependent loads (log-τ
-    bin, histogram row) that a batch of independent τ overlaps (measured on 27 ES: the tallies cost
-    ≈ 16–20 ns per event inside the event, ≈ 5 in batches).  Sums and histogram are bitwise those
-    of tallying every τ at once."""
+    ``acc`` = (block, n, Στ, Στ², Στ³, buffered τ, t_check); zeroed at the start of a kernel call.
+    The buffer is tallied (:func:`_tally`) when it is full or the time block changes: the tallies of
+    one τ are a chain of dependent loads (log-τ bin, histogram row) that a batch of independent τ
+    overlaps (measured on 27 ES: the tallies cost ≈ 16–20 ns per event inside the event, ≈ 5 in
+    batches).  Sums and histogram are bitwise those of tallying every τ at once.
+
+    The block b = min(⌊(t − t0)/t_block⌋, n_blocks − 1) is computed only from t_check on, a time
+    below the next block's start t0 + (b + 1) t_block by 10^−9 (|t0| + (b + 1) t_block), far more
+    than the rounding of the formula: before t_check it gives b again (t only grows), so the blocks
+    are bitwise those of computing b for every τ."""
     if t >= par[P_T0]:
-        tau = t - t_last[r]
-        b = min(int((t - par[P_T0]) * par[P_INV_TBLOCK]), moments.shape[0] - 1)
-        if b != acc[0]:
-            _flush(moments, acc, taus, thist, lbins)
-            acc[0] = b
-        elif acc[5] >= taus.size:
+        tau = t - t_last[U(r)]
+        if t >= acc[6]:
+            b = min(int((t - par[P_T0]) * par[P_INV_TBLOCK]), moments.shape[0] - 1)
+            if b != acc[0]:
+                _flush(moments, acc, taus, thist, lbins)
+                acc[0] = b
+            ahead = (b + 1) * par[P_TBLOCK]
+            acc[6] = par[P_T0] + ahead - 1e-9 * (abs(par[P_T0]) + ahead) if b < moments.shape[0] - 1 else math.inf
+        if acc[5] >= taus.size:
             _tally(acc, taus, thist, lbins)
-        taus[int(acc[5])] = tau
+        taus[U(int(acc[5]))] = tau
         acc[5] += 1.0
-    t_last[r] = t
+    t_last[U(r)] = t
 
 
 @njit(cache=True)
@@ -189,7 +211,7 @@ def _next_draw(rng, cache, draws, dpos, kind, prob, alias, tab, log_rate, sign):
         _refill(rng, draws[kind], prob, alias, tab, log_rate, sign)
         p = 0
     dpos[kind] = p + 1
-    return draws[kind, p, 0], draws[kind, p, 1]
+    return draws[kind, U(p), 0], draws[kind, U(p), 1]
 
 
 @njit(cache=True, inline="always")
@@ -197,15 +219,16 @@ def _passive(rng, cache, draws, dpos, j, rec, mode, gauss_redraw, par, tab, log_
              pas_prob, pas_alias):
     """Passive process of ES j (eq. (5)): new (e_j, ln γ_j) by the chosen coupling rule."""
     e_lo, h = tab[0], tab[1]
+    ju = U(j)
     if mode == GAUSSIAN:
-        e_old = rec[j, E]
+        e_old = rec[ju, E]
         e_new = gaussian_step(rng, cache, e_old, par[P_A], par[P_B], par[P_S], par[P_ECUT], gauss_redraw)
-        rec[j, LG] += log_rate_at(e_new, e_lo, h, log_rate) - log_rate_at(e_old, e_lo, h, log_rate)
-        rec[j, E] = e_new
+        rec[ju, LG] += log_rate_at(e_new, e_lo, h, log_rate) - log_rate_at(e_old, e_lo, h, log_rate)
+        rec[ju, E] = e_new
     elif mode == BOLTZMANN:
-        rec[j, E], rec[j, LG] = _next_draw(rng, cache, draws, dpos, 1, pas_prob, pas_alias, tab, log_rate, -1.0)
+        rec[ju, E], rec[ju, LG] = _next_draw(rng, cache, draws, dpos, 1, pas_prob, pas_alias, tab, log_rate, -1.0)
     else:
-        rec[j, E], rec[j, LG] = _next_draw(rng, cache, draws, dpos, 2, act_prob, act_alias, tab, log_rate, -1.0)
+        rec[ju, E], rec[ju, LG] = _next_draw(rng, cache, draws, dpos, 2, act_prob, act_alias, tab, log_rate, -1.0)
 
 
 @njit(cache=True, inline="always")
@@ -213,9 +236,9 @@ def _couple(rng, cache, draws, dpos, n, k, j, rec, link_accept, mode, gauss_redr
             act_alias, pas_prob, pas_alias, changed, old_lg):
     """Link k → j fired: after its thinning, the passive process of j, recorded as ``changed[n]``;
     returns the new n."""
-    if not accept_link(rng, k, rec[j, E], link_accept, mode, tab, log_rate):
+    if not accept_link(rng, k, rec[U(j), E], link_accept, mode, tab, log_rate):
         return n
-    changed[n], old_lg[n] = j, rec[j, LG]
+    changed[n], old_lg[n] = j, rec[U(j), LG]
     _passive(rng, cache, draws, dpos, j, rec, mode, gauss_redraw, par, tab, log_rate, act_prob, act_alias, pas_prob,
              pas_alias)
     return n + 1
@@ -235,13 +258,13 @@ def _fired_links(rng, u_link, i, rec, links, neighbours, patterns, par, cand):
         m = alias_pick(u_link, pat_prob, pat_alias)
         for c in range(pat_links[m, 0]):
             cand[n] = k_begin + pat_links[m, c + 1]
-            prefetch_row(rec, neighbours[cand[n]])
+            prefetch_row(rec, neighbours[U(cand[n])])
             n += 1
         return n
     k = first_link(u_link, k_begin, k_end, par[P_INV_LOG1MQ], par[P_NOLINK])
     while k < k_end:
         cand[n] = k
-        prefetch_row(rec, neighbours[k])
+        prefetch_row(rec, neighbours[U(k)])
         n += 1
         k = next_link(rng, k, par[P_INV_LOG1MQ])
     return n
@@ -259,11 +282,11 @@ def _event(rng, cache, draws, dpos, u_link, i, t, rec, t_last, r, offsets, neigh
     _close_interval(t_last, r, t, par, acc, taus, moments, thist, lbins)
     n_cand = _fired_links(rng, u_link, i, rec, offsets[1] - offsets[0], neighbours, patterns, par, changed)
     changed[0] = i
-    rec[i, E], rec[i, LG] = _next_draw(rng, cache, draws, dpos, 0, act_prob, act_alias, tab, log_rate, 1.0)
+    rec[U(i), E], rec[U(i), LG] = _next_draw(rng, cache, draws, dpos, 0, act_prob, act_alias, tab, log_rate, 1.0)
     n = 1
     for c in range(1, n_cand):      # changed[c] (a link) is read before changed[n ≤ c] is overwritten
         k = changed[c]
-        n = _couple(rng, cache, draws, dpos, n, k, neighbours[k], rec, link_accept, mode, gauss_redraw, par, tab,
+        n = _couple(rng, cache, draws, dpos, n, k, neighbours[U(k)], rec, link_accept, mode, gauss_redraw, par, tab,
                     log_rate, act_prob, act_alias, pas_prob, pas_alias, changed, old_lg)
     return n
 
@@ -282,8 +305,8 @@ def run_events_heap(rng, cache, draws, dpos, rec, heap, hkey, pos, offsets, neig
     :func:`.composition.run_events`.
     """
     t, t_end = clock[0], par[P_T1]
-    acc, old_lg, taus, t_last = work[:6], work[6:6 + changed.size], work[6 + changed.size:], rec[:, TL]
-    acc[:] = 0.0
+    acc, old_lg, taus = _split_work(work, changed.size)
+    t_last = rec[:, TL]
     status = STOPPED
     scan = heap.size == 0
     key, bmin = hkey[:pos.size * BLOCK], hkey[pos.size * BLOCK:]          # blocked scan (heap empty)

@@ -3,7 +3,7 @@ r"""Selection of the next active process on large lattices: ES grouped into rate
 The escape rate γ_i of every ES is fixed between its own events (eq. (2); a passive process sets a
 new one), so the lattice is a continuous-time Markov chain with total rate R = Σ_i γ_i: the next
 event comes after Exp(R) and belongs to ES i with probability γ_i/R (Gillespie).  The ES are kept in
-bins of equal width w in ln γ (``BINS_PER_OCTAVE`` per factor 2); γ̄_k is the upper edge of bin k
+bins of equal width w in ln γ (``bins_per_octave`` per factor 2); γ̄_k is the upper edge of bin k
 (rates below the lowest edge share bin 0, rates above the highest share the last bin, whose γ̄ is
 raised to its largest member), so every member of bin k has γ < γ̄_k.
 
@@ -11,7 +11,8 @@ raised to its largest member), so every member of bin k has γ < γ̄_k.
 ``start_k …``; its first n_k rows hold its members and the rows behind them hold γ = 0.  With an
 *extent* m_k ≥ n_k and the bound B_k = m_k γ̄_k ≥ R_k = Σ_{i∈k} γ_i, a trial draws bin k with
 probability B_k/B (B = Σ_k B_k; an alias table, one uniform and no scan), a row uniformly among
-the m_k rows of bin k, and accepts it if u γ̄_k < γ_row:
+the m_k rows of bin k, and accepts it if u γ̄_k < γ_row (u uniform; the row and u come from one
+uniform, :func:`trial`):
 
 .. math:: P(\text{trial selects } i) = \frac{B_k}{B}\,\frac{1}{m_k}\,\frac{\gamma_i}{\bar\gamma_k}
           = \frac{\gamma_i}{B}, \qquad P(\text{trial selects nobody}) = 1 - \frac{R}{B}.
@@ -57,11 +58,11 @@ import numpy as np
 from numba import njit
 
 from .fast_exp import fast_exp
-from .intrinsics import aligned_zeros
+from .intrinsics import U, aligned_zeros
 from .processes import alias_fill, alias_pick
 from .rng import uniform
 
-BINS_PER_OCTAVE = 2
+BINS_PER_OCTAVE = 2                   # default of RateBins: width w = ln 2 / bins_per_octave
 SLACK = 4.0                           # extent and floor slack h_k = ⌊SLACK n_k^{1/4}⌋ + 1 (see the module docstring)
 E, LG, TL, SLOT = 0, 1, 2, 3          # columns of the per-ES record ``rec`` (e, ln γ, t_last, pool row)
 RATE, ID, T_LAST = 0, 1, 2            # columns of ``pool`` (row width 4: 32 bytes)
@@ -84,34 +85,40 @@ def bin_of(lg, bpar, n_bins):
 def bin_insert(pool, bint, bflt, rec, k, i, rate, t_last, margin):
     """Append ES i (rate γ, previous active process at t_last) to bin k; returns the flags
     ``STALE`` (the bin outgrew its extent or bound: rebuild the table) and ``FULL`` (fewer than
-    ``margin`` free rows)."""
-    s = bint[k, START] + bint[k, COUNT]
-    pool[s, RATE] = rate
-    pool[s, ID] = i
-    pool[s, T_LAST] = t_last
-    rec[i, SLOT] = s
-    bint[k, COUNT] += 1
-    bflt[k, TOTAL] += rate
-    flags = STALE if bint[k, COUNT] > bint[k, EXTENT] else 0
-    if k == bint.shape[0] - 1 and rate * _BOUND_SAFETY > bflt[k, BOUND]:
-        bflt[k, BOUND] = rate * _BOUND_SAFETY
+    ``margin`` free rows).  Rows, bins and ES are indexed as unsigned (:data:`.intrinsics.U`)."""
+    ku = U(k)
+    count = bint[ku, COUNT]
+    s = bint[ku, START] + count
+    su = U(s)
+    pool[su, RATE] = rate
+    pool[su, ID] = i
+    pool[su, T_LAST] = t_last
+    rec[U(i), SLOT] = s
+    count += 1
+    bint[ku, COUNT] = count
+    bflt[ku, TOTAL] += rate
+    flags = STALE if count > bint[ku, EXTENT] else 0
+    if k == bint.shape[0] - 1 and rate * _BOUND_SAFETY > bflt[ku, BOUND]:
+        bflt[ku, BOUND] = rate * _BOUND_SAFETY
         flags = STALE
-    return flags | (FULL if bint[k, CAP] - bint[k, COUNT] < margin else 0)
+    return flags | (FULL if bint[ku, CAP] - count < margin else 0)
 
 
 @njit(cache=True, inline="always")
 def bin_remove(pool, bint, bflt, rec, k, s):
     """Remove pool row s from bin k (the bin's last row fills the hole and is left with γ = 0);
     returns (the removed rate, ``STALE`` if the bin fell below its floor else 0)."""
-    rate = pool[s, RATE]
-    last = bint[k, START] + bint[k, COUNT] - 1
+    ku, su = U(k), U(s)
+    rate = pool[su, RATE]
+    count = bint[ku, COUNT] - 1
+    last = U(bint[ku, START] + count)
     for c in range(3):
-        pool[s, c] = pool[last, c]
-    rec[int(pool[s, ID]), SLOT] = s
+        pool[su, c] = pool[last, c]
+    rec[U(int(pool[su, ID])), SLOT] = s
     pool[last, RATE] = 0.0
-    bint[k, COUNT] -= 1
-    bflt[k, TOTAL] = bflt[k, TOTAL] - rate if bint[k, COUNT] > 0 else 0.0
-    return rate, STALE if bint[k, COUNT] < bint[k, FLOOR] else 0
+    bint[ku, COUNT] = count
+    bflt[ku, TOTAL] = bflt[ku, TOTAL] - rate if count > 0 else 0.0
+    return rate, STALE if count < bint[ku, FLOOR] else 0
 
 
 @njit(cache=True)
@@ -139,12 +146,19 @@ def build_table(bint, bflt, prob, alias, table_bins, weights, stack):
 
 
 @njit(cache=True, inline="always")
-def trial(bint, bflt, prob, alias, table_bins, u_bin, u_row, u_accept):
+def trial(bint, bflt, prob, alias, table_bins, u_bin, u_row):
     """(pool row, acceptance threshold θ, bin) of one trial: bin k ∝ B_k (``prob``, ``alias``: the
     first n_table entries of :func:`build_table`), a row uniform among its m_k rows, and
-    θ = u γ̄_k; the trial selects the row's ES if its γ > θ (rows behind the members hold γ = 0)."""
-    k = np.uint64(table_bins[np.uint64(alias_pick(u_bin, prob, alias))])
-    return bint[k, START] + int(u_row * bint[k, EXTENT]), u_accept * bflt[k, BOUND], k
+    θ = u γ̄_k; the trial selects the row's ES if its γ > θ (rows behind the members hold γ = 0).
+
+    One uniform gives both the row and u: x = u_row m_k, row ⌊x⌋, u = x − ⌊x⌋ (the fraction is
+    uniform on [0, 1) and independent of ⌊x⌋, resolved to 2^−53 m_k ≤ 2^−33 for m_k ≤ 2^20, as the
+    fraction in :func:`.processes.alias_pick`): one random word less per trial."""
+    k = table_bins[U(alias_pick(u_bin, prob, alias))]
+    ku = U(k)
+    x = u_row * bint[ku, EXTENT]
+    r = int(x)
+    return bint[ku, START] + r, (x - r) * bflt[ku, BOUND], k
 
 
 @njit(cache=True, inline="always")
@@ -217,11 +231,15 @@ class RateBins:
     rng : array            generator state of the trials (:mod:`.rng`); with ``ring`` and
                            ``ring_state`` (trials drawn in advance), see :mod:`.composition`.
     ring_shape : tuple     shape of ``ring``.
+    bins_per_octave : int  bins per factor 2 in γ: narrower bins reject less (a member's acceptance
+                           γ/γ̄_k averages ≈ (1 − e^{−w})/w: 0.85 for 2, 0.92 for 4 per octave) but
+                           hold fewer ES, so their counts leave the slack sooner (more rebuilds).
     """
 
-    def __init__(self, lg_lo: float, lg_hi: float, margin: int, rng, ring_shape=(1, 1)):
-        self.rng, self.ring, self.ring_state = rng, np.zeros(ring_shape), np.zeros(5, np.int64)
-        width = math.log(2.0) / BINS_PER_OCTAVE
+    def __init__(self, lg_lo: float, lg_hi: float, margin: int, rng, ring_shape=(1, 1),
+                 bins_per_octave: int = BINS_PER_OCTAVE):
+        self.rng, self.ring, self.ring_state = rng, np.zeros(ring_shape), np.zeros(4, np.int64)
+        width = math.log(2.0) / bins_per_octave
         n_bins = int(math.ceil((lg_hi - lg_lo) / width)) + 1
         self.bpar = np.array([lg_lo, 1.0 / width])
         self.margin = int(margin)
@@ -234,10 +252,14 @@ class RateBins:
         self.pool = np.zeros((0, 2))
 
     def build(self, rec, extra=None):
-        """Size every bin for its current occupancy n_k (+ 5√n_k + 16 + margin, + ``extra``) and fill."""
+        """Size every bin for its current occupancy n_k (+ 8√n_k + 32 + margin, + ``extra``) and fill.
+
+        The slack makes a growth (:meth:`grow`, O(N) in Python: ≈ 0.1 s on 10^6 ES) rare in a run;
+        5√n_k + 16 still let a tail bin of 4 bins per octave overflow within 2·10^6 events at
+        q = 0.1 on 10^6 ES (n_k 476 → 617).  Spare rows cost memory only: trials use the extent."""
         counts = np.zeros(self.bint.shape[0], np.int64)
         bin_counts(rec, self.bpar, counts)
-        cap = counts + (5.0 * np.sqrt(counts)).astype(np.int64) + 16 + self.margin
+        cap = counts + (8.0 * np.sqrt(counts)).astype(np.int64) + 32 + self.margin
         cap = np.minimum(cap, rec.shape[0] + self.margin) + (0 if extra is None else extra)
         self.bint[:, CAP] = cap
         self.bint[:, START] = np.concatenate(([0], np.cumsum(cap)[:-1]))

@@ -31,6 +31,7 @@ from .rng import new_cache, seed_state
 
 ENGINES = ("composition", "heap", "scan")
 AUTO_SCAN_MAX_ES, AUTO_HEAP_MAX_ES = 64, 256
+FINE_BINS_MIN_ES = 100_000      # from here on 4 rate bins per octave instead of 2 (measured, see _rate_bins)
 
 
 @dataclass(frozen=True)
@@ -164,12 +165,17 @@ class CLMSimulation:
         return np.empty(0, np.int32), pos, hkey
 
     def _rate_bins(self) -> RateBins:
-        """Composition–rejection bins covering every ln γ the tables and eq. (2) can produce (±9 σ_γ)."""
+        """Composition–rejection bins covering every ln γ the tables and eq. (2) can produce (±9 σ_γ).
+
+        Large lattices take 4 bins per octave (10^6 ES, T = 0.6: 1.10 instead of 1.20 trials per
+        event, 548 instead of 564 instructions); on small ones the extra table rebuilds and slack rows
+        of the sparser bins cost more than the rejections saved."""
         tb = self.tables
         reach = 0.5 * tb.sigma_gamma**2 + 9.0 * tb.sigma_gamma + 1.0
         links = self._n_links
         bins = RateBins(float(tb.log_rate.min()) - reach, tb.log_rate_max + reach, margin=2 + links,
-                        rng=seed_state(self.config.seed, stream=2), ring_shape=RING_SHAPE)
+                        rng=seed_state(self.config.seed, stream=2), ring_shape=RING_SHAPE,
+                        bins_per_octave=4 if self.lattice.n_es >= FINE_BINS_MIN_ES else 2)
         bins.build(self.rec)
         return bins
 
@@ -230,7 +236,7 @@ class CLMSimulation:
                   self._tab, COUPLING_NAMES[cfg.coupling], cfg.gauss_redraw, par, clock, istate)
         margin = 2 + self._n_links
         tallies = (moments, thist, lbins, ehist, self.n_snapshots, counts, np.empty(margin, np.int64),
-                   np.empty(6 + margin + kin.TAU_BATCH))
+                   np.empty(kin.work_size(margin)))
         status = kin.OVERFLOW
         while status == kin.OVERFLOW:
             status = self._advance((lat.offsets, lat.neighbours, link_accept, patterns, *common,

@@ -121,12 +121,12 @@ def test_batched_tallies_equal_tallying_every_waiting_time():
     ts = np.sort(rng.random(5000) * 8.0)
     t_lasts = ts - rng.exponential(0.3, ts.size)
     par = np.zeros(kin.N_PAR)
-    par[kin.P_T0], par[kin.P_INV_TBLOCK] = 1.0, 1.0
+    par[kin.P_T0], par[kin.P_TBLOCK], par[kin.P_INV_TBLOCK] = 1.0, 1.0, 1.0
     cells, edges = log_bin_table(math.log(1e-4), math.log(10.0) / 20, 121)
     out = []
     for _ in range(2):
         out.append((np.zeros((7, 4)), np.zeros((edges.size + 1, 2))))
-    _close_all(ts, t_lasts, par, np.zeros(6), np.empty(kin.TAU_BATCH), *out[0], (cells, edges))
+    _close_all(ts, t_lasts, par, np.zeros(kin.N_ACC), np.empty(kin.TAU_BATCH), *out[0], (cells, edges))
     _close_each(ts, t_lasts, 1.0, 1.0, *out[1], (cells, edges))
     np.testing.assert_array_equal(out[0][0], out[1][0])
     np.testing.assert_array_equal(out[0][1], out[1][1])

@@ -13,6 +13,7 @@ import pytest
 from numba import njit
 from scipy import stats
 
+from postprocess.clm.composition import BUILDS
 from postprocess.clm.observables import waiting_time_stats
 from postprocess.clm.rate_bins import (BOUND, CAP, COUNT, EXTENT, FLOOR, ID, LG, RATE, START, RateBins, build_table,
                                        trial)
@@ -32,8 +33,8 @@ def _trials(rng, pool, bint, bflt, table, b_sum, r_total, n_events, watched, int
     t, t_prev, n_int, n_trials = 0.0, 0.0, 0, 0
     for _ in range(n_events):
         while True:
-            u_bin, u_row, u_accept = uniform(rng), uniform(rng), uniform(rng)
-            s, theta, k = trial(bint, bflt, table[0], table[1], table[2], u_bin, u_row, u_accept)
+            u_bin, u_row = uniform(rng), uniform(rng)
+            s, theta, k = trial(bint, bflt, table[0], table[1], table[2], u_bin, u_row)
             n_trials += 1
             if clock == THINNING:
                 t += exponential(rng) / b_sum
@@ -109,7 +110,7 @@ def test_bounds_hold_through_runs_with_many_rebuilds():
     sim = CLMSimulation(cfg, engine="composition")
     st = waiting_time_stats(sim.run())
     _assert_bounds_hold(sim)
-    builds = sim.bins.ring_state[4]
+    builds = sim.bins.ring_state[BUILDS]
     assert builds > 100
     st_heap = waiting_time_stats(CLMSimulation(cfg, engine="heap").run())
     assert abs(st.mean_tau - st_heap.mean_tau) < 4 * math.hypot(st.mean_tau_err, st_heap.mean_tau_err)
