@@ -112,6 +112,8 @@ def _next_trial(rng_sel, ring, p, pool, rec, bint, bflt, table, neighbours, link
         prefetch_row(rec, i)
         if links:
             prefetch_row_read(neighbours, i * links)
+        kb = U(int(ring[h, BIN]))             # the ES that will fill its row (the bin's last member)
+        prefetch_row(rec, int(pool[U(bint[kb, START] + bint[kb, COUNT] - 1), ID]))
     _prefetch_fired(ring, (p + LOOK_NB) % RING, pool, rec, neighbours, links, patterns)
     p = (p + 1) % RING
     if p % HALF == 0:
@@ -185,7 +187,6 @@ def run_events(rng, cache, draws, dpos, rec, pool, bint, bflt, table_arrays, tab
             status = DONE
             break
         i = int(pool[U(s), ID])
-        prefetch_row(rec, int(pool[U(bint[U(k), START] + bint[U(k), COUNT] - 1), ID]))   # moved within bin k
         n = _event(rng, cache, draws, dpos, u_link, i, t, rec, t_last, s, offsets, neighbours, link_accept, patterns,
                    log_rate, act_prob, act_alias, pas_prob, pas_alias, tab, mode, gauss_redraw, par, acc, taus,
                    moments, thist, lbins, changed, old_lg)
