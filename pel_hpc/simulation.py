@@ -1,7 +1,7 @@
 """Simulation: a State, a Domain, one integrator and a list of triggered operations."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -22,11 +22,9 @@ class Integrator:
     temperature: float = 1.0
     tau: float = 0.5
     chain: int = 3
-    carried_ke2: float | None = field(default=None, init=False, repr=False, compare=False)
 
     def setup(self, state) -> None:
         """Size the chain state in ``state`` (kept if it already has the right length)."""
-        self.carried_ke2 = None
         self.ndof = n_dof(state.n_global)
         self.q = thermostat.masses(self.chain, self.ndof, self.temperature, self.tau)
         if len(state.nhc_eta) != self.chain:
@@ -36,18 +34,19 @@ class Integrator:
         """Steps 1–3 of :meth:`Simulation.run`: NHC half-step, then kick and drift in one fused pass.
 
         Between two steps only the NHC scale s touches the velocities, so the previous step's
-        2K·s² (:attr:`carried_ke2`) is this half-step's 2K: one global reduction per NVT step
-        instead of two.  The carry is dropped (:meth:`forget_kinetic_energy`) whenever Python
-        code may have run in between (operations, a new run).
+        2K·s² (``state.nhc_ke2``) is this half-step's 2K: one global reduction per NVT step
+        instead of two.  It is summed afresh only when unknown (NaN: a new state, velocities
+        just assigned, after an NVE step).  Being part of the state (and of checkpoints), the
+        carry does not depend on where operations split a run, so neither does the trajectory.
         """
         n = state.n_local
         s = 1.0
         if self.chain:
-            ke2 = self.carried_ke2
-            if ke2 is None:
+            ke2 = state.nhc_ke2
+            if ke2 != ke2:  # NaN: unknown
                 ke2 = float(domain.sum_per_particle(squared_speeds(state.v, n)))
             s = self._chain_scale(state, ke2)
-        self.carried_ke2 = None
+        state.forget_ke2()
         integrate.scale_kick_drift(state.x, state.v, state.f, s, 0.5 * self.dt, self.dt, n)
 
     def second_half(self, state, domain) -> None:
@@ -59,11 +58,7 @@ class Integrator:
         ke2 = float(domain.sum_per_particle(integrate.kick_squared_speeds(state.v, state.f, 0.5 * self.dt, n)))
         s = self._chain_scale(state, ke2)
         integrate.scale(state.v, s, n)
-        self.carried_ke2 = ke2 * s * s
-
-    def forget_kinetic_energy(self) -> None:
-        """Drop the carried 2K (the next step sums |v|² afresh)."""
-        self.carried_ke2 = None
+        state.nhc_ke2 = ke2 * s * s
 
     def _chain_scale(self, state, ke2: float) -> float:
         """NHC half-step given the global 2K = ``ke2`` (summed by ``domain.sum_per_particle``, exact
@@ -172,7 +167,6 @@ class Simulation:
 
     def _advance(self, k: int) -> None:
         """``k`` steps; only the last evaluates E_pot and W (operations act after it)."""
-        self.integrator.forget_kinetic_energy()  # operations ran since the last step
         if self.compiled:
             self._advance_compiled(k)
         else:

@@ -30,6 +30,10 @@ class State:
     n_local, n_ghost, n_global : particle counts (owned here, ghosts here, all ranks)
     step : MD step counter
     nhc_eta, nhc_veta : (chain,) Nosé–Hoover chain positions and velocities (empty for NVE)
+    nhc_ke2 : 2K [epsilon] after the last step's final NHC scaling, the next step's thermostat
+        input (:meth:`pel_hpc.simulation.Integrator.first_half`); NaN when unknown (summed
+        afresh).  Part of the state so that a trajectory does not depend on where a run is
+        chunked, stopped and restarted; whoever assigns velocities resets it (:meth:`forget_ke2`).
     seed, replica : the run's seed and replica index (counter-based random numbers)
     """
 
@@ -46,6 +50,7 @@ class State:
     step: int = 0
     nhc_eta: np.ndarray = field(default_factory=lambda: np.zeros(0))
     nhc_veta: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    nhc_ke2: float = float("nan")
     seed: int = 12345
     replica: int = 0
 
@@ -77,6 +82,10 @@ class State:
         """Deep copy (arrays copied), e.g. for a quench that must not touch the trajectory."""
         kw = {f.name: getattr(self, f.name) for f in fields(self)}
         return State(**{k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in kw.items()})
+
+    def forget_ke2(self) -> None:
+        """Velocities were assigned outside an integrator: the carried 2K no longer holds."""
+        self.nhc_ke2 = float("nan")
 
     def permute_local(self, order: np.ndarray) -> None:
         """Reorder the owned particles as ``order`` (e.g. by cell); ghosts are dropped."""

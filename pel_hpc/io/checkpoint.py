@@ -163,7 +163,7 @@ def replica_state(f, replica: int, path="checkpoint") -> State:
             for name in ("x", "v", "typ", "tag", "image")}
     first = parts[0]
     return State.from_arrays(rows["x"], rows["typ"], first.box, v=rows["v"], tag=rows["tag"], image=rows["image"],
-                             step=first.step, nhc_eta=first.nhc_eta.copy(), nhc_veta=first.nhc_veta.copy(),
+                             step=first.step, nhc_eta=first.nhc_eta.copy(), nhc_veta=first.nhc_veta.copy(), nhc_ke2=first.nhc_ke2,
                              seed=first.seed, replica=replica)
 
 

@@ -11,13 +11,14 @@ in the batch, so its trajectory is bitwise the same in any batch (any rank count
 
 Kernel signature (arrays carry a leading replica axis ``R``)::
 
-    advance(x, v, f, image, x_build, typ, box, coeff, force_shift, skin, dt, eta, eta_v, q, ndof,
+    advance(x, v, f, image, x_build, typ, box, coeff, force_shift, skin, dt, eta, eta_v, ke2c, q, ndof,
             temp, steps, info) -> None
 
     x, v, f, x_build : (R, N, 3) float64 [sigma, sigma/tau, epsilon/sigma]
     image : (R, N, 3) int32;  typ : (R, N) int32;  box : (R, 3) [sigma]
     coeff, force_shift : the PairTable's constants and truncation;  skin : [sigma];  dt : [tau]
     eta, eta_v : (R, M) Nosé–Hoover chain state (M = 0 for NVE);  q : (M,) masses
+    ke2c : (R,) in/out: the carried 2K of each replica (``State.nhc_ke2``, NaN: sum afresh)
     ndof : 3N − 3;  temp : target T [epsilon/k_B];  steps : steps for every replica
     info : (R, 3) float64 out: E_pot, virial W of the last step [epsilon] (the only step that
         evaluates them, in a second pass that leaves the forces alone), wraps (added)
@@ -37,15 +38,17 @@ from pel_hpc.md.thermostat import half_step
 
 
 @njit(cache=True)
-def advance(x, v, f, image, x_build, typ, box, coeff, force_shift, skin, dt, eta, eta_v, q, ndof, temp, steps,
-            info):
+def advance(x, v, f, image, x_build, typ, box, coeff, force_shift, skin, dt, eta, eta_v, ke2c, q, ndof, temp,
+            steps, info):
     """Advance each replica by ``steps`` velocity-Verlet(-NHC) steps (see the module docstring)."""
     n = x.shape[1]
     nhc = eta.shape[1] > 0
     scratch = np.empty((n, 3))
     for r in range(x.shape[0]):
         xr, vr, fr = x[r], v[r], f[r]
-        ke2 = sum_v2(vr, n)  # then carried: 2K·s² after each step's last NHC scale s (Integrator.first_half)
+        ke2 = ke2c[r]  # carried: 2K·s² after the previous step's last NHC scale s (Integrator.first_half)
+        if nhc and ke2 != ke2:
+            ke2 = sum_v2(vr, n)
         for left in range(steps, 0, -1):
             s = half_step(eta[r], eta_v[r], q, ke2, ndof, temp, dt) if nhc else 1.0
             scale_kick_drift(xr, vr, fr, s, 0.5 * dt, dt, n)
@@ -60,3 +63,4 @@ def advance(x, v, f, image, x_build, typ, box, coeff, force_shift, skin, dt, eta
                 s = half_step(eta[r], eta_v[r], q, ke2, ndof, temp, dt)
                 scale(vr, s, n)
                 ke2 *= s * s
+        ke2c[r] = ke2 if nhc else np.nan

@@ -138,6 +138,7 @@ def minimize(state, domain, table, tol: float = 1e-8, max_iter: int = 100000, pa
     (exact in reproducible mode, so the quench is then bitwise the same on any rank count).
     """
     state.v[:] = 0.0
+    state.forget_ke2()
     ctl = np.array([params[0], params[5], 0.0])
     epot, _ = compute_forces(state, domain, table)
     for it in range(max_iter + 1):

@@ -60,8 +60,10 @@ def maxwell_boltzmann(state, domain, temperature: float) -> None:
     zero_momentum(state, domain)
     ke = kinetic_energy(state, domain)
     state.v[:n] *= np.sqrt(temperature * n_dof(state.n_global) / (2.0 * ke))
+    state.forget_ke2()
 
 
 def zero_momentum(state, domain) -> None:
     """Subtract the centre-of-mass velocity (global reduction; all masses 1)."""
     state.v[: state.n_local] -= momentum(state, domain) / state.n_global
+    state.forget_ke2()

@@ -70,10 +70,12 @@ class ReplicaBatch:
             self.attach()
         t, integ = self.sims[0].table, self.sims[0].integrator
         self.info[:, 2] = 0.0
+        ke2c = np.array([s.state.nhc_ke2 for s in self.sims])
         loop.advance(self.x, self.v, self.f, self.image, self.x_build, self.typ, self.box, t.coeff, t.force_shift,
-                     self.sims[0].domain.skin, integ.dt, self.nhc_eta, self.nhc_veta, integ.q, integ.ndof,
+                     self.sims[0].domain.skin, integ.dt, self.nhc_eta, self.nhc_veta, ke2c, integ.q, integ.ndof,
                      integ.temperature, int(steps), self.info)
-        for s, (epot, virial, wraps) in zip(self.sims, self.info.tolist()):
+        for s, (epot, virial, wraps), carried in zip(self.sims, self.info.tolist(), ke2c.tolist()):
+            s.state.nhc_ke2 = carried
             s.state.step += int(steps)
             s.set_energy(epot, virial)
             s.domain.n_rebuilds += int(wraps)
