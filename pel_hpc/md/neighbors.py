@@ -206,10 +206,18 @@ def pair_list_radii(rc_max: float, skin: float) -> np.ndarray:
 
 
 def cell_grid(extent: np.ndarray, rlist: float):
-    """(nc (3,), m) of a non-periodic grid over ``extent`` [sigma] with cells of side ≥ r_list/m, m = 2."""
+    """(nc (3,), cell side, m) of a non-periodic grid of cubic cells of side r_list/m, m = 2, covering ``extent`` [sigma].
+
+    The cells have the smallest side the (2m+1)³ stencil allows (r_list/m, widened by 1e-10
+    relative so that rounding in the binning cannot shrink it); the grid may overhang the
+    extent by less than one cell, which costs nothing (no particle lies there).  Stretching the
+    cells to tile the extent exactly would make them up to 1/nc larger and the stencil's
+    distance tests (∝ side³) up to 3/nc more: 4–12 % at N = 8000 on 1 and 2 ranks.
+    """
     m = 2
-    nc = np.floor(np.asarray(extent, dtype=float) * m / rlist).astype(np.int64)
-    return np.maximum(nc, 1), m
+    side = rlist / m * (1.0 + 1e-10)
+    nc = np.ceil(np.asarray(extent, dtype=float) / side).astype(np.int64)
+    return np.maximum(nc, 1), side, m
 
 
 def fits_min_image(box: np.ndarray, rlist: float) -> bool:

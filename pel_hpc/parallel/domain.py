@@ -124,11 +124,10 @@ class DecomposedDomain:
         return arrays["x"], arrays["typ"], arrays["tag"]
 
     def _cell_grid(self):
-        """(lo, cell size, nc, m) of a non-periodic cell grid over sub-box plus halo."""
+        """(lo, cell size (3,), nc, m) of a non-periodic cell grid over sub-box plus halo."""
         lo = self.grid.lo - self.rlist
-        extent = (self.grid.hi - self.grid.lo) + 2.0 * self.rlist
-        nc, m = nb.cell_grid(extent, self.rlist)
-        return lo, extent / nc, nc, m
+        nc, side, m = nb.cell_grid((self.grid.hi - self.grid.lo) + 2.0 * self.rlist, self.rlist)
+        return lo, np.full(3, side), nc, m
 
     def _sort_by_cell(self, state, cells) -> None:
         """Reorder the owned particles by cell for memory locality (a stable counting sort)."""
