@@ -292,11 +292,12 @@ def bench_md(args, work: Path) -> dict:
                            2: summarize(run_worker(2, "md", str(cfg), str(args.steps), "decomposed")),
                            **{(p, o): lammps_md(cfg, p, args.steps, o) for p in (1, 2) for o in (False, True)}})
         best = lambda key: min((r[key] for r in rounds), key=lambda x: x["step"])  # noqa: E731
-        serial, m = best("serial"), {1: best(1), 2: best(2)}
+        serial, halo1 = best("serial"), best(1)
+        m = {1: min(serial, halo1, key=lambda x: x["step"]), 2: best(2)}  # one code on 1 rank: the better of the two runs
         lmp = {key: max((r[key] for r in rounds), key=lambda x: x[0]) for key in rounds[0] if isinstance(key, tuple)}
-        best1 = min(serial["step"], m[1]["step"])
+        best1 = m[1]["step"]
         print(f"\nN={n} KA NVT T=0.5: steps/s, best of {args.rounds} interleaved rounds (speedup 1->2 ranks, efficiency)")
-        print(f"  pel_hpc serial domain 1 rank {1 / serial['step']:9.1f} | 1x1x1 halo {1 / m[1]['step']:9.1f} | "
+        print(f"  pel_hpc serial domain 1 rank {1 / serial['step']:9.1f} | 1x1x1 halo {1 / halo1['step']:9.1f} | "
               f"2 ranks {1 / m[2]['step']:9.1f} (grid {m[2]['dims']}) speedup {best1 / m[2]['step']:.2f} "
               f"eff {best1 / m[2]['step'] / 2:.2f}")
         for o in (False, True):
