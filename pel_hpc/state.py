@@ -56,16 +56,17 @@ class State:
 
     @classmethod
     def from_arrays(cls, x, typ, box, v=None, tag=None, image=None, **kw) -> "State":
-        """A serial state of ``len(x)`` owned particles (copies the inputs)."""
+        """A serial state of ``len(x)`` owned particles (copies the inputs into C-ordered arrays: the
+        halo sends and receives rows of ``x`` in place, which MPI needs contiguous)."""
         n = len(x)
         box = np.asarray(box, dtype=np.float64).reshape(3).copy()
         return cls(
-            x=np.array(x, dtype=np.float64).reshape(n, 3),
-            v=np.zeros((n, 3)) if v is None else np.array(v, dtype=np.float64).reshape(n, 3),
+            x=np.array(x, dtype=np.float64, order="C").reshape(n, 3),
+            v=np.zeros((n, 3)) if v is None else np.array(v, dtype=np.float64, order="C").reshape(n, 3),
             f=np.zeros((n, 3)),
             typ=np.array(typ, dtype=np.int32),
             tag=np.arange(n, dtype=np.int64) if tag is None else np.array(tag, dtype=np.int64),
-            image=np.zeros((n, 3), np.int32) if image is None else np.array(image, dtype=np.int32),
+            image=np.zeros((n, 3), np.int32) if image is None else np.array(image, dtype=np.int32, order="C"),
             box=box, n_local=n, n_global=n, **kw)
 
     @property
