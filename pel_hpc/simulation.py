@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pel_hpc.md import integrate, thermostat
-from pel_hpc.md.forces import local_forces
+from pel_hpc.md.forces import energy_shares, force_rows, local_forces
 from pel_hpc.md.observables import kinetic_energy, n_dof, pressure, squared_speeds, temperature
 from pel_hpc.trigger import active, next_stop
 
@@ -179,15 +179,18 @@ class Simulation:
         Fused passes: besides the displacement check and the forces, an NVT step makes five
         numba calls and one global sum of |v|² (two global reductions with the displacement
         check; the first half-step's 2K is carried, see :meth:`Integrator.first_half`); serial
-        and decomposed domains take one path.  ``energy=False`` skips E_pot and
+        and decomposed domains take one path.  Between rebuilds a decomposed domain computes the
+        interior particles' forces while the ghost positions travel
+        (:meth:`~pel_hpc.parallel.domain.DecomposedDomain.refresh_overlapping`).  ``energy=False`` skips E_pot and
         W (then :attr:`epot` is unavailable until the next step that evaluates them); the forces,
         hence the trajectory, are bitwise the same either way.
         """
-        st, integ = self.state, self.integrator
-        integ.first_half(st, self.domain)
-        self.domain.refresh(st)
-        self._energy = local_forces(st, self.domain, self.table, "separate" if energy else "none")
-        integ.second_half(st, self.domain)
+        st, integ, dom, table = self.state, self.integrator, self.domain, self.table
+        integ.first_half(st, dom)
+        dom.refresh_overlapping(st, lambda first, last: force_rows(st, dom, table, first, last))
+        self._energy = energy_shares(st, dom, table) if energy else None
+        dom.reverse_forces(st)
+        integ.second_half(st, dom)
         st.step += 1
 
     def _advance_compiled(self, k: int) -> None:

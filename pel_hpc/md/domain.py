@@ -29,6 +29,9 @@ Interface (duck-typed; :class:`SerialDomain` is the reference implementation)
     displacement criterion max|Δx| > skin/2 (globally reduced); if exceeded, wraps,
     migrates, rebuilds ghosts and lists and returns True; else refreshes ghost positions
     and returns False.  May reorder and resize the state's per-particle arrays.
+``refresh_overlapping(state, work) -> bool``
+    :meth:`refresh` that also calls ``work(first, last)`` on every owned row once the ghosts
+    are current, part of it while halo messages are in flight (the MD step's force pass).
 ``reverse_forces(state)``
     sends ghost forces back to owners; a no-op for full lists (ours).
 ``gather_by_tag(state, array) -> ndarray``
@@ -96,6 +99,14 @@ class SerialDomain(DecomposedDomain):
             return False
         self.rebuild(state)
         return True
+
+    def refresh_overlapping(self, state, work) -> bool:
+        """:meth:`refresh`, then ``work(0, n_local)`` (no messages to overlap on one rank)."""
+        if not self.min_image:
+            return super().refresh_overlapping(state, work)
+        rebuilt = self.refresh(state)
+        work(0, state.n_local)
+        return rebuilt
 
     def rebuild(self, state) -> None:
         """Wrap (minimum-image path) or wrap, sort by cell, rebuild ghosts and list (halo path)."""

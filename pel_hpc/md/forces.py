@@ -37,8 +37,8 @@ FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 
 
 @njit(cache=True, fastmath=FASTMATH, error_model="numpy")
-def pair_forces(x, typ, n_local, nlist, count, count_a, coeff, force_shift, energy, f, ew):
-    """Fill ``f[:n_local]`` and, if ``energy``, each particle's share (½Σ_j u, ½Σ_j f r) of E_pot and W in ``ew``.
+def pair_forces(x, typ, first, last, nlist, count, count_a, coeff, force_shift, energy, f, ew):
+    """Fill ``f[first:last]`` and, if ``energy``, each of these particles' share (½Σ_j u, ½Σ_j f r) of E_pot and W in ``ew``.
 
     Per-particle shares (not a running sum) let the domain choose the global reduction:
     a plain one, or the exact one of reproducible mode.
@@ -47,30 +47,33 @@ def pair_forces(x, typ, n_local, nlist, count, count_a, coeff, force_shift, ener
     ----------
     x : (n_total, 3) positions [sigma], ``[local | ghost]``
     typ : (n_total,) species (0 = A, 1 = B)
-    n_local : owned particles, the only rows of ``f`` written
+    first, last : the owned rows computed, ``first ≤ i < last ≤ n_local``; each row is summed whole,
+        so computing the rows in parts (e.g. the interior while halo messages are in flight,
+        :meth:`pel_hpc.parallel.domain.DecomposedDomain.refresh_overlapping`) gives bitwise the
+        forces of one call
     nlist, count, count_a : (n_local, capacity) partner rows, A partners first; (n_local,) counts of
         all partners and of the A partners
     coeff : (4, 8) pair constants of :class:`~pel_hpc.physics.kob_andersen.PairTable`
     force_shift, energy : bool
     f : (capacity, 3) output forces [epsilon/sigma]
-    ew : (2, n_local) output per-particle energy and virial shares [epsilon] (untouched unless ``energy``)
+    ew : (2, n_local) output per-particle energy and virial shares [epsilon] (columns ``first:last``; untouched unless ``energy``)
     """
     if energy:
         if force_shift:
-            _list_loop(x, typ, n_local, nlist, count, count_a, coeff, True, True, f, ew)
+            _list_loop(x, typ, first, last, nlist, count, count_a, coeff, True, True, f, ew)
         else:
-            _list_loop(x, typ, n_local, nlist, count, count_a, coeff, False, True, f, ew)
+            _list_loop(x, typ, first, last, nlist, count, count_a, coeff, False, True, f, ew)
     elif force_shift:
-        _list_loop(x, typ, n_local, nlist, count, count_a, coeff, True, False, f, ew)
+        _list_loop(x, typ, first, last, nlist, count, count_a, coeff, True, False, f, ew)
     else:
-        _list_loop(x, typ, n_local, nlist, count, count_a, coeff, False, False, f, ew)
+        _list_loop(x, typ, first, last, nlist, count, count_a, coeff, False, False, f, ew)
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH, error_model="numpy")
-def _list_loop(x, typ, n_local, nlist, count, count_a, coeff, force_shift, energy, f, ew):
+def _list_loop(x, typ, first, last, nlist, count, count_a, coeff, force_shift, energy, f, ew):
     """The loop of :func:`pair_forces` for constant flags: per particle an A block and a B block."""
     xf = x.reshape(-1)  # flat rows: x_j at 3j, 3j+1, 3j+2 (a constant stride, no multiply by a runtime one)
-    for i in range(n_local):
+    for i in range(first, last):
         xi, yi, zi = x[i, 0], x[i, 1], x[i, 2]
         partners, m_a = nlist[i], count_a[i]
         t = 2 * typ[i]
@@ -225,24 +228,43 @@ def local_forces(state, domain, table, energy: str = "fused"):
 
     ``energy``: ``"none"`` computes the forces only and returns ``None``; ``"fused"`` takes forces,
     E_pot and W from one pass (minimisers); ``"separate"`` takes the forces from the force-only
-    pass, bitwise those of ``"none"``, and E_pot and W from a second pass (MD steps that report
-    them).  The list kernel gives the owned particles' (2, n_local) shares; a serial tiny box
-    (``domain.min_image``) gives one column holding the totals.  No global reduction: the caller
-    sums the shares (``domain.sum_per_particle``) when E_pot or W is asked for.
+    pass (:func:`force_rows`), bitwise those of ``"none"``, and E_pot and W from a second pass
+    (:func:`energy_shares`; MD steps that report them).  No global reduction: the caller sums the
+    shares (``domain.sum_per_particle``) when E_pot or W is asked for.
     """
     if energy not in ENERGY_MODES:
         raise ValueError(f"energy must be one of {ENERGY_MODES}, not {energy!r}")
-    n, fused = state.n_local, energy == "fused"
-    if domain.min_image:
-        args = (state.x, n, state.typ, state.box, table.coeff, table.force_shift)
-        e, w = pair_forces_min_image(*args, fused, state.f)
-        if energy == "separate":
-            e, w = pair_forces_min_image(*args, True, np.empty_like(state.f[:n]))
-        return None if energy == "none" else np.array([[e], [w]])
-    args = (state.x, state.typ, n, domain.nlist, domain.count, domain.count_a, table.coeff, table.force_shift)
-    ew = np.empty((2, n)) if energy != "none" else np.empty((2, 0))
-    pair_forces(*args, fused, state.f, ew)
-    if energy == "separate":
-        pair_forces(*args, True, np.empty_like(state.f[:n]), ew)
+    if energy == "fused":
+        shares = _pass(state, domain, table, 0, state.n_local, True, state.f)
+    else:
+        force_rows(state, domain, table, 0, state.n_local)
+        shares = energy_shares(state, domain, table) if energy == "separate" else None
     domain.reverse_forces(state)
-    return None if energy == "none" else ew
+    return shares
+
+
+def force_rows(state, domain, table, first: int, last: int) -> None:
+    """The force-only pass over the owned rows ``first ≤ i < last`` into ``state.f`` (a serial
+    tiny box, ``domain.min_image``, computes all rows at once: ``first = 0, last = n_local``)."""
+    _pass(state, domain, table, first, last, False, state.f)
+
+
+def energy_shares(state, domain, table):
+    """Per-particle shares (2, n_local) of (E_pot, W) [epsilon] from the energy pass (its forces are
+    discarded: MD keeps those of the force-only pass); a serial tiny box gives one column of totals."""
+    return _pass(state, domain, table, 0, state.n_local, True, np.empty_like(state.f[:state.n_local]))
+
+
+def _pass(state, domain, table, first, last, energy, f):
+    """One call of the list kernel (or of the minimum-image kernel) on rows [first, last) into ``f``;
+    the energy and virial shares if ``energy``, else None."""
+    n = state.n_local
+    if domain.min_image:
+        if (first, last) != (0, n):
+            raise ValueError("the minimum-image kernel computes all rows at once")
+        e, w = pair_forces_min_image(state.x, n, state.typ, state.box, table.coeff, table.force_shift, energy, f)
+        return np.array([[e], [w]]) if energy else None
+    ew = np.empty((2, n)) if energy else np.empty((2, 0))
+    pair_forces(state.x, state.typ, first, last, domain.nlist, domain.count, domain.count_a, table.coeff,
+                table.force_shift, energy, f, ew)
+    return ew if energy else None

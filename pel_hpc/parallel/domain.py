@@ -27,7 +27,7 @@ from pel_hpc.md.box import check_cutoff, wrap
 from pel_hpc.md.neighbors import list_is_stale
 from pel_hpc.parallel.grid import make_grid, owner_ranks
 from pel_hpc.parallel.halo import Halo, exchange
-from pel_hpc.parallel.halo_kernels import sort_rows_by_tag
+from pel_hpc.parallel.halo_kernels import mark_near_faces, sort_rows_by_tag
 from pel_hpc.parallel.reduction import exact_sum
 from pel_hpc.state import PER_PARTICLE
 
@@ -52,6 +52,7 @@ class DecomposedDomain:
         self.comm, self.requested_grid = comm, grid
         self.reproducible, self.capacity = bool(reproducible), int(capacity)
         self.n_rebuilds = 0
+        self.n_interior = 0  # owned rows first in memory whose lists hold no ghost (0: no overlap)
         self.rebuild_comm_time = 0.0  # seconds in migration and borders at rebuilds (benchmarks)
         self.nlist = np.zeros((0, self.capacity), np.int32)
         self.count = np.zeros(0, np.int32)
@@ -88,11 +89,37 @@ class DecomposedDomain:
 
     def refresh(self, state) -> bool:
         """Rebuild if some particle moved more than skin/2 since the build, else forward ghosts."""
-        if not list_is_stale(state, self.x_build, self.skin, self.comm):
+        if not self.refresh_check(state):
             self.halo.forward(state.x)
             return False
         self.rebuild(state)
         return True
+
+    def refresh_overlapping(self, state, work) -> bool:
+        """:meth:`refresh`, with ``work(first, last)`` done on every owned row once the ghosts it
+        reads are current (e.g. :func:`pel_hpc.md.forces.force_rows`).
+
+        Between rebuilds the rows whose lists hold no ghost (the first :attr:`n_interior`, see
+        :meth:`_sort_by_cell`) are worked on while the halo messages are in flight, the others
+        after they arrive: the forward communication hides behind the interior forces.  Each row
+        is worked on whole, in one call, so the result is bitwise that of ``refresh(state)``
+        followed by ``work(0, n_local)``."""
+        if self.refresh_check(state):
+            self.rebuild(state)
+            work(0, state.n_local)
+            return True
+        n_in = self.n_interior
+        if n_in:
+            self.halo.forward(state.x, during=lambda: work(0, n_in))
+            work(n_in, state.n_local)
+        else:
+            self.halo.forward(state.x)
+            work(0, state.n_local)
+        return False
+
+    def refresh_check(self, state) -> bool:
+        """The displacement criterion (globally reduced): must the lists be rebuilt?"""
+        return list_is_stale(state, self.x_build, self.skin, self.comm)
 
     def rebuild(self, state) -> None:
         """Wrap, migrate, sort by cell, rebuild the ghost plan and the neighbour list."""
@@ -130,12 +157,21 @@ class DecomposedDomain:
         return lo, np.full(3, side), nc, m
 
     def _sort_by_cell(self, state, cells) -> None:
-        """Reorder the owned particles by cell for memory locality (a stable counting sort)."""
+        """Reorder the owned particles by cell for memory locality (a stable counting sort).
+
+        On a grid of more than one rank, the particles farther than r_list from every face of the
+        sub-box (whose lists can hold no ghost) come first, each group in cell order: their
+        forces are computed while the halo messages travel (:meth:`refresh_overlapping`)."""
         lo, size, nc, _ = cells
         n, ncell = state.n_local, int(np.prod(nc))
         cell_of = nb.bin_particles(state.x, n, lo, size, nc, np.empty(n, np.int64))
-        start, order = np.empty(ncell + 1, np.int64), np.empty(n, np.int64)
-        nb.counting_sort(cell_of, n, ncell, start, order)
+        keys = ncell
+        self.n_interior = 0
+        if np.prod(self.grid.dims) > 1:
+            self.n_interior = mark_near_faces(state.x, n, self.grid.lo, self.grid.hi, self.rlist, cell_of, ncell)
+            keys = 2 * ncell
+        start, order = np.empty(keys + 1, np.int64), np.empty(n, np.int64)
+        nb.counting_sort(cell_of, n, keys, start, order)
         state.permute_local(order)
 
     def _build_list(self, state, cells) -> None:

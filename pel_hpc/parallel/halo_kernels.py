@@ -53,6 +53,27 @@ def replay_swaps(x, idx_all, idx_start, swap_dim, swap_shift, swap_first, s0, s1
 
 
 @njit(cache=True)
+def mark_near_faces(x, n, lo, hi, width, cell_of, ncell):
+    """Add ``ncell`` to ``cell_of[i]`` of each of the first ``n`` particles within ``width`` of a face
+    of the sub-box [lo, hi) (3,); returns how many remain unmarked (the interior).
+
+    Every ghost lies outside the sub-box in some dimension (an image shifted by ±L, or a particle
+    owned by another rank), so an unmarked particle with ``width`` = r_list has no ghost in its
+    neighbour list."""
+    inner = 0
+    for i in range(n):
+        near = False
+        for d in range(3):
+            if not (lo[d] + width < x[i, d] < hi[d] - width):
+                near = True
+        if near:
+            cell_of[i] += ncell
+        else:
+            inner += 1
+    return inner
+
+
+@njit(cache=True)
 def pack_ghost_rows(x, typ, tag, idx, n, d, shift, buf):
     """Border rows ``(x, y, z, typ, tag)`` of the selected particles, shifted as in :func:`pack_positions`."""
     pack_positions(x, idx, n, d, shift, buf)

@@ -66,3 +66,35 @@ def test_reverse_returns_each_ghost_force_to_its_owner(world):
     assert np.array_equal(state.f[:n, 0], copies[mine])
     assert np.array_equal(state.f[:n, 1], copies[mine] * mine)
     assert copies.sum() == comm.allreduce_sum(state.n_ghost) > 0
+
+
+def test_interior_forces_overlap_the_forward_and_equal_one_pass(world):
+    """The rows computed while the halo messages travel (the first ``n_interior``) list no ghost
+    and lie farther than r_list from every face; the forces of the overlapped pass equal, bitwise,
+    one pass over all rows after a plain refresh."""
+    from pel_hpc.md.forces import force_rows, local_forces
+
+    comm = MPIComm(world)
+    state = lattice_state(20, noise=0.1)
+    dom = DecomposedDomain(TABLE.rc_max, SKIN, comm)
+    dom.setup(state)
+    n, n_in = state.n_local, dom.n_interior
+    assert (n_in > 0) == (comm.size > 1) and n_in < n
+    for i in range(n_in):
+        assert dom.nlist[i, :dom.count[i]].max() < n
+    x_in = state.x[:n_in]
+    assert np.all((x_in > dom.grid.lo + dom.rlist) & (x_in < dom.grid.hi - dom.rlist))
+    rng = np.random.default_rng(comm.rank)
+    state.x[:n] += rng.uniform(-0.08, 0.08, (n, 3))  # |dx| < skin/2: no rebuild
+    calls = []
+
+    def work(first, last):
+        calls.append((first, last))
+        force_rows(state, dom, TABLE, first, last)
+
+    assert not dom.refresh_overlapping(state, work)
+    assert calls == ([(0, n_in), (n_in, n)] if n_in else [(0, n)])
+    f_overlapped = state.f[:n].copy()
+    local_forces(state, dom, TABLE, "none")  # ghosts are current: one pass over all rows
+    assert np.array_equal(f_overlapped, state.f[:n])
+    assert comm.allreduce_max(float(np.abs(f_overlapped).max())) > 1.0
