@@ -49,16 +49,34 @@ class Integrator:
         state.forget_ke2()
         integrate.scale_kick_drift(state.x, state.v, state.f, s, 0.5 * self.dt, self.dt, n)
 
-    def second_half(self, state, domain) -> None:
-        """Steps 6–7: kick fused with the squared speeds, then the NHC half-step (scales v)."""
+    def second_half(self, state, domain) -> bool:
+        """Steps 6–7: kick fused with the squared speeds, then the NHC half-step (scales v).
+
+        Returns whether the next step's displacement check is provably false (a *forecast*):
+        the reduction of 2K also carries bounds on this rank's reach of the next drift
+        (:func:`pel_hpc.md.neighbors.reach_after_drift`); once the scales s (this half-step)
+        and s' (the next one, from the carried 2K·s²) are known, every displacement from the build
+        after the next drift is at most max|a + b| + |s·s' − 1|·max|b|.  Only a bound below skin/2
+        skips the check, so the rebuild decisions, hence the trajectory, are those of checking
+        at every step: one global reduction per NVT step instead of two."""
         n = state.n_local
         if not self.chain:
             integrate.kick(state.v, state.f, 0.5 * self.dt, n)
-            return
-        ke2 = float(domain.sum_per_particle(integrate.kick_squared_speeds(state.v, state.f, 0.5 * self.dt, n)))
+            return False
+        sq = integrate.kick_squared_speeds(state.v, state.f, 0.5 * self.dt, n)
+        reach = domain.reach(state, self.dt)
+        if reach is None:
+            ke2, bound = float(domain.sum_per_particle(sq)), None
+        else:
+            ke2, bound = domain.sum_and_reach(sq, np.array(reach))
         s = self._chain_scale(state, ke2)
         integrate.scale(state.v, s, n)
         state.nhc_ke2 = ke2 * s * s
+        if bound is None:
+            return False
+        s_next = thermostat.half_step(state.nhc_eta.copy(), state.nhc_veta.copy(), self.q, state.nhc_ke2,
+                                      self.ndof, self.temperature, self.dt)   # first_half's s', on copies
+        return domain.clear_of_rebuild(bound[0] + abs(s * s_next - 1.0) * bound[1])
 
     def _chain_scale(self, state, ke2: float) -> float:
         """NHC half-step given the global 2K = ``ke2`` (summed by ``domain.sum_per_particle``, exact
@@ -133,7 +151,8 @@ class Simulation:
         1. Nosé–Hoover chain half-step (scales v; NVT only)
         2. kick: v += F·Δt/2
         3. drift: x += v·Δt
-        4. ``domain.refresh``: displacement check; rebuild (wrap, migrate, lists) or ghost update
+        4. ``domain.refresh``: displacement check (skipped when the previous step's forecast proved
+           it false); rebuild (wrap, migrate, lists) or ghost update
         5. forces (``domain.reverse_forces``); E_pot and W are evaluated (in a second pass, so
            the forces do not depend on it) only on the last step before operations act, and
            summed (``domain.sum_per_particle``) only when a step that reports them asks
@@ -170,28 +189,34 @@ class Simulation:
         if self.compiled:
             self._advance_compiled(k)
         else:
+            clear = False  # a forecast holds only between steps with nothing acting in between
             for left in range(k, 0, -1):
-                self.step(energy=left == 1)
+                clear = self.step(energy=left == 1, check=not clear)
 
-    def step(self, energy: bool = True) -> None:
+    def step(self, energy: bool = True, check: bool = True) -> bool:
         """One MD step in Python-orchestrated kernels (any domain), steps 1–7 of :meth:`run`.
 
-        Fused passes: besides the displacement check and the forces, an NVT step makes five
-        numba calls and one global sum of |v|² (two global reductions with the displacement
-        check; the first half-step's 2K is carried, see :meth:`Integrator.first_half`); serial
-        and decomposed domains take one path.  Between rebuilds a decomposed domain computes the
-        interior particles' forces while the ghost positions travel
-        (:meth:`~pel_hpc.parallel.domain.DecomposedDomain.refresh_overlapping`).  ``energy=False`` skips E_pot and
-        W (then :attr:`epot` is unavailable until the next step that evaluates them); the forces,
-        hence the trajectory, are bitwise the same either way.
+        Fused passes: besides the displacement check and the forces, an NVT step makes six
+        numba calls and one global reduction: the sum of |v|², which also carries the forecast
+        that lets most steps skip the displacement check's own reduction
+        (:meth:`Integrator.second_half`; the first half-step's 2K is carried, see
+        :meth:`Integrator.first_half`); serial and decomposed domains take one path.  Between
+        rebuilds a decomposed domain computes the interior particles' forces while the ghost
+        positions travel (:meth:`~pel_hpc.parallel.domain.DecomposedDomain.refresh_overlapping`).
+        ``energy=False`` skips E_pot and W (then :attr:`epot` is unavailable until the next step
+        that evaluates them); the forces, hence the trajectory, are bitwise the same either way.
+        ``check=False`` skips the
+        displacement check, allowed only right after a step that returned True (its forecast,
+        :meth:`Integrator.second_half`, proved the check false) with nothing done in between.
         """
         st, integ, dom, table = self.state, self.integrator, self.domain, self.table
         integ.first_half(st, dom)
-        dom.refresh_overlapping(st, lambda first, last: force_rows(st, dom, table, first, last))
+        dom.refresh_overlapping(st, lambda first, last: force_rows(st, dom, table, first, last), check)
         self._energy = energy_shares(st, dom, table) if energy else None
         dom.reverse_forces(st)
-        integ.second_half(st, dom)
+        clear = integ.second_half(st, dom)
         st.step += 1
+        return clear
 
     def _advance_compiled(self, k: int) -> None:
         """``k`` steps in :func:`pel_hpc.md.loop.advance` as a batch of one replica (list-free minimum image)."""

@@ -29,9 +29,13 @@ Interface (duck-typed; :class:`SerialDomain` is the reference implementation)
     displacement criterion max|Δx| > skin/2 (globally reduced); if exceeded, wraps,
     migrates, rebuilds ghosts and lists and returns True; else refreshes ghost positions
     and returns False.  May reorder and resize the state's per-particle arrays.
-``refresh_overlapping(state, work) -> bool``
+``refresh_overlapping(state, work, check=True) -> bool``
     :meth:`refresh` that also calls ``work(first, last)`` on every owned row once the ghosts
-    are current, part of it while halo messages are in flight (the MD step's force pass).
+    are current, part of it while halo messages are in flight (the MD step's force pass);
+    ``check=False`` when a forecast proved the displacement check false.
+``reach(state, dt)``, ``sum_and_reach(values, reach)``, ``clear_of_rebuild(bound)``
+    the forecast of the next displacement check, carried by the thermostat's reduction
+    (:meth:`~pel_hpc.simulation.Integrator.second_half`); ``reach`` is None where none is made.
 ``reverse_forces(state)``
     sends ghost forces back to owners; a no-op for full lists (ours).
 ``gather_by_tag(state, array) -> ndarray``
@@ -100,10 +104,10 @@ class SerialDomain(DecomposedDomain):
         self.rebuild(state)
         return True
 
-    def refresh_overlapping(self, state, work) -> bool:
+    def refresh_overlapping(self, state, work, check: bool = True) -> bool:
         """:meth:`refresh`, then ``work(0, n_local)`` (no messages to overlap on one rank)."""
         if not self.min_image:
-            return super().refresh_overlapping(state, work)
+            return super().refresh_overlapping(state, work, check)
         rebuilt = self.refresh(state)
         work(0, state.n_local)
         return rebuilt

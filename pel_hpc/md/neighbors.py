@@ -42,6 +42,28 @@ def max_displacement2(x, x_build, n):
     return m
 
 
+@njit(cache=True)
+def reach_after_drift(x, x_build, v, f, h, dt, n):
+    """(max_i |a_i + b_i|, max_i |b_i|) [sigma] over the first ``n`` particles, with
+    a_i = x_i − x_build,i + Δt·h·F_i and b_i = Δt·v_i: the next drift moves particle i to
+    x_build,i + a_i + S·b_i, S the product of the thermostat scales before it (velocity Verlet:
+    v ← S·v + h·F, x ← x + Δt·v), so its displacement from the build is at most
+    |a_i + b_i| + |S − 1|·|b_i| (the forecast of :meth:`pel_hpc.simulation.Integrator.second_half`)."""
+    m1 = 0.0
+    m2 = 0.0
+    for i in range(n):
+        ab = 0.0
+        bb = 0.0
+        for d in range(3):
+            b = dt * v[i, d]
+            a = x[i, d] - x_build[i, d] + dt * (h * f[i, d])
+            ab += (a + b) ** 2
+            bb += b * b
+        m1 = max(m1, ab)
+        m2 = max(m2, bb)
+    return np.sqrt(m1), np.sqrt(m2)
+
+
 def list_is_stale(state, x_build, skin: float, comm) -> bool:
     """Verlet criterion, globally reduced: has any particle moved more than skin/2 since the build?"""
     d2 = max_displacement2(state.x, x_build, state.n_local)
