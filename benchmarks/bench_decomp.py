@@ -12,9 +12,9 @@ Prints, in one invocation (only ratios measured together mean anything on a shar
    particle-steps/s from wall times (start-up included) and steady rates (the steps/s that
    ``pel-hpc run`` reports after start-up; LAMMPS' loop times);
 3. a performance model of one step: t = a·N/P + b·G + α·(m + R⌈log₂P⌉) + β·24G, with G the
-   ghosts of a sub-box of the chosen grid, m its point-to-point messages and R = 2 reductions
-   per step; a and b are fitted to the 1-rank compute times of (1), α and β are measured by a
-   2-rank ping-pong (``Sendrecv`` of 8 B to 100 kB) in the same invocation; what the 2-rank runs
+   ghosts of a sub-box of the chosen grid, m its point-to-point messages and R = 1 reduction
+   per step (the displacement check rides on the kinetic energy's); a and b are fitted to the
+   1-rank compute times of (1), α and β are measured by a 2-rank ping-pong (``Sendrecv`` of 8 B to 100 kB) in the same invocation; what the 2-rank runs
    of (1) take beyond it (waiting for the slower rank, rebuild communication, overheads) stretches
    the compute terms on more than one rank; then a
    PREDICTION table of strong and weak scaling to 10³ ranks and 10⁷ particles.
@@ -216,7 +216,8 @@ def ghosts(n: float, dims) -> float:
     return RHO * (np.prod(w + 2.0 * R_HALO) - np.prod(w))
 
 
-REDUCTIONS = 2  # global reductions per NVT step: displacement check, kinetic energy (Simulation.step)
+REDUCTIONS = 1  # global reductions per NVT step between rebuilds: the kinetic energy, which carries the
+                # displacement forecast (Integrator.second_half); the check's own only at rebuild steps
 
 
 def messages(dims) -> int:
