@@ -110,10 +110,10 @@ def _next_trial(rng_sel, ring, p, pool, rec, bint, bflt, table, neighbours, link
     if pool[s_ahead, RATE] > ring[h, THETA]:
         i = int(pool[s_ahead, ID])
         prefetch_row(rec, i)
-        if links:
+        if links:                             # (else no slots are kept: no record to update, run_events)
             prefetch_row_read(neighbours, i * links)
-        kb = U(int(ring[h, BIN]))             # the ES that will fill its row (the bin's last member)
-        prefetch_row(rec, int(pool[U(bint[kb, START] + bint[kb, COUNT] - 1), ID]))
+            kb = U(int(ring[h, BIN]))         # the ES that will fill its row (the bin's last member)
+            prefetch_row(rec, int(pool[U(bint[kb, START] + bint[kb, COUNT] - 1), ID]))
     _prefetch_fired(ring, (p + LOOK_NB) % RING, pool, rec, neighbours, links, patterns)
     p = (p + 1) % RING
     if p % HALF == 0:
@@ -122,9 +122,10 @@ def _next_trial(rng_sel, ring, p, pool, rec, bint, bflt, table, neighbours, link
 
 
 @njit(cache=True, inline="always")
-def _update_bins(pool, bint, bflt, bpar, rec, changed, old_lg, n, s, k, margin):
+def _update_bins(pool, bint, bflt, bpar, rec, changed, old_lg, n, s, k, margin, track):
     """Move the n changed ES (the active one in pool row s of bin k, then the passive ones) to the
-    bins of their new rates; returns the flags of :mod:`.rate_bins` (``STALE``, ``FULL``)."""
+    bins of their new rates, keeping their slots ``rec[:, SLOT]`` if ``track``; returns the flags of
+    :mod:`.rate_bins` (``STALE``, ``FULL``)."""
     for c in range(1, n):           # start the passive ES's pool-row loads together
         prefetch_row(pool, int(rec[U(changed[c]), SLOT]))
     flags, n_bins = 0, bint.shape[0]
@@ -134,9 +135,9 @@ def _update_bins(pool, bint, bflt, bpar, rec, changed, old_lg, n, s, k, margin):
         if c > 0:
             s, k = int(rec[ju, SLOT]), bin_of(old_lg[c], bpar, n_bins)
         tl = pool[U(s), T_LAST]
-        flags |= bin_remove(pool, bint, bflt, rec, k, s)[1]
+        flags |= bin_remove(pool, bint, bflt, rec, k, s, track)[1]
         lg = rec[ju, LG]
-        flags |= bin_insert(pool, bint, bflt, rec, bin_of(lg, bpar, n_bins), j, fast_exp(lg), tl, margin)
+        flags |= bin_insert(pool, bint, bflt, rec, bin_of(lg, bpar, n_bins), j, fast_exp(lg), tl, margin, track)
     return flags
 
 
@@ -154,6 +155,14 @@ def run_events(rng, cache, draws, dpos, rec, pool, bint, bflt, table_arrays, tab
     ``rng_sel`` (generator of the trials), ``ring`` (``RING_SHAPE``) and ``ring_state`` = (next
     ring row, drawn, trials, table builds; the last two for diagnostics) persist between calls; ``clock[0]`` is the time [τ], ``istate`` = (snapshots
     taken, unused); the other arguments as in :func:`.kinetics.run_events_heap`.
+
+    **Slots only with couplings.**  ``rec[i, SLOT]`` (the pool row of ES i) serves to find the row
+    of an ES hit by a passive process.  Without couplings (q = 0: ``links`` = 0) nothing reads it,
+    and it is not kept: a removal would write the slot of the ES moved into the hole, a random
+    record whose prefetch (``LOOK_REC``) names the bin's last member of that moment — another ES by
+    the event in a quarter of the events on 10^6 ES (counted) —, so the store missed (measured:
+    3–4 % of the time of an event).  The slots are then stale after the call; a rebuild of the bins
+    (:meth:`.rate_bins.RateBins.build`) sets them again.
 
     The running bin totals R_k (``bflt[:, TOTAL]``, kept by ± γ) are not read here: the trials use
     only the bounds B_k, so their round-off drift cannot reach the kinetics, and they are not
@@ -193,7 +202,7 @@ def run_events(rng, cache, draws, dpos, rec, pool, bint, bflt, table_arrays, tab
         n = _event(rng, cache, draws, dpos, u_link, i, t, rec, t_last, s, offsets, neighbours, link_accept, patterns,
                    log_rate, act_prob, act_alias, pas_prob, pas_alias, tab, mode, gauss_redraw, par, acc, taus,
                    moments, thist, lbins, changed, old_lg)
-        flags = _update_bins(pool, bint, bflt, bpar, rec, changed, old_lg, n, s, k, margin)
+        flags = _update_bins(pool, bint, bflt, bpar, rec, changed, old_lg, n, s, k, margin, links > 0)
         n_events += 1
         n_passive += n - 1
         if flags & FULL:

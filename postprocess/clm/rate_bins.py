@@ -39,7 +39,9 @@ Storage (fixed capacity plus an overflow flag, the house rule): ``pool`` rows (�
 t_last [τ], unused) — the time of the ES's previous active process lives here, in the cache line
 the selection reads anyway —, bin k owning rows ``start_k : start_k + cap_k``;
 ``bint[k] = (start, cap, count, extent, floor)``, ``bflt[k] = (R_k, γ̄_k)``; the pool row of ES i
-is ``rec[i, SLOT]``.  R_k is kept by ± γ (and recomputed by :func:`refresh`) for :func:`select`,
+is ``rec[i, SLOT]``, needed only to find the row of an ES hit by a passive process: without
+couplings (q = 0) the event loop does not keep it (``track`` of :func:`bin_insert`,
+:func:`bin_remove`; see :func:`.composition.run_events`) and :func:`fill` sets it again.  R_k is kept by ± γ (and recomputed by :func:`refresh`) for :func:`select`,
 the textbook composition–rejection (a scan over the bins for R_k/R, then rejection within the bin),
 which the tests use as the reference.  An insertion that leaves fewer than ``margin`` free rows
 sets the overflow flag; the caller (:class:`RateBins`) then enlarges that bin and rebuilds.
@@ -82,10 +84,11 @@ def bin_of(lg, bpar, n_bins):
 
 
 @njit(cache=True, inline="always")
-def bin_insert(pool, bint, bflt, rec, k, i, rate, t_last, margin):
-    """Append ES i (rate γ, previous active process at t_last) to bin k; returns the flags
-    ``STALE`` (the bin outgrew its extent or bound: rebuild the table) and ``FULL`` (fewer than
-    ``margin`` free rows).  Rows, bins and ES are indexed as unsigned (:data:`.intrinsics.U`)."""
+def bin_insert(pool, bint, bflt, rec, k, i, rate, t_last, margin, track):
+    """Append ES i (rate γ, previous active process at t_last) to bin k, its row to ``rec[i, SLOT]``
+    if ``track``; returns the flags ``STALE`` (the bin outgrew its extent or bound: rebuild the
+    table) and ``FULL`` (fewer than ``margin`` free rows).  Rows, bins and ES are indexed as
+    unsigned (:data:`.intrinsics.U`)."""
     ku = U(k)
     count = bint[ku, COUNT]
     s = bint[ku, START] + count
@@ -93,7 +96,8 @@ def bin_insert(pool, bint, bflt, rec, k, i, rate, t_last, margin):
     pool[su, RATE] = rate
     pool[su, ID] = i
     pool[su, T_LAST] = t_last
-    rec[U(i), SLOT] = s
+    if track:
+        rec[U(i), SLOT] = s
     count += 1
     bint[ku, COUNT] = count
     bflt[ku, TOTAL] += rate
@@ -105,16 +109,18 @@ def bin_insert(pool, bint, bflt, rec, k, i, rate, t_last, margin):
 
 
 @njit(cache=True, inline="always")
-def bin_remove(pool, bint, bflt, rec, k, s):
-    """Remove pool row s from bin k (the bin's last row fills the hole and is left with γ = 0);
-    returns (the removed rate, ``STALE`` if the bin fell below its floor else 0)."""
+def bin_remove(pool, bint, bflt, rec, k, s, track):
+    """Remove pool row s from bin k (the bin's last row fills the hole and is left with γ = 0, and
+    if ``track`` its ES learns its new row s); returns (the removed rate, ``STALE`` if the bin fell
+    below its floor else 0)."""
     ku, su = U(k), U(s)
     rate = pool[su, RATE]
     count = bint[ku, COUNT] - 1
     last = U(bint[ku, START] + count)
     for c in range(3):
         pool[su, c] = pool[last, c]
-    rec[U(int(pool[su, ID])), SLOT] = s
+    if track:
+        rec[U(int(pool[su, ID])), SLOT] = s
     pool[last, RATE] = 0.0
     bint[ku, COUNT] = count
     bflt[ku, TOTAL] = bflt[ku, TOTAL] - rate if count > 0 else 0.0
@@ -210,7 +216,7 @@ def fill(pool, bint, bflt, rec, bpar):
     n_bins = bint.shape[0]
     for i in range(rec.shape[0]):
         k = bin_of(rec[i, LG], bpar, n_bins)
-        bin_insert(pool, bint, bflt, rec, k, i, fast_exp(rec[i, LG]), rec[i, TL], 0)
+        bin_insert(pool, bint, bflt, rec, k, i, fast_exp(rec[i, LG]), rec[i, TL], 0, True)
 
 
 @njit(cache=True)

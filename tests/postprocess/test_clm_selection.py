@@ -106,6 +106,16 @@ def test_bins_grow_on_overflow_and_stay_consistent():
     assert abs(st.mean_tau - predicted_mean_tau(1.0)) < 4 * st.mean_tau_err
 
 
+def test_without_couplings_the_slots_are_restored_by_a_rebuild():
+    """q = 0: the kernel keeps no slots (nothing looks an ES up); after a rebuild of the bins
+    (``grow``, as on an overflow) every ES sits once in the pool at rec[i, SLOT], with its rate."""
+    sim = CLMSimulation(CLMConfig(temperature=1.0, q=0.0, shape=(6, 6, 6), duration=300.0), engine="composition")
+    st = waiting_time_stats(sim.run())
+    sim.bins.grow(sim.rec)
+    _assert_bins_consistent(sim)
+    assert abs(st.mean_tau - predicted_mean_tau(1.0)) < 4 * st.mean_tau_err
+
+
 @pytest.mark.slow
 def test_composition_reproduces_the_heap_engine():
     """Same configuration, both engines: ⟨τ⟩, τα, passive/active and the log-τ histogram agree."""
