@@ -127,7 +127,8 @@ def main(argv=None) -> int:
     latency, line = memory_figures()
     print("(active events per CPU-second; target of issue 6: 1e7)")
     print(f"memory: dependent random load {latency:.0f} ns; independent prefetched random line {line:.1f} ns "
-          "(64 MB). A 10^6-ES event touches ~3 random lines (q = 0) and ~4 more per passive process")
+          "(64 MB). A 10^6-ES event touches 2 random lines at q = 0 (pool row, record); with couplings a third "
+          "(the record of the ES moved into the freed pool row) and ~4 more per passive process")
     return 0
 
 
