@@ -117,7 +117,7 @@ def main(argv=None) -> int:
     print(f"{'lattice':>11}     {'q':<5} {'sigma_gamma':<11} {'default engine':>26} {'heap':>11}"
           f"  {'ratio':>5}  passive/active  trials/active")
     for shape in ((3, 3, 3), (20, 20, 20), (100, 100, 100)):
-        for q in (0.0, args.q):
+        for q in dict.fromkeys((0.0, args.q)):           # once each, also for --q 0
             for sg in ((None, 0.0) if args.also_sigma0 else (None,)):
                 best, ratio, used, per_trial = best_rates(shape, args.temperature, q, args.events, args.repeat, sg)
                 tag = "Table I" if sg is None else "0"
