@@ -40,28 +40,28 @@ LOOK_ROW, LOOK_REC, LOOK_NB = 8, 4, 2   # trials ahead of each prefetch stage (_
 
 
 @njit(cache=True, inline="always")
-def _stage(ring, h, bint, bflt, table):
+def _stage(ring, h, table):
     """Ring row h: the pool row, threshold and bin of its trial under the present table
-    (``table`` = (prob, alias, bins) of its entries, see :func:`.rate_bins.build_table`)."""
+    (``table`` = (prob, alias, entries), see :func:`.rate_bins.build_table`)."""
     hu = U(h)
-    s, theta, k = trial(bint, bflt, table[0], table[1], table[2], ring[hu, U_BIN], ring[hu, U_ROW])
+    s, theta, k = trial(table[0], table[1], table[2], ring[hu, U_BIN], ring[hu, U_ROW])
     ring[hu, ROW], ring[hu, THETA], ring[hu, BIN] = s, theta, k
 
 
 @njit(cache=True)
-def _stage_all(ring, bint, bflt, table):
+def _stage_all(ring, table):
     """Stage every ring row again under a rebuilt table."""
     for h in range(RING):
-        _stage(ring, h, bint, bflt, table)
+        _stage(ring, h, table)
 
 
 @njit(cache=True)
-def _draw_half(rng_sel, ring, h0, links, bint, bflt, table):
+def _draw_half(rng_sel, ring, h0, links, table):
     """Random numbers of the trials in ring rows h0 … h0 + HALF − 1 (state-independent; U_LINK only
     if ``links``), with the generator state held in registers (:func:`.rng.xoshiro_step`), and
     their trials staged under the present table (independent chains of loads, which overlap)."""
     s0, s1, s2, s3 = rng_sel[0], rng_sel[1], rng_sel[2], rng_sel[3]
-    for h in range(h0, h0 + HALF):
+    for h in range(U(h0), U(h0 + HALF)):
         w_bin, s0, s1, s2, s3 = xoshiro_step(s0, s1, s2, s3)
         w_row, s0, s1, s2, s3 = xoshiro_step(s0, s1, s2, s3)
         ring[h, U_BIN], ring[h, U_ROW] = unit_float(w_bin), unit_float(w_row)
@@ -75,7 +75,7 @@ def _draw_half(rng_sel, ring, h0, links, bint, bflt, table):
             z = exponential_rest(rng_sel, w_exp)
             s0, s1, s2, s3 = rng_sel[0], rng_sel[1], rng_sel[2], rng_sel[3]
         ring[h, EXP] = z
-        _stage(ring, h, bint, bflt, table)
+        _stage(ring, h, table)
     rng_sel[0], rng_sel[1], rng_sel[2], rng_sel[3] = s0, s1, s2, s3
 
 
@@ -96,7 +96,7 @@ def _prefetch_fired(ring, h, pool, rec, neighbours, links, patterns):
 
 
 @njit(cache=True, inline="always")
-def _next_trial(rng_sel, ring, p, pool, rec, bint, bflt, table, neighbours, links, patterns):
+def _next_trial(rng_sel, ring, p, pool, rec, bint, table, neighbours, links, patterns):
     """Take the trial in ring row p and run the prefetch stages of the trials ahead: pool row
     (``LOOK_ROW``), then, where the trial would accept now, record and link list of its ES
     (``LOOK_REC``) and the records of the coupled ES its event would hit (``LOOK_NB``); each stage
@@ -117,7 +117,7 @@ def _next_trial(rng_sel, ring, p, pool, rec, bint, bflt, table, neighbours, link
     _prefetch_fired(ring, (p + LOOK_NB) % RING, pool, rec, neighbours, links, patterns)
     p = (p + 1) % RING
     if p % HALF == 0:
-        _draw_half(rng_sel, ring, (p + HALF) % RING, links, bint, bflt, table)
+        _draw_half(rng_sel, ring, (p + HALF) % RING, links, table)
     return pool[U(s), RATE] > theta, e, s, k, u_link, p
 
 
@@ -135,7 +135,7 @@ def _update_bins(pool, bint, bflt, bpar, rec, changed, old_lg, n, s, k, margin, 
         if c > 0:
             s, k = int(rec[ju, SLOT]), bin_of(old_lg[c], bpar, n_bins)
         tl = pool[U(s), T_LAST]
-        flags |= bin_remove(pool, bint, bflt, rec, k, s, track)[1]
+        flags |= bin_remove(pool, bint, rec, k, s, track)[1]
         lg = rec[ju, LG]
         flags |= bin_insert(pool, bint, bflt, rec, bin_of(lg, bpar, n_bins), j, fast_exp(lg), tl, margin, track)
     return flags
@@ -150,7 +150,7 @@ def run_events(rng, cache, draws, dpos, rec, pool, bint, bflt, table_arrays, tab
     overflow; returns the status (``DONE``, ``STOPPED``, ``OVERFLOW``).
 
     ``rec`` (per-ES state) and the bins (``pool``, ``bint``, ``bflt``, ``table_arrays`` = (prob, alias,
-    bins) of the alias table with its work arrays ``table_work``, ``bpar``; see :mod:`.rate_bins`) are
+    entries) of the alias table with its work arrays ``table_work``, ``bpar``; see :mod:`.rate_bins`) are
     updated in place;
     ``rng_sel`` (generator of the trials), ``ring`` (``RING_SHAPE``) and ``ring_state`` = (next
     ring row, drawn, trials, table builds; the last two for diagnostics) persist between calls; ``clock[0]`` is the time [τ], ``istate`` = (snapshots
@@ -164,25 +164,24 @@ def run_events(rng, cache, draws, dpos, rec, pool, bint, bflt, table_arrays, tab
     3–4 % of the time of an event).  The slots are then stale after the call; a rebuild of the bins
     (:meth:`.rate_bins.RateBins.build`) sets them again.
 
-    The running bin totals R_k (``bflt[:, TOTAL]``, kept by ± γ) are not read here: the trials use
-    only the bounds B_k, so their round-off drift cannot reach the kinetics, and they are not
-    recomputed here (:func:`.rate_bins.refresh`, an O(pool) pass, 2.2 ms on 10^6 ES, was done
-    every 10^6 events); users of R_k (:func:`.rate_bins.select`) refresh first.
+    The bin totals R_k (``bflt[:, TOTAL]``) are neither read nor kept here: the trials use only the
+    bounds B_k; users of R_k (:func:`.rate_bins.select`) recompute them first
+    (:func:`.rate_bins.refresh`).
     """
     t, t_end = clock[0], par[P_T1]
     links = offsets[1] - offsets[0] if par[P_NOLINK] < 1.0 else 0       # 0: no passive process can happen
     acc, old_lg, taus = _split_work(work, changed.size)
     t_last = pool[:, T_LAST]
     p, n_trials, n_builds = ring_state[NEXT_ROW], ring_state[TRIALS], ring_state[BUILDS] + 1
-    prob, alias, table_bins = table_arrays
-    b_sum, n_table = build_table(bint, bflt, prob, alias, table_bins, table_work[0], table_work[1])
-    inv_b, table = 1.0 / b_sum, (prob[:n_table], alias[:n_table], table_bins)
+    prob, alias, entries = table_arrays
+    b_sum, n_table = build_table(bint, bflt, prob, alias, entries, table_work[0], table_work[1])
+    inv_b, table = 1.0 / b_sum, (prob[:n_table], alias[:n_table], entries)
     if ring_state[DRAWN] == 0:
-        _draw_half(rng_sel, ring, 0, links, bint, bflt, table)
-        _draw_half(rng_sel, ring, HALF, links, bint, bflt, table)
+        _draw_half(rng_sel, ring, 0, links, table)
+        _draw_half(rng_sel, ring, HALF, links, table)
         ring_state[DRAWN] = 1
     else:                                                # the table was rebuilt (bins may have grown)
-        _stage_all(ring, bint, bflt, table)
+        _stage_all(ring, table)
     status = STOPPED
     t_snap = _snapshots_before(t, rec, par, ehist, istate, n_snap)
     n_events, n_passive = 0, 0              # kept in registers, stored after the loop
@@ -190,7 +189,7 @@ def run_events(rng, cache, draws, dpos, rec, pool, bint, bflt, table_arrays, tab
         dt = 0.0
         accepted = False
         while not accepted:
-            accepted, e, s, k, u_link, p = _next_trial(rng_sel, ring, p, pool, rec, bint, bflt, table, neighbours,
+            accepted, e, s, k, u_link, p = _next_trial(rng_sel, ring, p, pool, rec, bint, table, neighbours,
                                                        links, patterns)
             dt += e
             n_trials += 1
@@ -209,9 +208,9 @@ def run_events(rng, cache, draws, dpos, rec, pool, bint, bflt, table_arrays, tab
             status = OVERFLOW
             break
         if flags & STALE:
-            b_sum, n_table = build_table(bint, bflt, prob, alias, table_bins, table_work[0], table_work[1])
-            inv_b, table = 1.0 / b_sum, (prob[:n_table], alias[:n_table], table_bins)
-            _stage_all(ring, bint, bflt, table)
+            b_sum, n_table = build_table(bint, bflt, prob, alias, entries, table_work[0], table_work[1])
+            inv_b, table = 1.0 / b_sum, (prob[:n_table], alias[:n_table], entries)
+            _stage_all(ring, table)
             n_builds += 1
     ring_state[NEXT_ROW], ring_state[TRIALS], ring_state[BUILDS] = p, n_trials, n_builds
     counts[0] += n_events

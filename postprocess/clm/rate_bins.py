@@ -41,10 +41,14 @@ the selection reads anyway —, bin k owning rows ``start_k : start_k + cap_k``;
 ``bint[k] = (start, cap, count, extent, floor)``, ``bflt[k] = (R_k, γ̄_k)``; the pool row of ES i
 is ``rec[i, SLOT]``, needed only to find the row of an ES hit by a passive process: without
 couplings (q = 0) the event loop does not keep it (``track`` of :func:`bin_insert`,
-:func:`bin_remove`; see :func:`.composition.run_events`) and :func:`fill` sets it again.  R_k is kept by ± γ (and recomputed by :func:`refresh`) for :func:`select`,
-the textbook composition–rejection (a scan over the bins for R_k/R, then rejection within the bin),
-which the tests use as the reference.  An insertion that leaves fewer than ``margin`` free rows
-sets the overflow flag; the caller (:class:`RateBins`) then enlarges that bin and rebuilds.
+:func:`bin_remove`; see :func:`.composition.run_events`) and :func:`fill` sets it again.  The bin
+totals R_k (``bflt[:, TOTAL]``) serve only :func:`select`, the textbook composition–rejection (a
+scan over the bins for R_k/R, then rejection within the bin), which the tests use as the
+reference: they are set by :func:`refresh` (called by :func:`fill`; callers of :func:`select`
+after changes refresh first), not kept by ± γ at every insertion and removal (the trials read only
+the bounds B_k; the upkeep cost ≈ 10 instructions per changed ES).  An insertion that leaves fewer
+than ``margin`` free rows sets the overflow flag; the caller (:class:`RateBins`) then enlarges that
+bin and rebuilds.
 
 References
 ----------
@@ -70,6 +74,7 @@ E, LG, TL, SLOT = 0, 1, 2, 3          # columns of the per-ES record ``rec`` (e,
 RATE, ID, T_LAST = 0, 1, 2            # columns of ``pool`` (row width 4: 32 bytes)
 START, CAP, COUNT, EXTENT, FLOOR = 0, 1, 2, 3, 4     # columns of ``bint``
 TOTAL, BOUND = 0, 1                   # columns of ``bflt``
+E_START, E_EXTENT, E_BOUND, E_BIN = 0, 1, 2, 3       # columns of the table entries (build_table)
 STALE, FULL = 1, 2                    # flags of :func:`bin_insert`: rebuild the table, grow the bin
 _BOUND_SAFETY = 1.0 + 1e-12           # γ̄ strictly above every rate of the bin despite rounding of exp
 
@@ -100,7 +105,6 @@ def bin_insert(pool, bint, bflt, rec, k, i, rate, t_last, margin, track):
         rec[U(i), SLOT] = s
     count += 1
     bint[ku, COUNT] = count
-    bflt[ku, TOTAL] += rate
     flags = STALE if count > bint[ku, EXTENT] else 0
     if k == bint.shape[0] - 1 and rate * _BOUND_SAFETY > bflt[ku, BOUND]:
         bflt[ku, BOUND] = rate * _BOUND_SAFETY
@@ -109,7 +113,7 @@ def bin_insert(pool, bint, bflt, rec, k, i, rate, t_last, margin, track):
 
 
 @njit(cache=True, inline="always")
-def bin_remove(pool, bint, bflt, rec, k, s, track):
+def bin_remove(pool, bint, rec, k, s, track):
     """Remove pool row s from bin k (the bin's last row fills the hole and is left with γ = 0, and
     if ``track`` its ES learns its new row s); returns (the removed rate, ``STALE`` if the bin fell
     below its floor else 0)."""
@@ -123,16 +127,17 @@ def bin_remove(pool, bint, bflt, rec, k, s, track):
         rec[U(int(pool[su, ID])), SLOT] = s
     pool[last, RATE] = 0.0
     bint[ku, COUNT] = count
-    bflt[ku, TOTAL] = bflt[ku, TOTAL] - rate if count > 0 else 0.0
     return rate, STALE if count < bint[ku, FLOOR] else 0
 
 
 @njit(cache=True)
-def build_table(bint, bflt, prob, alias, table_bins, weights, stack):
+def build_table(bint, bflt, prob, alias, entries, weights, stack):
     """Set every bin's extent and floor from its count (module docstring) and the alias table of
-    the bounds B_k = m_k γ̄_k over the bins with m_k > 0 (``table_bins[c]``, c < n_table, is the
-    bin of table entry c; ``prob[:n_table]``, ``alias[:n_table]``); returns (B = Σ_k B_k, n_table).
-    ``weights`` and ``stack`` are work arrays of one entry per bin."""
+    the bounds B_k = m_k γ̄_k over the bins with m_k > 0 (``prob[:n_table]``, ``alias[:n_table]``);
+    returns (B = Σ_k B_k, n_table).  Row c < n_table of ``entries`` (float, 4 columns: 32 bytes)
+    describes table entry c for :func:`trial`: (start_k, m_k, γ̄_k, k) of its bin k, so that a
+    trial reads one row instead of the entry's bin and then two rows of ``bint`` and ``bflt``, and
+    converts no integer.  ``weights`` and ``stack`` are work arrays of one entry per bin."""
     b_sum, n_table = 0.0, 0
     for k in range(bint.shape[0]):
         n = bint[k, COUNT]
@@ -140,7 +145,9 @@ def build_table(bint, bflt, prob, alias, table_bins, weights, stack):
         m = min(n + h, bint[k, CAP])
         bint[k, EXTENT], bint[k, FLOOR] = m, n - h
         if m > 0:
-            table_bins[n_table], weights[n_table] = k, m * bflt[k, BOUND]
+            entries[n_table, E_START], entries[n_table, E_EXTENT] = bint[k, START], m
+            entries[n_table, E_BOUND], entries[n_table, E_BIN] = bflt[k, BOUND], k
+            weights[n_table] = m * bflt[k, BOUND]
             b_sum += weights[n_table]
             n_table += 1
     scale = n_table / b_sum
@@ -152,26 +159,27 @@ def build_table(bint, bflt, prob, alias, table_bins, weights, stack):
 
 
 @njit(cache=True, inline="always")
-def trial(bint, bflt, prob, alias, table_bins, u_bin, u_row):
-    """(pool row, acceptance threshold θ, bin) of one trial: bin k ∝ B_k (``prob``, ``alias``: the
-    first n_table entries of :func:`build_table`), a row uniform among its m_k rows, and
-    θ = u γ̄_k; the trial selects the row's ES if its γ > θ (rows behind the members hold γ = 0).
+def trial(prob, alias, entries, u_bin, u_row):
+    """(pool row, acceptance threshold θ, bin) of one trial: bin k ∝ B_k (``prob``, ``alias``,
+    ``entries``: the first n_table entries of :func:`build_table`), a row uniform among its m_k
+    rows, and θ = u γ̄_k; the trial selects the row's ES if its γ > θ (rows behind the members hold
+    γ = 0).  Row and bin are returned as doubles (integers, exact below 2^53; the trial ring of
+    :mod:`.composition` stores them so); ⌊x⌋ is ``math.floor`` (one instruction; x ≥ 0).
 
     One uniform gives both the row and u: x = u_row m_k, row ⌊x⌋, u = x − ⌊x⌋ (the fraction is
     uniform on [0, 1) and independent of ⌊x⌋, resolved to 2^−53 m_k ≤ 2^−33 for m_k ≤ 2^20, as the
     fraction in :func:`.processes.alias_pick`): one random word less per trial."""
-    k = table_bins[U(alias_pick(u_bin, prob, alias))]
-    ku = U(k)
-    x = u_row * bint[ku, EXTENT]
-    r = int(x)
-    return bint[ku, START] + r, (x - r) * bflt[ku, BOUND], k
+    c = U(alias_pick(u_bin, prob, alias))
+    x = u_row * entries[c, E_EXTENT]
+    r = math.floor(x)
+    return entries[c, E_START] + r, (x - r) * entries[c, E_BOUND], entries[c, E_BIN]
 
 
 @njit(cache=True, inline="always")
 def _bin_at(x, bint, bflt, order):
     """Composition step: the bin where the running sum of R_k (in ``order``) first exceeds x ∈ [0, R)
-    (−1 if round-off left x ≥ 0 after all bins).  An empty bin has R_k = 0 exactly (set so by
-    :func:`bin_remove`), so x first turns negative in an occupied bin: no test of the count."""
+    (−1 if round-off left x ≥ 0 after all bins).  An empty bin has R_k = 0 exactly (a sum over no
+    members, :func:`refresh`), so x first turns negative in an occupied bin: no test of the count."""
     for k_ord in range(order.size):
         k = order[k_ord]
         x -= bflt[k, TOTAL]
@@ -210,13 +218,13 @@ def refresh(pool, bint, bflt):
 @njit(cache=True)
 def fill(pool, bint, bflt, rec, bpar):
     """Put every ES of ``rec`` into its bin (``bint`` starts and capacities set, counts zeroed; the
-    pool rows behind the members must hold γ = 0)."""
+    pool rows behind the members must hold γ = 0) and set the totals R_k (:func:`refresh`)."""
     bint[:, COUNT] = 0
-    bflt[:, TOTAL] = 0.0
     n_bins = bint.shape[0]
     for i in range(rec.shape[0]):
         k = bin_of(rec[i, LG], bpar, n_bins)
         bin_insert(pool, bint, bflt, rec, k, i, fast_exp(rec[i, LG]), rec[i, TL], 0, True)
+    refresh(pool, bint, bflt)
 
 
 @njit(cache=True)
@@ -252,7 +260,7 @@ class RateBins:
         self.bint = np.zeros((n_bins, 5), np.int64)
         self.bflt = np.zeros((n_bins, 2))
         self.bflt[:, BOUND] = np.exp(lg_lo + width * np.arange(1, n_bins + 1)) * _BOUND_SAFETY
-        self.table = (np.ones(n_bins), np.arange(n_bins, dtype=np.int64), np.arange(n_bins, dtype=np.int64))
+        self.table = (np.ones(n_bins), np.arange(n_bins, dtype=np.int64), aligned_zeros((n_bins, 4)))
         self.table_work = (np.empty(n_bins), np.empty(n_bins, np.int64))
         self.order = np.arange(n_bins, dtype=np.int64)
         self.pool = np.zeros((0, 2))

@@ -34,17 +34,17 @@ def _trials(rng, pool, bint, bflt, table, b_sum, r_total, n_events, watched, int
     for _ in range(n_events):
         while True:
             u_bin, u_row = uniform(rng), uniform(rng)
-            s, theta, k = trial(bint, bflt, table[0], table[1], table[2], u_bin, u_row)
+            s, theta, k = trial(table[0], table[1], table[2], u_bin, u_row)
             n_trials += 1
             if clock == THINNING:
                 t += exponential(rng) / b_sum
-            if pool[s, RATE] > theta:
+            if pool[int(s), RATE] > theta:
                 break
         if clock == EXP_R_PER_EVENT:
             t += exponential(rng) / r_total
         elif clock == EXP_B_PER_EVENT:
             t += exponential(rng) / b_sum
-        i = int(pool[s, ID])
+        i = int(pool[int(s), ID])
         hits[i] += 1.0
         if i == watched and n_int < intervals.size:
             intervals[n_int], t_prev, n_int = t - t_prev, t, n_int + 1
@@ -58,8 +58,8 @@ def _bins(log_rates):
     bins = RateBins(-5.0, 5.0, margin=2, rng=seed_state(0, stream=2))
     bins.build(rec)
     b_sum, n_table = build_table(bins.bint, bins.bflt, *bins.table, *bins.table_work)
-    prob, alias, table_bins = bins.table
-    return bins, b_sum, (prob[:n_table], alias[:n_table], table_bins)
+    prob, alias, entries = bins.table
+    return bins, b_sum, (prob[:n_table], alias[:n_table], entries)
 
 
 @pytest.mark.parametrize("clock", [THINNING, EXP_R_PER_EVENT])
