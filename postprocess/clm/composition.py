@@ -174,7 +174,7 @@ def run_events(rng, cache, draws, dpos, rec, pool, bint, bflt, table_arrays, tab
     t_last = pool[:, T_LAST]
     p, n_trials, n_builds = ring_state[NEXT_ROW], ring_state[TRIALS], ring_state[BUILDS] + 1
     prob, alias, entries = table_arrays
-    b_sum, n_table = build_table(bint, bflt, prob, alias, entries, table_work[0], table_work[1])
+    b_sum, n_table = build_table(bint, bflt, prob, alias, entries, table_work[0], table_work[1], margin)
     inv_b, table = 1.0 / b_sum, (prob[:n_table], alias[:n_table], entries)
     if ring_state[DRAWN] == 0:
         _draw_half(rng_sel, ring, 0, links, table)
@@ -208,7 +208,7 @@ def run_events(rng, cache, draws, dpos, rec, pool, bint, bflt, table_arrays, tab
             status = OVERFLOW
             break
         if flags & STALE:
-            b_sum, n_table = build_table(bint, bflt, prob, alias, entries, table_work[0], table_work[1])
+            b_sum, n_table = build_table(bint, bflt, prob, alias, entries, table_work[0], table_work[1], margin)
             inv_b, table = 1.0 / b_sum, (prob[:n_table], alias[:n_table], entries)
             _stage_all(ring, table)
             n_builds += 1

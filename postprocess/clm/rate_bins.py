@@ -38,7 +38,7 @@ needs no library call (a rebuild is on the event loop).
 Storage (fixed capacity plus an overflow flag, the house rule): ``pool`` rows (γ [1/τ], ES id,
 t_last [τ], unused) — the time of the ES's previous active process lives here, in the cache line
 the selection reads anyway —, bin k owning rows ``start_k : start_k + cap_k``;
-``bint[k] = (start, cap, count, extent, floor)``, ``bflt[k] = (R_k, γ̄_k)``; the pool row of ES i
+``bint[k] = (start, cap, count, extent, floor, limit)``, ``bflt[k] = (R_k, γ̄_k)``; the pool row of ES i
 is ``rec[i, SLOT]``, needed only to find the row of an ES hit by a passive process: without
 couplings (q = 0) the event loop does not keep it (``track`` of :func:`bin_insert`,
 :func:`bin_remove`; see :func:`.composition.run_events`) and :func:`fill` sets it again.  The bin
@@ -72,7 +72,7 @@ BINS_PER_OCTAVE = 2                   # default of RateBins: width w = ln 2 / bi
 SLACK = 4.0                           # extent and floor slack h_k = ⌊SLACK n_k^{1/4}⌋ + 1 (see the module docstring)
 E, LG, TL, SLOT = 0, 1, 2, 3          # columns of the per-ES record ``rec`` (e, ln γ, t_last, pool row)
 RATE, ID, T_LAST = 0, 1, 2            # columns of ``pool`` (row width 4: 32 bytes)
-START, CAP, COUNT, EXTENT, FLOOR = 0, 1, 2, 3, 4     # columns of ``bint``
+START, CAP, COUNT, EXTENT, FLOOR, LIMIT = range(6)  # columns of ``bint``
 TOTAL, BOUND = 0, 1                   # columns of ``bflt``
 E_START, E_EXTENT, E_BOUND, E_BIN = 0, 1, 2, 3       # columns of the table entries (build_table)
 STALE, FULL = 1, 2                    # flags of :func:`bin_insert`: rebuild the table, grow the bin
@@ -93,7 +93,9 @@ def bin_insert(pool, bint, bflt, rec, k, i, rate, t_last, margin, track):
     """Append ES i (rate γ, previous active process at t_last) to bin k, its row to ``rec[i, SLOT]``
     if ``track``; returns the flags ``STALE`` (the bin outgrew its extent or bound: rebuild the
     table) and ``FULL`` (fewer than ``margin`` free rows).  Rows, bins and ES are indexed as
-    unsigned (:data:`.intrinsics.U`)."""
+    unsigned (:data:`.intrinsics.U`).  Both flags are looked at only when the count exceeds
+    ``bint[k, LIMIT]`` ≤ min(extent, capacity − margin) (:func:`build_table`; 0 before the first
+    build): below it neither can be set."""
     ku = U(k)
     count = bint[ku, COUNT]
     s = bint[ku, START] + count
@@ -105,11 +107,13 @@ def bin_insert(pool, bint, bflt, rec, k, i, rate, t_last, margin, track):
         rec[U(i), SLOT] = s
     count += 1
     bint[ku, COUNT] = count
-    flags = STALE if count > bint[ku, EXTENT] else 0
+    flags = 0
+    if count > bint[ku, LIMIT]:       # rare: past the extent or near the capacity (one test, not two)
+        flags = (STALE if count > bint[ku, EXTENT] else 0) | (FULL if bint[ku, CAP] - count < margin else 0)
     if k == bint.shape[0] - 1 and rate * _BOUND_SAFETY > bflt[ku, BOUND]:
         bflt[ku, BOUND] = rate * _BOUND_SAFETY
-        flags = STALE
-    return flags | (FULL if bint[ku, CAP] - count < margin else 0)
+        flags |= STALE
+    return flags
 
 
 @njit(cache=True, inline="always")
@@ -131,19 +135,20 @@ def bin_remove(pool, bint, rec, k, s, track):
 
 
 @njit(cache=True)
-def build_table(bint, bflt, prob, alias, entries, weights, stack):
+def build_table(bint, bflt, prob, alias, entries, weights, stack, margin=0):
     """Set every bin's extent and floor from its count (module docstring) and the alias table of
     the bounds B_k = m_k γ̄_k over the bins with m_k > 0 (``prob[:n_table]``, ``alias[:n_table]``);
     returns (B = Σ_k B_k, n_table).  Row c < n_table of ``entries`` (float, 4 columns: 32 bytes)
     describes table entry c for :func:`trial`: (start_k, m_k, γ̄_k, k) of its bin k, so that a
     trial reads one row instead of the entry's bin and then two rows of ``bint`` and ``bflt``, and
-    converts no integer.  ``weights`` and ``stack`` are work arrays of one entry per bin."""
+    converts no integer.  ``weights`` and ``stack`` are work arrays of one entry per bin.  Sets
+    ``bint[k, LIMIT]`` = min(m_k, cap_k − ``margin``) for :func:`bin_insert`."""
     b_sum, n_table = 0.0, 0
     for k in range(bint.shape[0]):
         n = bint[k, COUNT]
         h = int(SLACK * math.sqrt(math.sqrt(n))) + 1 if n > 0 else 0
         m = min(n + h, bint[k, CAP])
-        bint[k, EXTENT], bint[k, FLOOR] = m, n - h
+        bint[k, EXTENT], bint[k, FLOOR], bint[k, LIMIT] = m, n - h, min(m, bint[k, CAP] - margin)
         if m > 0:
             entries[n_table, E_START], entries[n_table, E_EXTENT] = bint[k, START], m
             entries[n_table, E_BOUND], entries[n_table, E_BIN] = bflt[k, BOUND], k
@@ -257,7 +262,7 @@ class RateBins:
         n_bins = int(math.ceil((lg_hi - lg_lo) / width)) + 1
         self.bpar = np.array([lg_lo, 1.0 / width])
         self.margin = int(margin)
-        self.bint = np.zeros((n_bins, 5), np.int64)
+        self.bint = np.zeros((n_bins, 6), np.int64)
         self.bflt = np.zeros((n_bins, 2))
         self.bflt[:, BOUND] = np.exp(lg_lo + width * np.arange(1, n_bins + 1)) * _BOUND_SAFETY
         self.table = (np.ones(n_bins), np.arange(n_bins, dtype=np.int64), aligned_zeros((n_bins, 4)))
