@@ -197,13 +197,9 @@ def alias_pick(u, prob, alias):
 
     The choice between k and ``alias[k]`` is a conditional move (:func:`.intrinsics.cmov`), not a
     branch, which a random choice would mispredict; unsigned indices skip numba's negative-index
-    wrap-around.  No clamp of k to n − 1 (n = ``prob.size``): every uniform of :mod:`.rng` is
-    j 2^−53 with j < 2^53, so u ≤ 1 − 2^−53, and the product rounds below n: for 2^p ≤ n < 2^(p+1),
-    n − u n ≥ n 2^−53 is at least half the spacing 2^(p−52) of the doubles below n, more than half if
-    n > 2^p (so it rounds down to n − 2^(p−52) at most), while n − 2^(p−53) is a double if n = 2^p.
-    (The same bound makes the row of :func:`.rate_bins.trial` lie below the extent.)"""
+    wrap-around."""
     x = u * prob.size
-    k = int(x)
+    k = min(int(x), prob.size - 1)
     return cmov(x - k < prob[np.uint64(k)], k, alias[np.uint64(k)])
 
 

@@ -25,15 +25,6 @@ def _picks(u, prob, alias):
     return out
 
 
-def test_largest_uniform_times_n_rounds_below_n():
-    """alias_pick and the trial row take ⌊u n⌋ unclamped: with u ≤ 1 − 2^−53 (53-bit uniforms)
-    the product rounds below n, for every n up to 2^20 and around powers of two up to 2^52."""
-    u = np.nextafter(1.0, 0.0)
-    n = np.concatenate([np.arange(1, 2**20 + 1), [2.0**p + d for p in range(20, 53) for d in (-1, 0, 1)]])
-    n = n.astype(np.float64)
-    assert np.all(np.floor(u * n) < n)
-
-
 def test_alias_pick_equals_the_branching_draw():
     tb = build_tables(0.6)
     prob, alias = tb.active_prob, tb.active_alias
