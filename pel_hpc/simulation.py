@@ -68,7 +68,7 @@ class Integrator:
         if reach is None:
             ke2, bound = float(domain.sum_per_particle(sq)), None
         else:
-            ke2, bound = domain.sum_and_reach(sq, np.array(reach))
+            ke2, bound = domain.sum_and_reach(sq, reach)
         s = self._chain_scale(state, ke2)
         integrate.scale(state.v, s, n)
         state.nhc_ke2 = ke2 * s * s

@@ -55,6 +55,7 @@ class DecomposedDomain:
         self.reproducible, self.capacity = bool(reproducible), int(capacity)
         self.n_rebuilds = 0
         self.n_interior = 0  # owned rows first in memory whose lists hold no ghost (0: no overlap)
+        self._reach_buf = np.empty(3)  # Σ|v|², then the two reach power sums (sum_and_reach)
         self.rebuild_comm_time = 0.0  # seconds in migration and borders at rebuilds (benchmarks)
         self.nlist = np.zeros((0, self.capacity), np.int32)
         self.count = np.zeros(0, np.int32)
@@ -134,18 +135,18 @@ class DecomposedDomain:
 
     def sum_and_reach(self, values, reach):
         """Global sum of the per-particle ``values`` (n_local,) and, in the same reduction, upper
-        bounds on the global maxima of this rank's ``reach`` (k,) [sigma].
+        bounds on the global maxima of this rank's ``reach`` (two floats) [sigma].
 
         A sum reduction carries the maxima as power sums: with r = reach/(skin/2) and p = 64,
         max ≤ (Σ_ranks r^p)^{1/p} ≤ P^{1/p} max (1.011 max on 2 ranks, 1.11 on 1000): one
         reduction per NVT step instead of two (the thermostat's 2K and the displacement check).
         The sum is the one of :meth:`sum_per_particle` (same reduction of the same local sum)."""
-        h = 0.5 * self.skin
-        buf = np.empty(1 + len(reach))
-        buf[0] = np.asarray(values, dtype=np.float64).sum()
-        buf[1:] = (np.asarray(reach) / h) ** _REACH_POWER
+        h, p = 0.5 * self.skin, _REACH_POWER
+        buf = self._reach_buf
+        buf[0] = values.sum()
+        buf[1], buf[2] = (reach[0] / h) ** p, (reach[1] / h) ** p
         tot = self.comm.allreduce_sum(buf)
-        return float(tot[0]), h * tot[1:] ** (1.0 / _REACH_POWER)
+        return float(tot[0]), (h * float(tot[1]) ** (1.0 / p), h * float(tot[2]) ** (1.0 / p))
 
     def clear_of_rebuild(self, displacement_bound: float) -> bool:
         """Does a bound on every particle's displacement since the build [sigma] prove the next

@@ -21,10 +21,10 @@ def test_reach_bounds_carried_by_the_sum_bound_the_global_maximum(world):
     comm = MPIComm(world)
     dom = DecomposedDomain(TABLE.rc_max, SKIN, comm)
     rng = np.random.default_rng(comm.rank)
-    values, reach = rng.uniform(0, 1, 50), rng.uniform(0, 0.2, 2)
+    values, reach = rng.uniform(0, 1, 50), tuple(rng.uniform(0, 0.2, 2))
     total, bound = dom.sum_and_reach(values, reach)
     assert total == comm.allreduce_sum(float(values.sum()))
-    top = comm.allreduce_max(reach)
+    top, bound = comm.allreduce_max(np.array(reach)), np.array(bound)
     assert np.all(bound >= top) and np.all(bound <= top * comm.size ** (1 / 64) * (1 + 1e-12))
 
 
