@@ -101,8 +101,9 @@ class TimedComm:
         return self._timed(self._comm.allreduce_max, value)
 
 
-def worker_md(config: str, steps: int, serial: bool) -> None:
-    """Time ``steps`` NVT steps of the saved configuration on this world; rank 0 prints JSON."""
+def worker_md(config: str, steps: int, kind: str) -> None:
+    """Time ``steps`` NVT steps of the saved configuration on this world; rank 0 prints JSON.
+    ``kind``: "serial" (SerialDomain), "decomposed" or "balanced" (``decomposition.balance``)."""
     from pel_hpc.md.domain import SerialDomain
     from pel_hpc.parallel.comm import MPIComm
     from pel_hpc.parallel.domain import DecomposedDomain
@@ -115,7 +116,9 @@ def worker_md(config: str, steps: int, serial: bool) -> None:
     comm = TimedComm(world)
     table = pair_table(2.5)
     state = State.from_arrays(data["x"], data["typ"], data["box"], v=data["v"])
-    dom = SerialDomain(table.rc_max, SKIN, comm) if serial else DecomposedDomain(table.rc_max, SKIN, comm)
+    serial = kind == "serial"
+    dom = (SerialDomain(table.rc_max, SKIN, comm) if serial
+           else DecomposedDomain(table.rc_max, SKIN, comm, balance=kind == "balanced"))
     sim = Simulation(state, dom, table, Integrator(DT, T, TAU, 3)).setup()
     sim.run(20)
     comm.time, r0 = 0.0, dom.n_rebuilds
@@ -127,7 +130,8 @@ def worker_md(config: str, steps: int, serial: bool) -> None:
     comm_t = comm.time + ((dom.halo.comm_time - fwd0 + dom.rebuild_comm_time - reb0) if not serial else 0.0)
     row = {"wall": wall, "comm": comm_t, "n_local": state.n_local, "n_ghost": state.n_ghost,
            "messages": 0 if serial else dom.halo.messages_per_step,
-           "dims": [1, 1, 1] if serial else list(dom.grid.dims), "rebuilds": dom.n_rebuilds - r0}
+           "dims": [1, 1, 1] if serial else list(dom.grid.dims), "rebuilds": dom.n_rebuilds - r0,
+           "widths": [] if serial else np.diff(dom.grid.cuts[0]).tolist()}
     rows = world.allgather(row)
     if world.rank == 0:
         print("RESULT " + json.dumps({"steps": steps, "ranks": rows}), flush=True)
@@ -274,7 +278,7 @@ def summarize(res: dict) -> dict:
     steps, ranks = res["steps"], res["ranks"]
     wall = max(r["wall"] for r in ranks) / steps
     comm = float(np.mean([r["comm"] for r in ranks])) / steps
-    return {"step": wall, "comm": comm, "comp": wall - comm, "dims": ranks[0]["dims"],
+    return {"step": wall, "comm": comm, "comp": wall - comm, "dims": ranks[0]["dims"], "widths": ranks[0]["widths"],
             "fractions": [r["comm"] / r["wall"] for r in ranks], "ghosts": [r["n_ghost"] for r in ranks]}
 
 
@@ -291,16 +295,26 @@ def bench_md(args, work: Path) -> dict:
             rounds.append({"serial": summarize(run_worker(1, "md", str(cfg), str(args.steps), "serial")),
                            1: summarize(run_worker(1, "md", str(cfg), str(args.steps), "decomposed")),
                            2: summarize(run_worker(2, "md", str(cfg), str(args.steps), "decomposed")),
+                           "2b": summarize(run_worker(2, "md", str(cfg), str(args.steps), "balanced")),
                            **{(p, o): lammps_md(cfg, p, args.steps, o) for p in (1, 2) for o in (False, True)}})
         best = lambda key: min((r[key] for r in rounds), key=lambda x: x["step"])  # noqa: E731
         serial, halo1 = best("serial"), best(1)
-        m = {1: min(serial, halo1, key=lambda x: x["step"]), 2: best(2)}  # one code on 1 rank: the better of the two runs
+        m = {1: min(serial, halo1, key=lambda x: x["step"]), 2: best(2), "2b": best("2b")}  # 1 rank: the better run
         lmp = {key: max((r[key] for r in rounds), key=lambda x: x[0]) for key in rounds[0] if isinstance(key, tuple)}
         best1 = m[1]["step"]
         print(f"\nN={n} KA NVT T=0.5: steps/s, best of {args.rounds} interleaved rounds (speedup 1->2 ranks, efficiency)")
         print(f"  pel_hpc serial domain 1 rank {1 / serial['step']:9.1f} | 1x1x1 halo {1 / halo1['step']:9.1f} | "
               f"2 ranks {1 / m[2]['step']:9.1f} (grid {m[2]['dims']}) speedup {best1 / m[2]['step']:.2f} "
               f"eff {best1 / m[2]['step'] / 2:.2f}")
+        print(f"  pel_hpc balanced (decomposition.balance)           | 2 ranks {1 / m['2b']['step']:9.1f} speedup "
+              f"{best1 / m['2b']['step']:.2f} eff {best1 / m['2b']['step'] / 2:.2f}  (final x slab widths "
+              f"{', '.join(f'{w:.2f}' for w in m['2b']['widths'])})")
+        med = {k: float(np.median([1 / r[k]["step"] for r in rounds])) for k in ("serial", 1, 2, "2b")}
+        lmed = {k: float(np.median([r[k][0] for r in rounds])) for k in rounds[0] if isinstance(k, tuple)}
+        print(f"  medians of the rounds: pel_hpc 1 rank {max(med['serial'], med[1]):.1f}, 2 ranks {med[2]:.1f} "
+              f"(speedup {med[2] / max(med['serial'], med[1]):.2f}), balanced {med['2b']:.1f} "
+              f"(speedup {med['2b'] / max(med['serial'], med[1]):.2f}); LAMMPS -sf opt {lmed[1, True]:.1f} -> "
+              f"{lmed[2, True]:.1f} (speedup {lmed[2, True] / lmed[1, True]:.2f})")
         for o in (False, True):
             (s1, c1), (s2, c2) = lmp[1, o], lmp[2, o]
             print(f"  LAMMPS{' -sf opt' if o else '        '}     1 rank {s1:9.1f} |                       | "
@@ -424,7 +438,7 @@ def main(argv=None) -> None:
         kind, *rest = args.worker
         if kind == "pingpong":
             return worker_pingpong()
-        return worker_md(rest[0], int(rest[1]), rest[2] == "serial")
+        return worker_md(rest[0], int(rest[1]), rest[2])
     if args.quick:
         args.steps, args.steps65, args.lammps_runs, args.rounds = 20, 300, 4, 1
     if K.lmp_binary() is None:

@@ -27,7 +27,7 @@ def make_domain(cfg, comm, table):
     from pel_hpc.parallel.domain import DecomposedDomain
 
     return DecomposedDomain(table.rc_max, cfg.system.skin, comm, cfg.decomposition.grid,
-                            cfg.decomposition.reproducible)
+                            cfg.decomposition.reproducible, cfg.decomposition.balance)
 
 
 def make_integrator(cfg) -> Integrator:

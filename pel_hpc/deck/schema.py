@@ -153,6 +153,9 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
         Key("grid", "grid", "auto", doc='rank grid [nx, ny, nz] or "auto"'),
         Key("reproducible", "bool", False,
             doc="bitwise the same MD (NVE, NVT) and quenches on any rank count (tag-sorted lists, exact global sums)"),
+        Key("balance", "bool", False,
+            doc="dynamic load balancing: at each list rebuild, shift the sub-box planes so that ranks' measured "
+                "compute times equalise (trajectories then vary in the last bits from run to run, unless reproducible)"),
     ),
 }
 

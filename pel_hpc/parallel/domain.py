@@ -9,6 +9,13 @@ migrated to their owners, sorted by cell, the ghost plan is rebuilt and the full
 from a non-periodic cell grid covering sub-box plus halo; between rebuilds only ghost
 positions travel (forward communication).
 
+Load balancing (``decomposition.balance``): at every rebuild the ranks' compute times since
+the previous one (force and list-build kernels, waiting excluded) are gathered and the grid's
+cut planes shifted towards equal times (:func:`pel_hpc.parallel.grid.rebalanced`), before the
+particles migrate; a rank on a slower core gets a thinner sub-box.  Which rank computes which
+particle then depends on timing, hence so do the last bits of a trajectory, except in
+reproducible mode, whose trajectories do not depend on the decomposition at all.
+
 Reproducible mode (``decomposition.reproducible``): every neighbour row is sorted by the
 partner's global tag, and ghost coordinates come from the same one-addition shift on every
 grid, so each particle's force sum is bitwise identical for any rank count; global sums of
@@ -25,7 +32,7 @@ import numpy as np
 from pel_hpc.md import neighbors as nb
 from pel_hpc.md.box import check_cutoff, wrap
 from pel_hpc.md.neighbors import list_is_stale
-from pel_hpc.parallel.grid import make_grid, owner_ranks
+from pel_hpc.parallel.grid import make_grid, owner_ranks, rebalanced
 from pel_hpc.parallel.halo import Halo, exchange
 from pel_hpc.parallel.halo_kernels import mark_near_faces, sort_rows_by_tag
 from pel_hpc.parallel.reduction import exact_sum
@@ -44,15 +51,17 @@ class DecomposedDomain:
     comm : MPIComm or SerialComm of the replica group (a 1×1×1 grid on one rank)
     grid : ``"auto"`` or ``[nx, ny, nz]`` (deck ``decomposition.grid``)
     reproducible : bool (deck ``decomposition.reproducible``)
+    balance : bool (deck ``decomposition.balance``): shift the cut planes by measured time
     capacity : initial neighbours per particle (grown on overflow)
     """
 
     def __init__(self, rc_max: float, skin: float, comm, grid="auto", reproducible: bool = False,
-                 capacity: int = 64):
+                 balance: bool = False, capacity: int = 64):
         self.rc_max, self.skin = float(rc_max), float(skin)
         self.rlist = self.rc_max + self.skin
         self.comm, self.requested_grid = comm, grid
-        self.reproducible, self.capacity = bool(reproducible), int(capacity)
+        self.reproducible, self.balance, self.capacity = bool(reproducible), bool(balance), int(capacity)
+        self.busy_time = 0.0  # seconds in force and list-build kernels since the last rebuild (balancing)
         self.n_rebuilds = 0
         self.n_interior = 0  # owned rows first in memory whose lists hold no ghost (0: no overlap)
         self._reach_buf = np.empty(3)  # Σ|v|², then the two reach power sums (sum_and_reach)
@@ -67,7 +76,7 @@ class DecomposedDomain:
     def copy(self) -> "DecomposedDomain":
         """A fresh domain with the same settings and communicator, not yet set up."""
         return DecomposedDomain(self.rc_max, self.skin, self.comm, self.requested_grid,
-                                self.reproducible, self.capacity)
+                                self.reproducible, self.balance, self.capacity)
 
     def setup(self, state) -> None:
         """Make the grid, keep or migrate the owned particles, build ghosts and lists.
@@ -83,7 +92,7 @@ class DecomposedDomain:
         if replicated:
             n = state.n_local
             wrap(state.x, state.image, state.box, n)
-            keep = np.flatnonzero(owner_ranks(state.x[:n], state.box, self.grid.dims) == self.comm.rank)
+            keep = np.flatnonzero(owner_ranks(state.x[:n], self.grid.cuts) == self.comm.rank)
             for name in PER_PARTICLE:
                 a = getattr(state, name)
                 a[:keep.size] = a[keep]
@@ -108,17 +117,22 @@ class DecomposedDomain:
         is worked on whole, in one call, so the result is bitwise that of ``refresh(state)``
         followed by ``work(0, n_local)``.  ``check=False`` skips the displacement check (and its
         global reduction) when a forecast has proven it false (:meth:`sum_and_reach`)."""
+        def timed(first, last):  # compute time for load balancing
+            t0 = perf_counter()
+            work(first, last)
+            self.busy_time += perf_counter() - t0
+
         if check and self.refresh_check(state):
             self.rebuild(state)
-            work(0, state.n_local)
+            timed(0, state.n_local)
             return True
         n_in = self.n_interior
         if n_in:
-            self.halo.forward(state.x, during=lambda: work(0, n_in))
-            work(n_in, state.n_local)
+            self.halo.forward(state.x, during=lambda: timed(0, n_in))
+            timed(n_in, state.n_local)
         else:
             self.halo.forward(state.x)
-            work(0, state.n_local)
+            timed(0, state.n_local)
         return False
 
     def refresh_check(self, state) -> bool:
@@ -158,20 +172,33 @@ class DecomposedDomain:
         """Wrap, migrate, sort by cell, rebuild the ghost plan and the neighbour list."""
         n = state.n_local
         wrap(state.x, state.image, state.box, n)
+        if self.balance and self.comm.size > 1:
+            self._rebalance()
         t0 = perf_counter()
         _, n = exchange(self.comm, self.grid, {k: getattr(state, k) for k in PER_PARTICLE}, n,
                         lambda need: self._grow_all(state, need))
         self.rebuild_comm_time += perf_counter() - t0
         state.n_local, state.n_ghost = n, 0
         cells = self._cell_grid()
-        self._sort_by_cell(state, cells)
         t0 = perf_counter()
+        self._sort_by_cell(state, cells)
+        t1 = perf_counter()
         state.x, state.typ, state.tag, state.n_ghost = self.halo.borders(
             state.x, state.typ, state.tag, n, lambda need: self._grow(state, need))
-        self.rebuild_comm_time += perf_counter() - t0
+        t2 = perf_counter()
         self._build_list(state, cells)
+        self.busy_time += (t1 - t0) + (perf_counter() - t2)
+        self.rebuild_comm_time += t2 - t1
         self.x_build = state.x[:n].copy()
         self.n_rebuilds += 1
+
+    def _rebalance(self) -> None:
+        """Shift the cut planes towards equal compute times (module docstring); the particles
+        migrate to their new owners in the exchange that follows."""
+        times = self.comm.allgather(self.busy_time)  # the same list on every rank: the same planes
+        self.busy_time = 0.0
+        self.grid = rebalanced(self.grid, times, self.rlist)
+        self.halo.grid = self.grid
 
     def _grow_all(self, state, need: int) -> dict:
         """Exchange callback: enlarge every per-particle array to hold ``need`` rows."""

@@ -1,7 +1,9 @@
 """Cartesian rank grid: choice of the grid, sub-box bounds, owners and the halo-width check.
 
 The periodic box :math:`[0, L_x) \\times [0, L_y) \\times [0, L_z)` is cut into
-:math:`n_x n_y n_z` equal sub-boxes, one per rank of the (group) communicator. Ranks are
+:math:`n_x n_y n_z` sub-boxes, one per rank of the (group) communicator, by planes at the
+*cuts* :math:`0 = c_{d,0} < c_{d,1} < \\dots < c_{d,n_d} = L_d` of each dimension (equal
+widths unless load balancing shifts them, :func:`balanced_cuts`). Ranks are
 numbered row-major in their grid coordinates (the last dimension fastest), the order of
 ``MPI_Cart_create`` without reordering, so the grid needs no MPI call and its arithmetic is
 testable in one process. A sub-box must be at least as wide as the halo :math:`r_c + r_{skin}`
@@ -13,7 +15,7 @@ S. Plimpton, J. Comp. Phys. 117, 1 (1995); LAMMPS ``CommBrick`` (design only).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import product
 
 import numpy as np
@@ -113,8 +115,9 @@ class RankGrid:
         This rank in the group communicator.
     box : (3,) ndarray
         Global box edges [length].
-    lo, hi : (3,) ndarray
-        This rank's sub-box bounds [length].
+    cuts : tuple of three (n_d + 1,) ndarrays
+        Planes cutting each dimension, from 0 to L_d [length]; rank (i, j, k) owns
+        :math:`[c_{x,i}, c_{x,i+1}) \\times [c_{y,j}, c_{y,j+1}) \\times [c_{z,k}, c_{z,k+1})`.
     neighbors : ((int, int), (int, int), (int, int))
         Ranks of the minus and plus neighbours in x, y and z (periodic; may be this rank).
     """
@@ -123,14 +126,27 @@ class RankGrid:
     coords: tuple
     rank: int
     box: np.ndarray
-    lo: np.ndarray
-    hi: np.ndarray
+    cuts: tuple
     neighbors: tuple
 
     @property
     def size(self) -> int:
         """Number of ranks in the grid."""
         return int(np.prod(self.dims))
+
+    @property
+    def lo(self) -> np.ndarray:
+        """This rank's lower sub-box bounds (3,) [length]."""
+        return np.array([self.cuts[d][self.coords[d]] for d in range(3)])
+
+    @property
+    def hi(self) -> np.ndarray:
+        """This rank's upper sub-box bounds (3,) [length]."""
+        return np.array([self.cuts[d][self.coords[d] + 1] for d in range(3)])
+
+    def with_cuts(self, cuts) -> "RankGrid":
+        """The same grid with other cut planes (load balancing)."""
+        return replace(self, cuts=tuple(np.array(c, dtype=float) for c in cuts))
 
 
 def make_grid(rank: int, size: int, box, r_halo: float, requested="auto") -> RankGrid:
@@ -164,26 +180,96 @@ def make_grid(rank: int, size: int, box, r_halo: float, requested="auto") -> Ran
             c[d] = (c[d] + step) % dims[d]
             pair.append(int(np.ravel_multi_index(c, dims)))
         neighbors.append(tuple(pair))
-    n = np.asarray(dims, dtype=float)
-    lo = np.asarray(coords) * box / n
-    hi = (np.asarray(coords) + 1) * box / n
-    return RankGrid(dims, coords, rank, box, lo, hi, tuple(neighbors))
+    return RankGrid(dims, coords, rank, box, uniform_cuts(box, dims), tuple(neighbors))
 
 
-def owner_coords(x: np.ndarray, box, dims) -> np.ndarray:
-    """Grid coordinates of the sub-box owning each wrapped position.
+def uniform_cuts(box, dims) -> tuple:
+    """Cut planes of equal sub-boxes: :math:`c_{d,i} = i L_d / n_d` [length]."""
+    return tuple(np.arange(int(dims[d]) + 1) * (float(box[d]) / int(dims[d])) for d in range(3))
+
+
+def owner_coords(x: np.ndarray, cuts) -> np.ndarray:
+    """Grid coordinates of the sub-box owning each wrapped position: the slab i with
+    :math:`c_{d,i} \\le x_d < c_{d,i+1}` in each dimension (clipped to the grid).
 
     Parameters
     ----------
     x : (n, 3) ndarray
         Positions wrapped into ``[0, L)`` [length].
+    cuts : the grid's cut planes (:attr:`RankGrid.cuts`)
     """
-    n = np.asarray(dims)
-    c = np.floor(x * (n / np.asarray(box, dtype=float))).astype(np.int64)
-    return np.clip(c, 0, n - 1)
+    x = np.asarray(x, dtype=float).reshape(-1, 3)
+    return np.stack([np.clip(np.searchsorted(c, x[:, d], side="right") - 1, 0, len(c) - 2)
+                     for d, c in enumerate(cuts)], axis=1).astype(np.int64)
 
 
-def owner_ranks(x: np.ndarray, box, dims) -> np.ndarray:
+def owner_ranks(x: np.ndarray, cuts) -> np.ndarray:
     """Row-major rank owning each wrapped position (see :func:`owner_coords`)."""
-    c = owner_coords(x, box, dims)
-    return np.ravel_multi_index(c.T, dims).astype(np.int64)
+    c = owner_coords(x, cuts)
+    return np.ravel_multi_index(c.T, tuple(len(k) - 1 for k in cuts)).astype(np.int64)
+
+
+def balanced_cuts(cuts, slab_time, min_width: float, damping: float = 0.5):
+    """Shift one dimension's cut planes so that every slab would take the same time.
+
+    The time of slab i is taken as proportional to its width over its speed,
+    :math:`t_i \\propto w_i / s_i`; the widths that equalise it are proportional to the measured
+    speeds :math:`s_i = w_i / t_i`, :math:`w_i^* = L\\, s_i / \\sum_k s_k`.  The new widths move a
+    fraction ``damping`` of the way there (measured times are noisy), and none may fall
+    below ``min_width`` (the halo width, so the six-swap pattern stays valid): the slabs at
+    the bound keep it and the others share the rest in the same proportions.  This is the
+    "shift" method of LAMMPS' ``balance``/``fix balance`` with ``weight time``, applied to
+    the rank grid's planes (design only).
+
+    Parameters
+    ----------
+    cuts : (n + 1,) array of float
+        Current planes, ``cuts[0] = 0`` to ``cuts[n] = L`` [length].
+    slab_time : (n,) array of float
+        Measured compute time of each slab over the same interval [s] (any common unit).
+    min_width : float
+        Smallest allowed slab width [length]; ``L / n`` must be at least this.
+    damping : float
+        Fraction of the step towards equal times taken, in (0, 1].
+
+    Returns
+    -------
+    (n + 1,) ndarray of the new planes (the old ones if some time is not positive).
+    """
+    cuts = np.asarray(cuts, dtype=float)
+    t = np.asarray(slab_time, dtype=float)
+    n, length = len(cuts) - 1, float(cuts[-1] - cuts[0])
+    if n < 2 or not np.all(np.isfinite(t)) or np.any(t <= 0.0):
+        return cuts.copy()
+    w = np.diff(cuts)
+    speed = w / t
+    target = (1.0 - damping) * w + damping * length * speed / speed.sum()
+    fixed = np.zeros(n, bool)
+    for _ in range(n):  # clamp at min_width; the free slabs share what is left in proportion
+        low = ~fixed & (target < min_width)
+        if not low.any():
+            break
+        fixed |= low
+        target[fixed] = min_width
+        free = ~fixed
+        target[free] *= (length - min_width * fixed.sum()) / target[free].sum()
+    out = np.empty(n + 1)
+    out[0] = cuts[0]
+    out[1:] = cuts[0] + np.cumsum(target)
+    out[-1] = cuts[-1]
+    return out
+
+
+def rebalanced(grid: RankGrid, rank_time, min_width: float, damping: float = 0.5) -> RankGrid:
+    """The grid with every dimension's planes shifted by :func:`balanced_cuts`.
+
+    ``rank_time`` lists every rank's compute time over the same interval, in rank order (the
+    same list on every rank, e.g. from an allgather, so every rank computes the same planes);
+    a slab's time is the sum over the ranks in it.
+    """
+    t = np.asarray(rank_time, dtype=float).reshape(grid.dims)
+    cuts = []
+    for d in range(3):
+        other = tuple(e for e in range(3) if e != d)
+        cuts.append(balanced_cuts(grid.cuts[d], t.sum(axis=other), min_width, damping))
+    return grid.with_cuts(cuts)

@@ -250,7 +250,7 @@ def _hop_dimension(comm, grid, arrays: dict, n: int, d: int, x_name: str, grow):
     arriving particles are copied."""
     minus, plus = grid.neighbors[d]
     out = (np.empty(n, np.int64), np.empty(n, np.int64))
-    n_minus, n_plus = hk.leaving_rows(arrays[x_name], n, d, grid.box[d], grid.dims[d], grid.coords[d], out[0], out[1])
+    n_minus, n_plus = hk.leaving_rows(arrays[x_name], n, d, grid.cuts[d], grid.coords[d], out[0], out[1])
     sends = (_to_matrix(arrays, out[0][:n_minus]), _to_matrix(arrays, out[1][:n_plus]))
     n = _fill_holes(arrays, np.sort(np.concatenate((out[0][:n_minus], out[1][:n_plus]))), n)
     for k, (dest, source, send) in enumerate(((minus, plus, sends[0]), (plus, minus, sends[1]))):
@@ -290,12 +290,12 @@ def exchange(comm, grid, arrays: dict, n_local: int, grow, x_name: str = "x"):
     if grid.size == 1:
         return arrays, n_local
     n = n_local
-    dims, coords = np.asarray(grid.dims), np.asarray(grid.coords)
+    coords = np.asarray(grid.coords)
     while True:
         for d in range(3):
             if grid.dims[d] > 1:
                 arrays, n = _hop_dimension(comm, grid, arrays, n, d, x_name, grow)
-        misplaced = hk.count_misplaced(arrays[x_name], n, grid.box, dims, coords)
+        misplaced = hk.count_misplaced(arrays[x_name], n, *grid.cuts, coords)
         if comm.allreduce_max(misplaced) == 0:
             break
     return arrays, n

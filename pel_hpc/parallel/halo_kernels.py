@@ -104,29 +104,37 @@ def accumulate_rows(f, idx, n, buf):
 
 
 @njit(inline="always", cache=True)
-def _owner_coord(x_d, box_d, dims_d):
-    """Grid coordinate along one dimension of the sub-box owning a wrapped coordinate (as
-    :func:`pel_hpc.parallel.grid.owner_coords`)."""
-    c = int(np.floor(x_d * (dims_d / box_d)))
-    return min(max(c, 0), dims_d - 1)
+def _owner_coord(x_d, cuts_d):
+    """Grid coordinate along one dimension of the slab owning a wrapped coordinate: the i with
+    ``cuts_d[i] <= x_d < cuts_d[i + 1]``, clipped to the grid (as
+    :func:`pel_hpc.parallel.grid.owner_coords`; bisection over the n_d + 1 planes)."""
+    a, b = 0, len(cuts_d) - 1
+    while b - a > 1:
+        mid = (a + b) // 2
+        if x_d >= cuts_d[mid]:
+            a = mid
+        else:
+            b = mid
+    return a
 
 
 @njit(inline="always", cache=True)
-def _hop(x_d, box_d, dims_d, coord_d):
+def _hop(x_d, cuts_d, coord_d):
     """The hop (−1, 0, +1) towards the owner along one dimension by the shorter periodic way."""
-    delta = (_owner_coord(x_d, box_d, dims_d) - coord_d) % dims_d
+    dims_d = len(cuts_d) - 1
+    delta = (_owner_coord(x_d, cuts_d) - coord_d) % dims_d
     if delta == 0:
         return 0
     return 1 if delta <= dims_d // 2 else -1
 
 
 @njit(cache=True)
-def leaving_rows(x, n, d, box_d, dims_d, coord_d, minus, plus):
+def leaving_rows(x, n, d, cuts_d, coord_d, minus, plus):
     """Rows ``i < n`` whose owner lies along dimension ``d`` one hop towards minus or plus (by
     the shorter periodic way), in ascending order into ``minus`` and ``plus``; returns both counts."""
     b = c = 0
     for i in range(n):
-        h = _hop(x[i, d], box_d, dims_d, coord_d)
+        h = _hop(x[i, d], cuts_d, coord_d)
         if h < 0:
             minus[b] = i
             b += 1
@@ -137,14 +145,13 @@ def leaving_rows(x, n, d, box_d, dims_d, coord_d, minus, plus):
 
 
 @njit(cache=True)
-def count_misplaced(x, n, box, dims, coords):
+def count_misplaced(x, n, cuts_x, cuts_y, cuts_z, coords):
     """Rows ``i < n`` whose owning sub-box (of the wrapped position) is not ``coords``."""
     k = 0
     for i in range(n):
-        for d in range(3):
-            if _owner_coord(x[i, d], box[d], dims[d]) != coords[d]:
-                k += 1
-                break
+        if (_owner_coord(x[i, 0], cuts_x) != coords[0] or _owner_coord(x[i, 1], cuts_y) != coords[1]
+                or _owner_coord(x[i, 2], cuts_z) != coords[2]):
+            k += 1
     return k
 
 

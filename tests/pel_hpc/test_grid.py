@@ -8,7 +8,9 @@ import pytest
 from pel_hpc.errors import DecompositionError, LaunchError
 from pel_hpc.parallel.comm import SerialComm
 from pel_hpc.parallel.ensemble import replica_seed, replica_table
-from pel_hpc.parallel.grid import choose_dims, largest_valid_grid, make_grid, owner_ranks
+from pel_hpc.parallel.grid import (balanced_cuts, choose_dims, largest_valid_grid, make_grid, owner_ranks,
+                                  rebalanced, uniform_cuts)
+from pel_hpc.parallel.halo_kernels import count_misplaced, leaving_rows
 from pel_hpc.parallel.launch import check_slurm_ntasks
 from pel_hpc.parallel.reduction import N_LIMBS, accumulate_limbs, exact_sum, limbs_to_float
 
@@ -42,18 +44,73 @@ def test_thin_subboxes_are_refused_naming_the_largest_grid():
     assert all(box[d] / best[d] >= R_HALO > box[d] / (best[d] + 1) for d in range(3))
 
 
-def test_owner_ranks_agree_with_subbox_bounds_and_neighbours_are_mutual():
+@pytest.mark.parametrize("shifted", [False, True])
+def test_owner_ranks_agree_with_subbox_bounds_and_neighbours_are_mutual(shifted):
+    """Equal sub-boxes and planes shifted as load balancing does: the owner of every position
+    (numpy and the migration kernels) is the sub-box whose bounds contain it."""
     box, dims = np.array([12.0, 15.0, 18.0]), (2, 3, 4)
-    x = np.random.default_rng(0).uniform(0, 1, (5000, 3)) * box
-    owners = owner_ranks(x, box, dims)
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, (5000, 3)) * box
     grids = [make_grid(r, 24, box, R_HALO, dims) for r in range(24)]
+    cuts = uniform_cuts(box, dims)
+    if shifted:
+        cuts = tuple(np.concatenate(([0.0], np.sort(rng.uniform(0, L, n - 1)), [L])) for L, n in zip(box, dims))
+        grids = [g.with_cuts(cuts) for g in grids]
+    k = 0
+    for d, planes in enumerate(cuts):  # positions exactly on a plane belong to the slab above it
+        for plane in planes[:-1]:
+            x[k, d] = plane
+            k += 1
+    owners = owner_ranks(x, cuts)
     for g in grids:
         mine = x[owners == g.rank]
         assert np.all(mine >= g.lo) and np.all(mine < g.hi)
+        assert count_misplaced(mine, len(mine), *g.cuts, np.array(g.coords)) == 0
+        others = x[owners != g.rank]
+        assert count_misplaced(others, len(others), *g.cuts, np.array(g.coords)) == len(others)
         for d in range(3):
             minus, plus = g.neighbors[d]
             assert grids[plus].neighbors[d][0] == g.rank and grids[minus].neighbors[d][1] == g.rank
     assert np.bincount(owners, minlength=24).min() > 0
+
+
+def test_migration_hops_go_the_shorter_periodic_way():
+    cuts = np.array([0.0, 2.0, 3.5, 7.0, 10.0])  # 4 unequal slabs; this rank owns slab 1
+    x = np.zeros((6, 3))
+    x[:, 0] = [1.0, 2.5, 4.0, 8.0, 9.9, 0.0]  # slabs 0, 1, 2, 3, 3, 0
+    minus, plus = np.empty(6, np.int64), np.empty(6, np.int64)
+    b, c = leaving_rows(x, 6, 0, cuts, 1, minus, plus)
+    # slab 0 and slab 3 are one hop minus (3 = 1 - 2 ≡ 1 + 2: a tie goes plus), slab 2 one hop plus
+    assert list(minus[:b]) == [0, 5] and sorted(plus[:c]) == [2, 3, 4]
+
+
+def test_balanced_cuts_equalise_times_within_the_halo_bound():
+    """A slab measured slower per width loses width in proportion to its speed; damping takes
+    a fraction of the step; no slab falls below the halo width; equal times change nothing."""
+    cuts = np.array([0.0, 5.0, 10.0, 15.0, 20.0])
+    assert np.allclose(balanced_cuts(cuts, [1.0, 1.0, 1.0, 1.0], 2.8), cuts)
+    full = balanced_cuts(cuts, [2.0, 1.0, 1.0, 1.0], 2.8, damping=1.0)
+    w = np.diff(full)
+    speed = np.diff(cuts) / np.array([2.0, 1.0, 1.0, 1.0])
+    assert np.allclose(w / w.sum(), speed / speed.sum()) and full[0] == 0.0 and full[-1] == 20.0
+    # after the move, times ∝ w / speed are equal
+    assert np.allclose(w / speed, (w / speed)[0])
+    half = balanced_cuts(cuts, [2.0, 1.0, 1.0, 1.0], 2.8, damping=0.5)
+    assert np.allclose(half, 0.5 * (cuts + full))
+    clamped = balanced_cuts(cuts, [100.0, 1.0, 1.0, 1.0], 2.8, damping=1.0)
+    w = np.diff(clamped)
+    assert w[0] == pytest.approx(2.8) and np.allclose(w[1:], (20.0 - 2.8) / 3) and np.all(np.diff(clamped) > 0)
+    assert np.array_equal(balanced_cuts(cuts, [1.0, 0.0, 1.0, 1.0], 2.8), cuts)  # nothing measured
+
+
+def test_rebalanced_grid_sums_slab_times_over_ranks():
+    box, dims = np.array([20.0, 20.0, 20.0]), (2, 2, 1)
+    g = make_grid(3, 4, box, R_HALO, dims)
+    times = [3.0, 3.0, 1.0, 1.0]  # ranks (0, 0), (0, 1) slow; x slab 0 takes 6, slab 1 takes 2
+    new = rebalanced(g, times, R_HALO, damping=1.0)
+    assert new.cuts[0][1] == pytest.approx(20.0 * (1 / 6) / (1 / 6 + 1 / 2))
+    assert np.allclose(new.cuts[1], g.cuts[1]) and np.allclose(new.cuts[2], g.cuts[2])
+    assert np.allclose(new.lo, [new.cuts[0][1], 10.0, 0.0]) and np.allclose(new.hi, [20.0, 20.0, 20.0])
 
 
 def test_exact_sum_is_correctly_rounded_and_order_free():
