@@ -49,3 +49,19 @@ def test_deck_start_equals_the_batched_ensemble_start(starts, tmp_path):
     batched = replica_states(_deck(tmp_path, "iso_configurational"), REPLICAS, TABLE)
     for a, b in zip(starts["iso_configurational"], batched):
         assert np.array_equal(a.x, b.x) and np.array_equal(a.v, b.v)
+
+
+def test_deck_decomposition_settings_reach_the_domain(tmp_path):
+    """decomposition.balance and .reproducible arrive in the decomposed domain; a wrong type is refused."""
+    from pel_hpc.build import make_domain
+    from pel_hpc.errors import DeckError
+    from pel_hpc.parallel.comm import SerialComm
+
+    data = {"system": {"n": 65, "cutoff": 1.8}, "integrator": {"temperature": 0.7},
+            "stages": [{"name": "production", "steps": 10}],
+            "decomposition": {"reproducible": True, "balance": True}}
+    dom = make_domain(validate_deck(data, tmp_path), SerialComm(), TABLE)
+    assert dom.reproducible and dom.balance and dom.copy().balance
+    data["decomposition"]["balance"] = "yes"
+    with pytest.raises(DeckError, match="decomposition.balance"):
+        validate_deck(data, tmp_path)
