@@ -197,7 +197,7 @@ class DecomposedDomain:
         migrate to their new owners in the exchange that follows."""
         times = self.comm.allgather(self.busy_time)  # the same list on every rank: the same planes
         self.busy_time = 0.0
-        self.grid = rebalanced(self.grid, times, self.rlist)
+        self.grid = rebalanced(self.grid, times, self.rlist * (1.0 + 1e-9))  # margin: rounding of the planes
         self.halo.grid = self.grid
 
     def _grow_all(self, state, need: int) -> dict:
