@@ -61,7 +61,7 @@ class DecomposedDomain:
         self.rlist = self.rc_max + self.skin
         self.comm, self.requested_grid = comm, grid
         self.reproducible, self.balance, self.capacity = bool(reproducible), bool(balance), int(capacity)
-        self.busy_time = 0.0  # seconds in force and list-build kernels since the last rebuild (balancing)
+        self.busy_time = 0.0  # seconds in force (if balance) and list-build kernels since the last balancing
         self.n_rebuilds = 0
         self.n_interior = 0  # owned rows first in memory whose lists hold no ghost (0: no overlap)
         self._reach_buf = np.empty(3)  # Σ|v|², then the two reach power sums (sum_and_reach)
@@ -117,11 +117,7 @@ class DecomposedDomain:
         is worked on whole, in one call, so the result is bitwise that of ``refresh(state)``
         followed by ``work(0, n_local)``.  ``check=False`` skips the displacement check (and its
         global reduction) when a forecast has proven it false (:meth:`sum_and_reach`)."""
-        def timed(first, last):  # compute time for load balancing
-            t0 = perf_counter()
-            work(first, last)
-            self.busy_time += perf_counter() - t0
-
+        timed = self._timed(work) if self.balance else work
         if check and self.refresh_check(state):
             self.rebuild(state)
             timed(0, state.n_local)
@@ -134,6 +130,14 @@ class DecomposedDomain:
             self.halo.forward(state.x)
             timed(0, state.n_local)
         return False
+
+    def _timed(self, work):
+        """``work`` that adds its wall time to :attr:`busy_time` (load balancing only)."""
+        def timed(first, last):
+            t0 = perf_counter()
+            work(first, last)
+            self.busy_time += perf_counter() - t0
+        return timed
 
     def refresh_check(self, state) -> bool:
         """The displacement criterion (globally reduced): must the lists be rebuilt?"""
