@@ -311,9 +311,9 @@ def bench_md(args, work: Path) -> dict:
               f"{', '.join(f'{w:.2f}' for w in m['2b']['widths'])})")
         med = {k: float(np.median([1 / r[k]["step"] for r in rounds])) for k in ("serial", 1, 2, "2b")}
         lmed = {k: float(np.median([r[k][0] for r in rounds])) for k in rounds[0] if isinstance(k, tuple)}
-        print(f"  medians of the rounds: pel_hpc 1 rank {max(med['serial'], med[1]):.1f}, 2 ranks {med[2]:.1f} "
-              f"(speedup {med[2] / max(med['serial'], med[1]):.2f}), balanced {med['2b']:.1f} "
-              f"(speedup {med['2b'] / max(med['serial'], med[1]):.2f}); LAMMPS -sf opt {lmed[1, True]:.1f} -> "
+        one = max(med["serial"], med[1])
+        print(f"  medians of the rounds: pel_hpc 1 rank {one:.1f}, 2 ranks {med[2]:.1f} (speedup {med[2] / one:.2f}), "
+              f"balanced {med['2b']:.1f} (speedup {med['2b'] / one:.2f}); LAMMPS -sf opt {lmed[1, True]:.1f} -> "
               f"{lmed[2, True]:.1f} (speedup {lmed[2, True] / lmed[1, True]:.2f})")
         for o in (False, True):
             (s1, c1), (s2, c2) = lmp[1, o], lmp[2, o]

@@ -80,7 +80,7 @@ def test_migration_hops_go_the_shorter_periodic_way():
     x[:, 0] = [1.0, 2.5, 4.0, 8.0, 9.9, 0.0]  # slabs 0, 1, 2, 3, 3, 0
     minus, plus = np.empty(6, np.int64), np.empty(6, np.int64)
     b, c = leaving_rows(x, 6, 0, cuts, 1, minus, plus)
-    # slab 0 and slab 3 are one hop minus (3 = 1 - 2 ≡ 1 + 2: a tie goes plus), slab 2 one hop plus
+    # slab 0 is one hop minus; slab 2 one hop plus; slab 3 is two hops either way (a tie goes plus)
     assert list(minus[:b]) == [0, 5] and sorted(plus[:c]) == [2, 3, 4]
 
 
