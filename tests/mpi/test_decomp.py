@@ -12,7 +12,7 @@ from pel_hpc.md.forces import compute_forces
 from pel_hpc.parallel.comm import MPIComm, SerialComm
 from pel_hpc.parallel.domain import DecomposedDomain
 
-GRIDS = [(1, 1, 1), (2, 1, 1), (2, 2, 1), (1, 2, 2)]
+GRIDS = [(1, 1, 1), (2, 1, 1), (3, 1, 1), (2, 2, 1), (1, 2, 2)]
 
 
 def _serial_forces(state):
@@ -126,7 +126,7 @@ def test_quench_lands_in_the_serial_inherent_structure(world):
     from pel_hpc.md.minimize import minimize
 
     comm = MPIComm(world)
-    near = lattice_state(8, noise=0.3, seed=5)
+    near = lattice_state(10, noise=0.3, seed=5)
     pre = SerialDomain(TABLE.rc_max, SKIN)
     pre.setup(near)
     minimize(near, pre, TABLE, tol=1e-2)

@@ -2,7 +2,7 @@
 
 Two levels: the writer alone (random tag ownership, two replica groups, rows written by
 their owners) must give a file bitwise equal to the serial writer's; a short decomposed
-KA run (N = 260, reproducible sums) must equal the serial run of the same deck within the
+KA run (N = 320, reproducible sums; a box 3 sub-boxes wide) must equal the serial run of the same deck within the
 engine's decomposition tolerance, and its checkpoint must restart on the same rank count.
 """
 import os
@@ -30,7 +30,7 @@ def datasets(path) -> dict:
 
 
 def deck(folder, name, **over):
-    d = {"run": {"name": name, "seed": 3}, "system": {"n": 260, "cutoff": 1.8},
+    d = {"run": {"name": name, "seed": 3}, "system": {"n": 320, "cutoff": 1.8},
          "integrator": {"temperature": 0.8}, "stages": [{"name": "production", "steps": 40}],
          "output": {"thermo": 10, "positions": 20, "velocities": 20}, "decomposition": {"reproducible": True}}
     d.update(over)
@@ -97,7 +97,7 @@ def test_decomposed_run_file_equals_serial_run(world, tmp_path_factory):
                 assert np.allclose(value, b[name], rtol=0, atol=1e-9), name
             else:
                 assert np.array_equal(value, b[name]), name
-        assert a["particles/replica_000/position/value"].shape == (3, 260, 3)
+        assert a["particles/replica_000/position/value"].shape == (3, 320, 3)
     world.Barrier()
 
 

@@ -1,4 +1,4 @@
-"""Restart on 2/4 ranks (decomposed N = 260): a run stopped at a checkpoint and continued with
+"""Restart on 2/4 ranks (decomposed N = 320): a run stopped at a checkpoint and continued with
 ``--restart`` ends bitwise equal to the uninterrupted run and its file holds every frame once,
 on the same rank count and from a checkpoint written on another rank count (reproducible mode)."""
 import os
@@ -14,7 +14,7 @@ from pel_hpc.parallel.comm import MPIComm
 
 def deck(folder, name, steps, size, **over):
     return validate_deck({
-        "run": {"name": name, "seed": 4}, "system": {"n": 260, "cutoff": 1.8},
+        "run": {"name": name, "seed": 4}, "system": {"n": 320, "cutoff": 1.8},
         "integrator": {"temperature": 0.8}, "stages": [{"name": "production", "steps": steps}],
         "output": {"thermo": 10, "positions": 10, "velocities": 20, "file": f"{name}.h5"},
         "checkpoint": {"every": 30}, "ensemble": {"ranks_per_replica": size}, **over}, folder)
