@@ -320,6 +320,10 @@ def bench_md(args, work: Path) -> dict:
             print(f"  LAMMPS{' -sf opt' if o else '        '}     1 rank {s1:9.1f} |                       | "
                   f"2 ranks {s2:9.1f} speedup {s2 / s1:.2f} eff {s2 / s1 / 2:.2f}  (Comm {c1:.1f}% / {c2:.1f}%)")
         print(f"  pel_hpc / LAMMPS -sf opt at 2 ranks: {(1 / m[2]['step']) / lmp[2, True][0]:.2f}x")
+        over = 1e3 * (1 / med[2] - 0.5 / one), 1e3 * (1 / lmed[2, True] - 0.5 / lmed[1, True])
+        print(f"  2-rank step beyond half the 1-rank step (medians): pel_hpc {over[0]:.3f} ms of {1e3 / med[2]:.3f}, "
+              f"LAMMPS -sf opt {over[1]:.3f} ms of {1e3 / lmed[2, True]:.3f} (the same absolute overhead costs "
+              f"more speedup the shorter the step)")
         print("  communication share of the step per rank (2 ranks): "
               + ", ".join(f"rank {i}: {100 * f:.1f}%" for i, f in enumerate(m[2]["fractions"]))
               + f"; ghosts per rank {m[2]['ghosts']}")
