@@ -1,4 +1,4 @@
-"""Collective H5MD output on 2 and 4 ranks equals the 1-rank file dataset by dataset.
+"""Collective H5MD output on 2, 3 and 4 ranks equals the 1-rank file dataset by dataset.
 
 Two levels: the writer alone (random tag ownership, two replica groups, rows written by
 their owners) must give a file bitwise equal to the serial writer's; a short decomposed

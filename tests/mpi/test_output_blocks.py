@@ -1,4 +1,4 @@
-"""Buffered block output on 2 and 4 ranks keeps every row (rows were lost under mpio, HDF5 1.10.8).
+"""Buffered block output on 2, 3 and 4 ranks keeps every row (rows were lost under mpio, HDF5 1.10.8).
 
 305 frames of two replicas, particles owned by a different random rank every frame, written
 in blocks of 7 frames (observables 11 rows), flushed at "checkpoints", closed (and trimmed)

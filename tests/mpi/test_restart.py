@@ -1,4 +1,4 @@
-"""Restart on 2/4 ranks (decomposed N = 320): a run stopped at a checkpoint and continued with
+"""Restart on 2/3/4 ranks (decomposed N = 320): a run stopped at a checkpoint and continued with
 ``--restart`` ends bitwise equal to the uninterrupted run and its file holds every frame once,
 on the same rank count and from a checkpoint written on another rank count (reproducible mode)."""
 import os
