@@ -77,11 +77,16 @@ def run_remaining(group, cfg) -> None:
             group.run(left, output=stage.output)
 
 
-def run_deck(cfg, world, restart: bool = False, stream=None, check_allocation: bool = True):
+def run_deck(cfg, world, restart: bool = False, stream=None, check_allocation: bool = True,
+             ignore_late_signals: bool = False):
     """Run ``cfg`` on ``world`` with output, checkpoints, signal handling and optional restart.
 
     A deck with a ``preparation`` section first runs or reuses it (:mod:`pel_hpc.preparation`,
     which runs it on a sub-communicator with ``check_allocation=False``: SLURM_NTASKS is the world's).
+    ``ignore_late_signals`` (the ``pel-hpc run`` process): once the run has completed or has
+    stopped on a signal, further SIGTERM/SIGUSR1 are ignored instead of killing the process in
+    its teardown, so a job warned just as it finished still ends COMPLETED (or requeues) rather
+    than FAILED by the default action of the signal.
 
     Returns
     -------
@@ -103,6 +108,7 @@ def run_deck(cfg, world, restart: bool = False, stream=None, check_allocation: b
     group = build_group(cfg, layout, comm, states, stream)
     writer = H5MDWriter(cfg, world)  # transfers as the deck says (output.transfer)
     flag = StopFlag().install()
+    completed = False
     try:
         if restart:
             writer.reopen(group.step)
@@ -118,9 +124,10 @@ def run_deck(cfg, world, restart: bool = False, stream=None, check_allocation: b
         if cfg.checkpoint.file is not None:
             write_checkpoint(cfg.checkpoint.file, [m.state for m in group.members], world,
                              extra={"step": group.step})
+        completed = True
     finally:
         writer.close()
-        flag.restore()
+        flag.restore(ignore=ignore_late_signals and (completed or flag.requested))
     return group
 
 

@@ -30,10 +30,11 @@ class StopFlag:
             self._previous[sig] = signal.signal(sig, self._handle)
         return self
 
-    def restore(self) -> None:
-        """Put the previous handlers back."""
+    def restore(self, ignore: bool = False) -> None:
+        """Put the previous handlers back, or with ``ignore`` ignore the stop signals from now on
+        (a process whose run is over: nothing is left to checkpoint)."""
         for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
+            signal.signal(sig, signal.SIG_IGN if ignore else handler)
         self._previous.clear()
 
     @property

@@ -59,7 +59,9 @@ def test_job_runs_pel_hpc_under_mpirun_and_writes_its_file(cluster, tmp_path):
 
 
 def test_usr1_checkpoints_requeues_and_completes(cluster, tmp_path):
-    job = submit(cluster, tmp_path, 12000)
+    # long enough (~5 s of production here) that the warning lands mid-run: 12000 steps once ended
+    # before scancel's USR1 arrived
+    job = submit(cluster, tmp_path, 120000)
     cluster.wait(job, states=("RUNNING",), timeout=120)
     log_file = tmp_path / f"slurm-{job}.out"
     while not log_file.exists() or "# production: step" not in log_file.read_text():  # mid-production
@@ -75,4 +77,4 @@ def test_usr1_checkpoints_requeues_and_completes(cluster, tmp_path):
     assert "checkpointed; requeueing" in log and "continuing" in log
     assert int(info.get("Restarts", "0")) >= 1
     for steps in frames(tmp_path / "job.h5"):
-        assert np.array_equal(steps, np.arange(500, 12101, 500))  # every frame once across the requeue
+        assert np.array_equal(steps, np.arange(500, 120101, 500))  # every frame once across the requeue

@@ -150,5 +150,22 @@ def test_sigterm_writes_a_checkpoint_and_exits_75(tmp_path):
     assert "stopped by signal" in proc.stderr.read()
     step = checkpoint_step(tmp_path / "t.chk.h5")
     assert step is not None and 0 < step < 400300 and step % 100 == 0
-    with h5py.File(tmp_path / "t.h5", "r") as f:
-        assert f["particles/replica_000/position/step"][-1] <= step
+    with h5py.File(tmp_path / "t.h5", "r") as f:  # no frame beyond the checkpoint (none yet if the signal came
+        assert np.all(f["particles/replica_000/position/step"][()] <= step)  # during equilibration)
+
+
+def test_stop_signal_after_the_run_does_not_fail_the_process(tmp_path):
+    """A job warned (USR1) or terminated just as its run ended: the process has nothing left to save
+    and exits 0 instead of dying by the signal's default action (a FAILED job under SLURM)."""
+    (tmp_path / "late.yaml").write_text(DECK.format(name="late", steps=200, every=0))
+    code = ("import os, signal, sys\n"
+            "from pel_hpc.cli import main\n"
+            "rc = main(['run', sys.argv[1]])\n"
+            "os.kill(os.getpid(), signal.SIGUSR1)\n"
+            "os.kill(os.getpid(), signal.SIGTERM)\n"
+            "print('alive after the run', flush=True)\n"
+            "sys.exit(rc)\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "late.yaml")], cwd=ROOT, text=True,
+                          capture_output=True, timeout=600, env=dict(os.environ, NUMBA_NUM_THREADS="1"))
+    assert proc.returncode == 0 and "alive after the run" in proc.stdout, proc.stderr
+    assert checkpoint_step(tmp_path / "late.chk.h5") == 500
