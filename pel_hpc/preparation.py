@@ -179,6 +179,7 @@ def _run(pcfg, world, resume: bool, stream) -> None:
     finally:
         if flag is not None:
             flag.restore()
+    world.idle_barrier()  # the ranks outside the preparation sleep here instead of spinning
     outcomes = world.allgather(outcome)
     if error is not None:
         raise error

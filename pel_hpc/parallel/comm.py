@@ -6,6 +6,8 @@ never taken from a module-level ``COMM_WORLD``, so replica groups work unchanged
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 
@@ -42,6 +44,9 @@ class SerialComm:
 
     def barrier(self) -> None:
         """Synchronise all ranks (nothing to do here)."""
+
+    def idle_barrier(self, poll: float = 0.005) -> None:
+        """:meth:`barrier` for ranks that may wait long (nothing to do here)."""
 
     def split(self, color: int, key: int = 0) -> "SerialComm":
         """Sub-communicator of the ranks with the same color (here: this one)."""
@@ -108,6 +113,16 @@ class MPIComm:
     def barrier(self) -> None:
         """Synchronise all ranks."""
         self.raw.Barrier()
+
+    def idle_barrier(self, poll: float = 0.005) -> None:
+        """Synchronise all ranks, sleeping ``poll`` seconds between tests of a non-blocking barrier.
+
+        For ranks that may wait long while others work (a preparation on some of the ranks): Open
+        MPI's blocking calls spin, so such a rank would take a core from a working one wherever
+        ranks share cores (``--oversubscribe``, shared nodes).  Costs up to ``poll`` s of latency."""
+        request = self.raw.Ibarrier()
+        while not request.Test():
+            time.sleep(poll)
 
     def waitall(self, requests: list) -> None:
         """Complete the non-blocking point-to-point requests (``raw.Isend``/``raw.Irecv``)."""

@@ -27,3 +27,20 @@ def test_scalar_reductions_keep_the_type_and_equal_the_sum(world):
     assert type(big) is int and big == 2**40 + n - 1
     assert comm.allreduce_min(np.int32(comm.rank - 3)) == -3
     assert comm.allreduce_max(comm.rank == n - 1) is True
+
+
+def test_idle_barrier_waits_without_spinning(world):
+    """While rank 0 works for 1 s, the others wait in ``idle_barrier`` using well under 0.3 s of CPU
+    (a blocking MPI barrier spins: about 1 s of CPU each), and nobody leaves before rank 0 arrives."""
+    import time
+
+    comm = MPIComm(world)
+    comm.barrier()
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    if comm.rank == 0:
+        time.sleep(1.0)
+    comm.idle_barrier()
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    assert wall >= 0.95
+    if comm.rank != 0:
+        assert cpu < 0.3, f"rank {comm.rank} used {cpu:.2f} s of CPU while waiting"
