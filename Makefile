@@ -41,6 +41,7 @@ test: setup
 bench: setup
 	$(PY) benchmarks/bench_md.py
 	$(PY) benchmarks/bench_decomp.py
+	$(PY) benchmarks/bench_sync.py
 	$(PY) benchmarks/bench_io.py
 	$(PY) benchmarks/bench_clm.py
 	$(PY) benchmarks/validation_ka.py --quick

@@ -100,10 +100,11 @@ def _force_call(config: Path):
 
 
 def worker(config: Path) -> None:
+    from mpi4py import MPI  # the raw communicator's reduction operators
+
     from pel_hpc.parallel.comm import MPIComm
 
     comm = MPIComm().raw
-    from mpi4py import MPI  # noqa: E402 (the raw communicator's MIN operator)
 
     kinds = {**_kernels(), "forces": _force_call(config)}
     buf, out = np.zeros(3), np.zeros(3)
