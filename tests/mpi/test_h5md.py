@@ -2,8 +2,9 @@
 
 Two levels: the writer alone (random tag ownership, two replica groups, rows written by
 their owners) must give a file bitwise equal to the serial writer's; a short decomposed
-KA run (N = 320, reproducible sums; a box 3 sub-boxes wide) must equal the serial run of the same deck within the
-engine's decomposition tolerance, and its checkpoint must restart on the same rank count.
+KA run (N = 320, reproducible sums; a box 3 ranks can cut into halo-wide slabs) must equal the
+serial run of the same deck within the engine's decomposition tolerance, and its checkpoint
+must restart on the same rank count.
 """
 import os
 
