@@ -79,18 +79,18 @@ def test_nve_matches_serial_on_1_and_all_ranks(world):
 
 
 def test_reproducible_mode_is_bitwise_identical_across_rank_counts(world):
-    """500 NVE steps (N = 1000, T = 1) in reproducible mode: positions and velocities on all ranks
+    """1000 NVE steps (N = 1000, T = 1) in reproducible mode: positions and velocities on all ranks
     equal the one-rank run bit for bit, although the chaotic dynamics amplifies any round-off
-    difference by ~1e10 over this run."""
+    difference to O(1) over this run (see above)."""
     comm = MPIComm(world)
     start = lattice_state(10, temperature=1.0)
     one = None
     if comm.rank == 0:
-        one = _run_nve_by_tag(start, SerialComm(), 500, reproducible=True)[:2]
+        one = _run_nve_by_tag(start, SerialComm(), 1000, reproducible=True)[:2]
     x_one, v_one = comm.bcast(one)
-    x_all, v_all, _, dom = _run_nve_by_tag(start, comm, 500, reproducible=True)
+    x_all, v_all, _, dom = _run_nve_by_tag(start, comm, 1000, reproducible=True)
     assert np.array_equal(x_all, x_one) and np.array_equal(v_all, v_one)
-    assert dom.n_rebuilds > 50
+    assert dom.n_rebuilds > 100
 
 
 def test_particle_crossing_several_subboxes(world):
