@@ -1,6 +1,6 @@
 # pel_hpc — the two commands of the README:
 #   make run    install whatever is missing, then run the laptop-scale study (MD campaigns ->
-#               post-processing -> report/index.html), about 6-15 minutes on 2 cores
+#               post-processing -> report/index.html), about 3 minutes on 2 cores from a fresh clone
 #   make demo   the same set-up, then only the small default deck input/demo.yaml (about a minute)
 #   make test   install whatever is missing, then run the whole test suite (serial + mpirun -n 2/3/4)
 # Both are idempotent: a second call skips everything already installed within seconds.
