@@ -244,7 +244,11 @@ class H5MDWriter:
             self._write_observables(names)
 
     def flush(self) -> None:
-        """Write every buffered row and flush HDF5 buffers to disk (collective); before every checkpoint."""
+        """Write every buffered row and flush HDF5 buffers to disk (collective); before every checkpoint.
+
+        Replica groups with less work (fewer replicas) arrive first and wait here asleep, not
+        spinning in MPI (:meth:`~pel_hpc.parallel.comm.MPIComm.idle_barrier`)."""
+        self.comm.idle_barrier()
         for element in sorted(self.frames):
             self._write_frames(element)
         self.flush_observables()
