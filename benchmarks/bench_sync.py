@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -76,8 +77,7 @@ def _kernels():
                 s += a[i]
         return s
 
-    return {"chain": lambda r: chain(r), "ilp": (lambda a: lambda r: ilp(a, r))(np.ones(1024)),
-            "stream": (lambda a: lambda r: stream(a, r))(np.ones(2 * 2**20))}
+    return {"chain": chain, "ilp": partial(ilp, np.ones(1024)), "stream": partial(stream, np.ones(2 * 2**20))}
 
 
 def _force_call(config: Path):
