@@ -3,12 +3,13 @@
 Prints, in one invocation (only ratios measured together mean anything on a shared machine):
 
 1. KA-LJ NVT (Nosé–Hoover chain 3, T = 0.5, ρ = 1.2, r_c = 2.5, skin 0.3, Δt = 0.005) for
-   N = 8000 and 32000 on 1 and 2 ranks: steps/s, speedup, parallel efficiency, and the
-   communication share of the step per rank (halo forward + reductions + migration/borders),
-   next to LAMMPS' own "Comm" share;
-2. 64 replicas of N = 65 (r_c = 1.8) on 2 ranks run as a user would, ``mpirun -n 2 pel-hpc run``
-   on an ensemble deck (one compiled batch per rank), with the deck's default output cadence and
-   with output off, vs 64 separate LAMMPS runs (two at a time on the two cores): aggregate
+   N = 8000 and 32000 (``--sizes``, up to 10^6) on 1 and 2 ranks (``--ranks``, e.g. 1 2 4 … 64 on a
+   cluster node): steps/s, speedup, parallel efficiency, and the communication share of the step
+   per rank (halo forward + reductions + migration/borders), next to LAMMPS' own "Comm" share;
+2. 64 replicas of N = 65 (r_c = 1.8) on 2 ranks (``--ensemble-ranks``) run as a user would,
+   ``mpirun -n 2 pel-hpc run`` on an ensemble deck (one compiled batch per rank), with the deck's
+   default output cadence and with output off, vs 64 separate LAMMPS runs (as many at a time as
+   ranks): aggregate
    particle-steps/s from wall times (start-up included) and steady rates (the steps/s that
    ``pel-hpc run`` reports after start-up; LAMMPS' loop times);
 3. a performance model of one step: t = a·N/P + b·G + α·(m + R⌈log₂P⌉) + β·24G, with G the
@@ -16,13 +17,18 @@ Prints, in one invocation (only ratios measured together mean anything on a shar
    per step (the displacement check rides on the kinetic energy's); a and b are fitted to the
    1-rank compute times of (1), α and β are measured by a 2-rank ping-pong (``Sendrecv`` of 8 B to 100 kB) in the same invocation; what the 2-rank runs
    of (1) take beyond it (waiting for the slower rank, rebuild communication, overheads) stretches
-   the compute terms on more than one rank; then a
-   PREDICTION table of strong and weak scaling to 10³ ranks and 10⁷ particles.
+   the compute terms on more than one rank; measured rank counts beyond 2 are printed next to
+   the model's prediction for them (a check of the model); then a PREDICTION table of strong
+   and weak scaling to 10³ ranks and 10⁷ particles.
 
 Usage::
 
     python benchmarks/bench_decomp.py            # full settings (quiet machine)
     python benchmarks/bench_decomp.py --quick    # seconds-long check that everything runs
+    sbatch --exclusive -n 64 jobs/bench.sbatch   # a whole cluster node: --ranks 1 2 4 … 64, bound to cores
+
+LAMMPS is ``$LMP`` if set (e.g. a cluster module's ``lmp_mpi``; it must run under the same
+``mpirun``), else Debian's ``lmp``; ``--no-lammps`` times pel_hpc alone.
 """
 from __future__ import annotations
 
@@ -30,6 +36,7 @@ import argparse
 import json
 import math
 import os
+import platform
 import subprocess
 import sys
 import tempfile
@@ -49,7 +56,8 @@ import ka_lammps as K  # noqa: E402
 
 T, DT, SKIN, TAU, RHO = 0.5, 0.005, 0.3, 0.5, 1.2
 R_HALO = 2.5 + SKIN
-SIZES = {8000: (1000, (2, 2, 2)), 32000: (500, (4, 4, 4))}  # base system and its replication
+SIZES = {8000: (1000, (2, 2, 2)), 32000: (500, (4, 4, 4)), 256000: (500, (8, 8, 8)),
+         1000000: (1000, (10, 10, 10))}  # base system and its replication
 MPIRUN = ["mpirun", "--oversubscribe", "--bind-to", "none"]
 
 
@@ -181,8 +189,8 @@ def lammps_md(config: Path, ranks: int, steps: int, opt: bool) -> tuple[float, f
     return steps / K.loop_time(log), (comm[-1] if comm else float("nan"))
 
 
-def lammps_ensemble(runs: int, steps: int, work: Path) -> tuple[float, float]:
-    """Aggregate particle-steps/s of ``runs`` separate N = 65 LAMMPS runs, two at a time:
+def lammps_ensemble(runs: int, steps: int, work: Path, at_once: int) -> tuple[float, float]:
+    """Aggregate particle-steps/s of ``runs`` separate N = 65 LAMMPS runs, ``at_once`` at a time:
     (from wall time including start-up, from LAMMPS loop times)."""
     from pel_hpc.md.domain import SerialDomain
     from pel_hpc.md.init import random_state, soft_push
@@ -203,14 +211,14 @@ def lammps_ensemble(runs: int, steps: int, work: Path) -> tuple[float, float]:
         dirs.append(d)
     cmd = [K.lmp_binary(), "-in", "in.run", "-log", "log.run", "-screen", "none"]
     t0 = time.perf_counter()
-    for pair in range(0, runs, 2):
+    for first in range(0, runs, at_once):
         procs = [subprocess.Popen(cmd, cwd=d, env=dict(os.environ, OMP_NUM_THREADS="1"))
-                 for d in dirs[pair:pair + 2]]
+                 for d in dirs[first:first + at_once]]
         for p in procs:
             p.wait()
     wall = time.perf_counter() - t0
     loops = [K.loop_time((d / "log.run").read_text()) for d in dirs]
-    return runs * 65 * steps / wall, 2 * 65 * steps / float(np.mean(loops))
+    return runs * 65 * steps / wall, at_once * 65 * steps / float(np.mean(loops))
 
 
 # ---------------------------------------------------------------- performance model
@@ -282,51 +290,83 @@ def summarize(res: dict) -> dict:
             "fractions": [r["comm"] / r["wall"] for r in ranks], "ghosts": [r["n_ghost"] for r in ranks]}
 
 
+def _row(label: str, cells) -> str:
+    return f"  {label:24s}" + "".join(f"{c:>20s}" for c in cells)
+
+
+def _rate_cells(rates: dict, ranks) -> list[str]:
+    """'steps/s (speedup eff)' per rank count, speedup against the same code's 1-rank rate."""
+    one = rates[1]
+    return [f"{rates[p]:.1f}" if p == 1 else f"{rates[p]:.1f} ({rates[p] / one:.2f} {rates[p] / one / p:.2f})"
+            for p in ranks]
+
+
 def bench_md(args, work: Path) -> dict:
-    """``args.rounds`` interleaved rounds of every configuration; the best round of each is kept
-    (this VM puts a process into a slow mode for seconds now and then: single runs of the same
-    code differed by up to 1.3x at 2 ranks)."""
+    """``args.rounds`` interleaved rounds of every configuration on every rank count of
+    ``args.ranks``; the best round of each is kept (this VM puts a process into a slow mode for
+    seconds now and then: single runs of the same code differed by up to 1.3x at 2 ranks), and
+    the medians of the rounds are printed too.  Returns, per N, pel_hpc's best summaries by rank
+    count (1: the better of the serial domain and the 1x1x1 halo; "2b": balanced on 2 ranks)."""
+    ranks, lammps = args.ranks, not args.no_lammps
     measured = {}
     for n in args.sizes:
         cfg = work / f"ka{n}.npz"
         make_config(n, cfg)
         rounds = []
         for _ in range(args.rounds):
-            rounds.append({"serial": summarize(run_worker(1, "md", str(cfg), str(args.steps), "serial")),
-                           1: summarize(run_worker(1, "md", str(cfg), str(args.steps), "decomposed")),
-                           2: summarize(run_worker(2, "md", str(cfg), str(args.steps), "decomposed")),
-                           "2b": summarize(run_worker(2, "md", str(cfg), str(args.steps), "balanced")),
-                           **{(p, o): lammps_md(cfg, p, args.steps, o) for p in (1, 2) for o in (False, True)}})
+            r = {"serial": summarize(run_worker(1, "md", str(cfg), str(args.steps), "serial"))}
+            for p in ranks:
+                r[p] = summarize(run_worker(p, "md", str(cfg), str(args.steps), "decomposed"))
+                if p > 1:
+                    r[p, "b"] = summarize(run_worker(p, "md", str(cfg), str(args.steps), "balanced"))
+                for o in (False, True) if lammps else ():
+                    r["lmp", p, o] = lammps_md(cfg, p, args.steps, o)
+            rounds.append(r)
+        steps = lambda key: [r[key]["step"] for r in rounds]  # noqa: E731
         best = lambda key: min((r[key] for r in rounds), key=lambda x: x["step"])  # noqa: E731
-        serial, halo1 = best("serial"), best(1)
-        m = {1: min(serial, halo1, key=lambda x: x["step"]), 2: best(2), "2b": best("2b")}  # 1 rank: the better run
-        lmp = {key: max((r[key] for r in rounds), key=lambda x: x[0]) for key in rounds[0] if isinstance(key, tuple)}
-        best1 = m[1]["step"]
-        print(f"\nN={n} KA NVT T=0.5: steps/s, best of {args.rounds} interleaved rounds (speedup 1->2 ranks, efficiency)")
-        print(f"  pel_hpc serial domain 1 rank {1 / serial['step']:9.1f} | 1x1x1 halo {1 / halo1['step']:9.1f} | "
-              f"2 ranks {1 / m[2]['step']:9.1f} (grid {m[2]['dims']}) speedup {best1 / m[2]['step']:.2f} "
-              f"eff {best1 / m[2]['step'] / 2:.2f}")
-        print(f"  pel_hpc balanced (decomposition.balance)           | 2 ranks {1 / m['2b']['step']:9.1f} speedup "
-              f"{best1 / m['2b']['step']:.2f} eff {best1 / m['2b']['step'] / 2:.2f}  (final x slab widths "
-              f"{', '.join(f'{w:.2f}' for w in m['2b']['widths'])})")
-        med = {k: float(np.median([1 / r[k]["step"] for r in rounds])) for k in ("serial", 1, 2, "2b")}
-        lmed = {k: float(np.median([r[k][0] for r in rounds])) for k in rounds[0] if isinstance(k, tuple)}
-        one = max(med["serial"], med[1])
-        print(f"  medians of the rounds: pel_hpc 1 rank {one:.1f}, 2 ranks {med[2]:.1f} (speedup {med[2] / one:.2f}), "
-              f"balanced {med['2b']:.1f} (speedup {med['2b'] / one:.2f}); LAMMPS -sf opt {lmed[1, True]:.1f} -> "
-              f"{lmed[2, True]:.1f} (speedup {lmed[2, True] / lmed[1, True]:.2f})")
-        for o in (False, True):
-            (s1, c1), (s2, c2) = lmp[1, o], lmp[2, o]
-            print(f"  LAMMPS{' -sf opt' if o else '        '}     1 rank {s1:9.1f} |                       | "
-                  f"2 ranks {s2:9.1f} speedup {s2 / s1:.2f} eff {s2 / s1 / 2:.2f}  (Comm {c1:.1f}% / {c2:.1f}%)")
-        print(f"  pel_hpc / LAMMPS -sf opt at 2 ranks: {(1 / m[2]['step']) / lmp[2, True][0]:.2f}x")
-        over = 1e3 * (1 / med[2] - 0.5 / one), 1e3 * (1 / lmed[2, True] - 0.5 / lmed[1, True])
-        print(f"  2-rank step beyond half the 1-rank step (medians): pel_hpc {over[0]:.3f} ms of {1e3 / med[2]:.3f}, "
-              f"LAMMPS -sf opt {over[1]:.3f} ms of {1e3 / lmed[2, True]:.3f} (the same absolute overhead costs "
-              f"more speedup the shorter the step)")
-        print("  communication share of the step per rank (2 ranks): "
-              + ", ".join(f"rank {i}: {100 * f:.1f}%" for i, f in enumerate(m[2]["fractions"]))
-              + f"; ghosts per rank {m[2]['ghosts']}")
+        m = {p: best(p) for p in ranks}
+        m.update({(p, "b"): best((p, "b")) for p in ranks if p > 1})
+        if best("serial")["step"] < m[1]["step"]:
+            m[1] = best("serial")
+        ours = {p: 1 / m[p]["step"] for p in ranks}
+        ours_b = {1: ours[1], **{p: 1 / m[p, "b"]["step"] for p in ranks if p > 1}}
+        med = {p: float(np.median([1 / t for t in steps(p)])) for p in ranks}
+        med[1] = max(med[1], float(np.median([1 / t for t in steps("serial")])))
+        med_b = {1: med[1], **{p: float(np.median([1 / t for t in steps((p, "b"))])) for p in ranks if p > 1}}
+        print(f"\nN={n} KA NVT T=0.5: steps/s, best of {args.rounds} interleaved rounds; (speedup, parallel "
+              "efficiency) against the same code on 1 rank")
+        print(_row("ranks", [str(p) for p in ranks]))
+        print(_row("pel_hpc", _rate_cells(ours, ranks)))
+        print(_row("pel_hpc balanced", ["-"] + _rate_cells(ours_b, ranks)[1:]))
+        lmp_best, lmp_med = {}, {}
+        for o in (False, True) if lammps else ():
+            lmp_best[o] = {p: max(r["lmp", p, o][0] for r in rounds) for p in ranks}
+            lmp_med[o] = {p: float(np.median([r["lmp", p, o][0] for r in rounds])) for p in ranks}
+            print(_row(f"LAMMPS{' -sf opt' if o else ''}", _rate_cells(lmp_best[o], ranks)))
+        print(f"  pel_hpc 1 rank: serial domain {1 / best('serial')['step']:.1f}, 1x1x1 halo {1 / best(1)['step']:.1f}"
+              " (the better is the 1-rank figure); grids " + ", ".join(f"{p}: {m[p]['dims']}" for p in ranks[1:]))
+        print("  medians of the rounds:")
+        print(_row("pel_hpc", _rate_cells(med, ranks)))
+        print(_row("pel_hpc balanced", ["-"] + _rate_cells(med_b, ranks)[1:]))
+        if lammps:
+            print(_row("LAMMPS -sf opt", _rate_cells(lmp_med[True], ranks)))
+            print(_row("pel_hpc / LAMMPS -sf opt", [f"{ours[p] / lmp_best[True][p]:.2f}x" for p in ranks]))
+        for p in ranks[1:]:
+            over = 1e3 * (1 / med[p] - 1 / (p * med[1]))
+            line = f"  {p}-rank step beyond 1/{p} of the 1-rank step (medians): pel_hpc {over:.3f} ms of {1e3 / med[p]:.3f}"
+            if lammps:
+                lo = 1e3 * (1 / lmp_med[True][p] - 1 / (p * lmp_med[True][1]))
+                line += f", LAMMPS -sf opt {lo:.3f} ms of {1e3 / lmp_med[True][p]:.3f}"
+            print(line)
+        if lammps:
+            print("  (the same absolute overhead costs more speedup the shorter the step)")
+        for p in ranks[1:]:
+            print(f"  communication share of the step per rank ({p} ranks): "
+                  + ", ".join(f"{100 * f:.1f}%" for f in m[p]["fractions"])
+                  + f"; ghosts per rank {m[p]['ghosts']}; balanced x planes' slab widths "
+                  + ", ".join(f"{w:.2f}" for w in m[p, "b"]["widths"])
+                  + (f"; LAMMPS -sf opt's own Comm share {max(rounds, key=lambda r: r['lmp', p, True][0])['lmp', p, True][1]:.1f}%"
+                     if lammps else ""))
         measured[n] = m
     return measured
 
@@ -340,8 +380,8 @@ stages: [{{name: production, steps: {steps}, output: {output}}}]
 QUIET = "output: {thermo: 0, positions: 0}\ncheckpoint: {file: null}\n"  # no output at all
 
 
-def run_deck(work: Path, name: str, replicas: int, steps: int, output: bool) -> tuple[float, float]:
-    """``mpirun -n 2 python -m pel_hpc run`` on an ensemble deck: (wall time [s] with start-up, steps/s).
+def run_deck(work: Path, name: str, replicas: int, steps: int, output: bool, ranks: int) -> tuple[float, float]:
+    """``mpirun -n ranks python -m pel_hpc run`` on an ensemble deck: (wall time [s] with start-up, steps/s).
 
     The steps/s are the ones ``pel-hpc run`` itself reports on its last progress line: the
     whole run after start-up, every operation included (one run measures both, so a change of
@@ -354,34 +394,37 @@ def run_deck(work: Path, name: str, replicas: int, steps: int, output: bool) -> 
     deck.write_text(ENSEMBLE_DECK.format(name=name, T=T, DT=DT, TAU=TAU, steps=steps, replicas=replicas,
                                          output=str(output).lower(), extra="" if output else QUIET))
     t0 = time.perf_counter()
-    out = subprocess.run(MPIRUN + ["-n", "2", sys.executable, "-m", "pel_hpc", "run", deck.name], cwd=work,
+    out = subprocess.run(MPIRUN + ["-n", str(ranks), sys.executable, "-m", "pel_hpc", "run", deck.name], cwd=work,
                          check=True, capture_output=True, text=True, env=dict(os.environ, NUMBA_NUM_THREADS="1"))
     wall = time.perf_counter() - t0
     last = [line for line in out.stdout.splitlines() if line.startswith("# ") and "steps/s" in line][-1]
     return wall, float(last.split(" steps/s")[0].split()[-1])
 
 
-def cli_rates(work: Path, replicas: int, steps: int, output: bool) -> tuple[float, float]:
+def cli_rates(work: Path, replicas: int, steps: int, output: bool, ranks: int) -> tuple[float, float]:
     """(particle-steps/s from the wall time incl. start-up, from the run's own steps/s).
 
     A short warm-up run first, so that no Numba compilation is timed.
     """
     tag = "out" if output else "quiet"
-    run_deck(work, f"warm_{tag}", 2, 40, output)
-    wall, rate = run_deck(work, f"ens_{tag}", replicas, steps, output)
+    run_deck(work, f"warm_{tag}", ranks, 40, output, ranks)
+    wall, rate = run_deck(work, f"ens_{tag}", replicas, steps, output, ranks)
     return replicas * 65.0 * steps / wall, replicas * 65.0 * rate
 
 
 def bench_ensemble(args, work: Path) -> None:
-    rates = {out: cli_rates(work, args.replicas, args.steps65, out) for out in (True, False)}
-    wall_rate, loop_rate = lammps_ensemble(args.lammps_runs, args.steps65, work)
-    print(f"\n{args.replicas} replicas of N=65 (r_c=1.8, NVT T=0.5, {args.steps65} steps) on 2 ranks through "
-          f"`mpirun -n 2 pel-hpc run` (one compiled batch per rank):")
+    p = args.ensemble_ranks
+    rates = {out: cli_rates(work, args.replicas, args.steps65, out, p) for out in (True, False)}
+    print(f"\n{args.replicas} replicas of N=65 (r_c=1.8, NVT T=0.5, {args.steps65} steps) on {p} ranks through "
+          f"`mpirun -n {p} pel-hpc run` (one compiled batch per rank):")
     for out, label in ((True, "default output cadence (thermo 100, positions 1000)"), (False, "output off")):
         w, d = rates[out]
         print(f"  {label:52s}: {w / 1e6:6.2f} M particle-steps/s (wall incl. start-up), "
               f"{d / 1e6:6.2f} M (steady: the run's own steps/s)")
-    print(f"  {args.lammps_runs} separate LAMMPS runs, two at a time: {wall_rate / 1e6:.2f} M particle-steps/s "
+    if args.no_lammps:
+        return
+    wall_rate, loop_rate = lammps_ensemble(args.lammps_runs, args.steps65, work, p)
+    print(f"  {args.lammps_runs} separate LAMMPS runs, {p} at a time: {wall_rate / 1e6:.2f} M particle-steps/s "
           f"(wall incl. start-up), {loop_rate / 1e6:.2f} M (loop time only)")
     for out, label in ((True, "default output"), (False, "output off")):
         w, d = rates[out]
@@ -408,6 +451,12 @@ def print_model(measured: dict) -> None:
     wait = max(float(np.mean(stretch)), 0.0)
     print(f"  the prediction stretches the compute by that rest, {100 * wait:.0f} % on every rank count > 1 "
           "(optimistic: the slowest of P ranks waits more as P grows)")
+    for n, m in measured.items():
+        for p in sorted(k for k in m if isinstance(k, int) and k > 2):
+            t, dims = predict(coef, n, p, wait)
+            print(f"  check beyond the calibration, N={n} on {p} ranks (grid {m[p]['dims']}): measured "
+                  f"{1 / m[p]['step']:.1f} steps/s, predicted "
+                  + ("nothing (no grid fits the halo)" if t is None else f"{1 / t:.1f} (grid {list(dims)})"))
     print("\nPREDICTION (model, not measured) — strong scaling, steps/s (parallel efficiency)")
     ranks = (1, 8, 64, 216, 512, 1000)
     print("  N          " + "".join(f"{p:>16d}" for p in ranks))
@@ -428,12 +477,19 @@ def print_model(measured: dict) -> None:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
-    ap.add_argument("--sizes", type=int, nargs="+", default=[8000, 32000])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[8000, 32000], choices=sorted(SIZES))
+    ap.add_argument("--ranks", type=int, nargs="+", default=[1, 2],
+                    help="rank counts of the MD part (must include 1 and 2: the model is calibrated on them)")
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the MD part; the best of each is kept")
     ap.add_argument("--replicas", type=int, default=64)
+    ap.add_argument("--ensemble-ranks", type=int, default=2, help="ranks of the N = 65 ensemble part "
+                    "(and LAMMPS runs at a time)")
     ap.add_argument("--steps65", type=int, default=20000)
     ap.add_argument("--lammps-runs", type=int, default=64)
+    ap.add_argument("--bind", choices=("none", "core"), default="none",
+                    help="mpirun --bind-to (core on a node of one's own; none on this shared VM)")
+    ap.add_argument("--no-lammps", action="store_true", help="time pel_hpc only (no LAMMPS on the machine)")
     ap.add_argument("--quick", action="store_true", help="short settings: checks that everything runs")
     ap.add_argument("--part", choices=("all", "md", "ensemble"), default="all",
                     help="md: decomposed MD and the model only; ensemble: the N = 65 replicas only")
@@ -443,11 +499,18 @@ def main(argv=None) -> None:
         if kind == "pingpong":
             return worker_pingpong()
         return worker_md(rest[0], int(rest[1]), rest[2])
+    args.ranks = sorted(set(args.ranks))
+    if args.ranks[:2] != [1, 2]:
+        ap.error(f"--ranks {' '.join(map(str, args.ranks))}: must include 1 and 2 (the model is calibrated on them)")
     if args.quick:
         args.steps, args.steps65, args.lammps_runs, args.rounds = 20, 300, 4, 1
-    if K.lmp_binary() is None:
-        sys.exit("LAMMPS 'lmp' not found: install the Debian package 'lammps'")
+    if not args.no_lammps and K.lmp_binary() is None:
+        sys.exit(f"LAMMPS '{os.environ.get('LMP') or 'lmp'}' not found: install the Debian package 'lammps', set LMP "
+                 "to the executable, or pass --no-lammps")
+    MPIRUN[MPIRUN.index("--bind-to") + 1] = args.bind
     work = Path(tempfile.mkdtemp(prefix="bench_decomp_"))
+    print(f"# bench_decomp on {platform.node()}, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs, "
+          f"mpirun --bind-to {args.bind}; LAMMPS: {'not run' if args.no_lammps else K.lmp_binary()}", flush=True)
     if args.part in ("all", "md"):
         measured = bench_md(args, work)
     if args.part in ("all", "ensemble"):

@@ -18,8 +18,9 @@ SIG = {(1, 1): 1.0, (1, 2): 0.8, (2, 2): 0.88}
 
 
 def lmp_binary() -> str | None:
-    """Path of ``lmp`` or None."""
-    return shutil.which("lmp")
+    """Path of the LAMMPS executable, ``$LMP`` if set (a cluster's ``lmp_mpi``, a full path), else
+    ``lmp`` (Debian); None when it cannot be found."""
+    return shutil.which(os.environ.get("LMP") or "lmp")
 
 
 def write_data(path, x, typ, box, v=None) -> None:
