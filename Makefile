@@ -2,7 +2,7 @@
 #   make run    install whatever is missing, then run the laptop-scale study (MD campaigns ->
 #               post-processing -> report/index.html), about 3 minutes on 2 cores from a fresh clone
 #   make demo   the same set-up, then only the small default deck input/demo.yaml (about a minute)
-#   make test   install whatever is missing, then run the whole test suite (serial + mpirun -n 2/3/4)
+#   make test   install whatever is missing, then run the whole test suite (serial + mpirun -n 1/2/3/4)
 # Both are idempotent: a second call skips everything already installed within seconds.
 # Set-up follows ../shared/STACK.md (Debian Open MPI + parallel HDF5, h5py built against it).
 
@@ -34,6 +34,7 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest -q -m "not mpi" tests
+	$(MPIRUN) -n 1 $(PY) -m pytest -q -m mpi tests/mpi
 	$(MPIRUN) -n 2 $(PY) -m pytest -q -m mpi tests/mpi
 	$(MPIRUN) -n 3 $(PY) -m pytest -q -m mpi tests/mpi
 	$(MPIRUN) -n 4 $(PY) -m pytest -q -m mpi tests/mpi

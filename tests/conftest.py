@@ -1,7 +1,7 @@
 """Shared test configuration.
 
 Serial tests run with ``pytest -m "not mpi" tests``; the MPI tests under ``tests/mpi``
-run under ``mpirun -n 2`` and ``-n 4`` (see the Makefile's ``test`` target).
+run under ``mpirun -n 1``, ``-n 2``, ``-n 3`` and ``-n 4`` (see the Makefile's ``test`` target).
 """
 import os
 

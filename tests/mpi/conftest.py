@@ -1,4 +1,4 @@
-"""Tests in this folder run under ``mpirun -n 2/3/4 --oversubscribe python -m pytest -m mpi tests/mpi``.
+"""Tests in this folder run under ``mpirun -n 1/2/3/4 --oversubscribe python -m pytest -m mpi tests/mpi``.
 
 Every test here is marked ``mpi``.  A failure on any rank calls ``MPI_Abort`` so that the
 other ranks do not hang in a collective; only rank 0 reports to the terminal.
