@@ -5,7 +5,9 @@ Prints, in one invocation (only ratios measured together mean anything on a shar
 1. KA-LJ NVT (Nosé–Hoover chain 3, T = 0.5, ρ = 1.2, r_c = 2.5, skin 0.3, Δt = 0.005) for
    N = 8000 and 32000 (``--sizes``, up to 10^6) on 1 and 2 ranks (``--ranks``, e.g. 1 2 4 … 64 on a
    cluster node): steps/s, speedup, parallel efficiency, and the communication share of the step
-   per rank (halo forward + reductions + migration/borders), next to LAMMPS' own "Comm" share;
+   per rank (halo forward + reductions + migration/borders), next to LAMMPS' own "Comm" share, and
+   the per-step imbalance of the ranks' force times (:func:`imbalance_stats`: what a synchronised
+   step waits for, and how much of it a balancer acting every step could predict);
 2. 64 replicas of N = 65 (r_c = 1.8) on 2 ranks (``--ensemble-ranks``) run as a user would,
    ``mpirun -n 2 pel-hpc run`` on an ensemble deck (one compiled batch per rank), with the deck's
    default output cadence and with output off, vs 64 separate LAMMPS runs (as many at a time as
@@ -140,9 +142,58 @@ def worker_md(config: str, steps: int, kind: str) -> None:
            "messages": 0 if serial else dom.halo.messages_per_step,
            "dims": [1, 1, 1] if serial else list(dom.grid.dims), "rebuilds": dom.n_rebuilds - r0,
            "widths": [] if serial else np.diff(dom.grid.cuts[0]).tolist()}
+    if kind == "decomposed" and world.size > 1:
+        force_times = np.array(world.allgather(per_step_force_times(sim, min(steps, 1000))))
+        row["imbalance"] = imbalance_stats(force_times) if world.rank == 0 else None
     rows = world.allgather(row)
     if world.rank == 0:
         print("RESULT " + json.dumps({"steps": steps, "ranks": rows}), flush=True)
+
+
+def per_step_force_times(sim, steps: int) -> np.ndarray:
+    """This rank's pair-kernel time [s] in each of ``steps`` further (untimed) MD steps: the part
+    of a step whose rank-to-rank differences the step's reduction waits for."""
+    import pel_hpc.simulation as simulation
+
+    kernel, spent = simulation.force_rows, [0.0]
+
+    def timed(*args):
+        t0 = time.perf_counter()
+        kernel(*args)
+        spent[0] += time.perf_counter() - t0
+
+    out, clear = np.empty(steps), False
+    simulation.force_rows = timed  # this worker process only
+    try:
+        for k in range(steps):
+            spent[0] = 0.0
+            clear = sim.step(energy=False, check=not clear)
+            out[k] = spent[0]
+    finally:
+        simulation.force_rows = kernel
+    return out
+
+
+def imbalance_stats(times: np.ndarray, memory: int = 5) -> dict:
+    """Per-step imbalance of the ranks' force times ``times`` (ranks, steps) [s].
+
+    ``wait``: mean over steps of (slowest − mean) [s], what a synchronised step loses to it;
+    ``spread``: standard deviation of d = ln(t/⟨t⟩_ranks) pooled over ranks and steps;
+    ``autocorr``: autocorrelation of each rank's d at lags 1, 10, 50 (mean over ranks);
+    ``residual``: the spread left after predicting each d from the mean of the same rank's previous
+    ``memory`` steps, the best a balancer that shifts work every step from recent timings could do
+    with this predictor.
+    """
+    d = np.log(times / times.mean(axis=0))
+    d -= d.mean(axis=1, keepdims=True)
+    lags = (1, 10, 50)
+    ac = [float(np.mean([r[:-lag] @ r[lag:] / (r @ r) for r in d])) if d.shape[1] > lag else float("nan")
+          for lag in lags]
+    c = np.cumsum(np.pad(d, ((0, 0), (1, 0))), axis=1)
+    pred = (c[:, memory:-1] - c[:, :-memory - 1]) / memory  # mean of steps k-memory .. k-1, for k >= memory
+    return {"wait": float(np.mean(times.max(axis=0) - times.mean(axis=0))), "spread": float(d.std()),
+            "autocorr": dict(zip(map(str, lags), ac)), "residual": float((d[:, memory:] - pred).std()),
+            "memory": memory, "steps": int(times.shape[1])}
 
 
 def worker_pingpong() -> None:
@@ -287,7 +338,8 @@ def summarize(res: dict) -> dict:
     wall = max(r["wall"] for r in ranks) / steps
     comm = float(np.mean([r["comm"] for r in ranks])) / steps
     return {"step": wall, "comm": comm, "comp": wall - comm, "dims": ranks[0]["dims"], "widths": ranks[0]["widths"],
-            "fractions": [r["comm"] / r["wall"] for r in ranks], "ghosts": [r["n_ghost"] for r in ranks]}
+            "fractions": [r["comm"] / r["wall"] for r in ranks], "ghosts": [r["n_ghost"] for r in ranks],
+            "imbalance": ranks[0].get("imbalance")}
 
 
 def _row(label: str, cells) -> str:
@@ -367,6 +419,17 @@ def bench_md(args, work: Path) -> dict:
                   + ", ".join(f"{w:.2f}" for w in m[p, "b"]["widths"])
                   + (f"; LAMMPS -sf opt's own Comm share {max(rounds, key=lambda r: r['lmp', p, True][0])['lmp', p, True][1]:.1f}%"
                      if lammps else ""))
+        for p in ranks[1:]:
+            im = [r[p]["imbalance"] for r in rounds]
+            med_of = lambda f: float(np.median([f(i) for i in im]))  # noqa: E731
+            spread, residual = med_of(lambda i: i["spread"]), med_of(lambda i: i["residual"])
+            print(f"  force-time imbalance per step on {p} ranks (medians over the rounds of {im[0]['steps']} "
+                  f"untimed steps each): the slowest rank's pair kernel exceeds the mean by "
+                  f"{1e3 * med_of(lambda i: i['wait']):.3f} ms; rank-to-rank spread (std of ln t) {spread:.3f}, "
+                  "autocorrelation at lag " + "/".join(im[0]["autocorr"]) + " "
+                  + "/".join(f"{med_of(lambda i, k=k: i['autocorr'][k]):.2f}" for k in im[0]["autocorr"])
+                  + f"; predicted from each rank's last {im[0]['memory']} steps, {residual:.3f} of it is left "
+                  f"(a per-step balancer could remove at most {100 * (1 - (residual / spread) ** 2):.0f} % of its variance)")
         measured[n] = m
     return measured
 
