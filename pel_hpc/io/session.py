@@ -26,6 +26,7 @@ import sys
 
 from pel_hpc.deck.checks import check_world_size
 from pel_hpc.errors import InputFileError
+from pel_hpc.io import layout as L
 from pel_hpc.io.checkpoint import read_restart_states, write_checkpoint
 from pel_hpc.io.ops import ProgressOp, output_operations
 from pel_hpc.io.signals import StopFlag
@@ -105,6 +106,10 @@ def run_deck(cfg, world, restart: bool = False, stream=None, check_allocation: b
     states = start_states(cfg, layout, world, restart)
     if world.rank != 0:  # rank 0 alone prints the thermo table and progress
         stream = open(os.devnull, "w")
+    elif cfg.ensemble.replicas > 1 and cfg.output.thermo:  # one replica's table, not an average: say so
+        print(f"# thermo table of replica 0 of {cfg.ensemble.replicas}; every replica's observables are in "
+              f"{cfg.output.file} under {L.OBSERVABLES}/{L.replica_group(0)} ... "
+              f"{L.replica_group(cfg.ensemble.replicas - 1)}", file=stream or sys.stdout, flush=True)
     group = build_group(cfg, layout, comm, states, stream)
     writer = H5MDWriter(cfg, world)  # transfers as the deck says (output.transfer)
     flag = StopFlag().install()

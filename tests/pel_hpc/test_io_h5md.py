@@ -207,3 +207,35 @@ def test_bad_deck_at_the_command_line_writes_nothing(tmp_path):
         assert out.returncode == 2
         assert out.stderr == "pel-hpc: error: unknown key 'system.densty' (did you mean 'system.density'?)\n"
     assert sorted(os.listdir(tmp_path)) == ["bad.yaml"]
+
+
+def test_ensemble_thermo_table_says_whose_it_is(tmp_path):
+    """With several replicas the screen table is replica 0's (its rows equal replica 0's observables
+    in the file, not replica 1's), and a line before it says so and where the others are; a
+    single-replica run prints no such line."""
+    import io
+
+    deck = ("run: {{name: ens, seed: 4}}\nsystem: {{n: 65, cutoff: 1.8}}\nintegrator: {{temperature: 0.6}}\n"
+            "stages: [{{name: production, steps: 100}}]\noutput: {{thermo: 50, positions: 100}}\n{extra}")
+    for replicas in (1, 3):
+        path = tmp_path / f"ens{replicas}.yaml"
+        path.write_text(deck.format(extra=f"ensemble: {{replicas: {replicas}, ranks_per_replica: 1}}\n")
+                        .replace("name: ens", f"name: ens{replicas}"))
+        cfg = load_deck(path)
+        out = io.StringIO()
+        run_deck(cfg, SerialComm(), stream=out)
+        lines = out.getvalue().splitlines()
+        labels = [line for line in lines if line.startswith("# thermo table")]
+        if replicas == 1:
+            assert labels == []
+            continue
+        assert labels == [f"# thermo table of replica 0 of 3; every replica's observables are in {cfg.output.file} "
+                          "under observables/replica_000 ... replica_002"]
+        rows = [line.split() for line in lines if line.split() and line.split()[0].isdigit()]
+        with h5py.File(cfg.output.file, "r") as f:
+            for replica in (0, 1):
+                epot = f[L.observable_path(replica, L.POTENTIAL_ENERGY)]
+                steps = list(epot[L.STEP][()])
+                printed = [float(r[3]) for r in rows]
+                stored = [float(epot[L.VALUE][steps.index(int(r[0]))]) for r in rows]
+                assert (np.allclose(printed, stored, atol=1e-6)) == (replica == 0)
