@@ -358,7 +358,7 @@ def bench_md(args, work: Path) -> dict:
     ``args.ranks``; the best round of each is kept (this VM puts a process into a slow mode for
     seconds now and then: single runs of the same code differed by up to 1.3x at 2 ranks), and
     the medians of the rounds are printed too.  Returns, per N, pel_hpc's best summaries by rank
-    count (1: the better of the serial domain and the 1x1x1 halo; "2b": balanced on 2 ranks)."""
+    count (1: the better of the serial domain and the 1x1x1 halo; ``(p, "b")``: balanced on p ranks)."""
     ranks, lammps = args.ranks, not args.no_lammps
     measured = {}
     for n in args.sizes:
