@@ -18,6 +18,8 @@ On a machine whose cores are the runner's own, every loop shows a sync cost of a
 throughput-bound loop runs 10–50 % slower on one vCPU than on the other for stretches of
 0.1–3 s, and a synchronised code waits for the slower rank at every step; a latency-bound loop
 is barely affected.  Printed per loop: alone ms/call per rank, sync cost, window-ratio range.
+Then, for the force kernel, :func:`solo_versus_both`: do slow stretches come with the other
+rank asleep as well (the machine), or only when both run (our two ranks contending)?
 
 Usage::
 
@@ -47,6 +49,7 @@ CALL_SECONDS = 0.8e-3
 BLOCK = 200  # calls per block; alone and synced blocks alternate
 PAIRS = 10
 WINDOW = 100
+SOLO_ROUNDS, SOLO_SECONDS, SLOW = 12, 0.5, 1.3  # the solo test: rounds, seconds per phase, slow-window factor
 
 
 def _kernels():
@@ -144,6 +147,36 @@ def worker(config: Path) -> None:
                   f"sync cost median {100 * np.median(costs):5.1f} % (blocks {100 * min(costs):.0f} to "
                   f"{100 * max(costs):.0f} %)   window ratio rank0/rank1 {ratio.min():.2f}-{ratio.max():.2f}",
                   flush=True)
+    solo_versus_both(comm, kinds["forces"])
+
+
+def solo_versus_both(comm, fn) -> None:
+    """Is a slow stretch our two ranks contending, or the machine?  Rounds of three phases of
+    ``SOLO_SECONDS``: rank 0 runs ``fn`` while rank 1 sleeps, then the reverse, then both at
+    once; per phase the median call time.  A window is slow when its median exceeds ``SLOW``
+    times the rank's fastest one.  If slow windows come as often with the other rank asleep as
+    with both running, the two ranks do not slow each other down."""
+    medians = {"solo": [], "both": []}
+    for _ in range(SOLO_ROUNDS):
+        for phase in (0, 1, "both"):
+            comm.Barrier()
+            if phase == "both" or phase == comm.rank:
+                ts, t_end = [], time.perf_counter() + SOLO_SECONDS
+                while time.perf_counter() < t_end:
+                    t0 = time.perf_counter()
+                    fn(1)
+                    ts.append(time.perf_counter() - t0)
+                medians["solo" if phase != "both" else "both"].append(float(np.median(ts)))
+            else:
+                time.sleep(SOLO_SECONDS)
+    rows = comm.gather(medians)
+    if comm.rank == 0:
+        fastest = [min(r["solo"] + r["both"]) for r in rows]
+        slow = {k: sum(int(m > SLOW * f) for r, f in zip(rows, fastest) for m in r[k]) for k in ("solo", "both")}
+        ratio = np.median([np.median(r["both"]) / np.median(r["solo"]) for r in rows])
+        print(f"  forces  solo vs both ({SOLO_ROUNDS} rounds of {SOLO_SECONDS} s phases): windows slower than "
+              f"{SLOW}x the rank's fastest: {slow['solo']} of {2 * SOLO_ROUNDS} with the other rank asleep, "
+              f"{slow['both']} of {2 * SOLO_ROUNDS} with both running; median both/solo {ratio:.3f}", flush=True)
 
 
 def main() -> None:
