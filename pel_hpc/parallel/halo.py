@@ -21,7 +21,6 @@ S. Plimpton, J. Comp. Phys. 117, 1 (1995); LAMMPS ``CommBrick`` (design only).
 """
 from __future__ import annotations
 
-import math
 from time import perf_counter
 
 import numpy as np
@@ -210,58 +209,65 @@ class Halo:
 
 
 # ---- exchange: migration of particles to their owners (at a rebuild) --------------------------
+def _rows_view(a: np.ndarray) -> np.ndarray:
+    """``a`` as a (rows, width) view (never a copy: the kernels write through it)."""
+    v = a.reshape(a.shape[0], -1)
+    if not np.may_share_memory(v, a):
+        raise ValueError("per-particle arrays must be C-contiguous in their trailing dimensions")
+    return v
+
+
 def _to_matrix(arrays: dict, rows: np.ndarray) -> np.ndarray:
     """The selected rows of every per-particle array side by side as float64 (ints are exact < 2**53)."""
-    widths = [math.prod(a.shape[1:]) for a in arrays.values()]
-    out, c = np.empty((rows.size, sum(widths))), 0
-    for a, w in zip(arrays.values(), widths):
-        out[:, c:c + w] = a[rows].reshape(rows.size, w)
-        c += w
+    views = [_rows_view(a) for a in arrays.values()]
+    out, c = np.empty((rows.size, sum(v.shape[1] for v in views))), 0
+    for v in views:
+        hk.gather_columns(v, rows, out, c)
+        c += v.shape[1]
     return out
 
 
 def _unpack_matrix(arrays: dict, mat: np.ndarray, first: int) -> None:
     """Inverse of :func:`_to_matrix`: store the rows of ``mat`` as rows ``first…`` of every array."""
-    c, end = 0, first + mat.shape[0]
+    c = 0
     for a in arrays.values():
-        width = math.prod(a.shape[1:])
-        a[first:end] = mat[:, c:c + width].reshape((mat.shape[0],) + a.shape[1:])
-        c += width
+        v = _rows_view(a)
+        hk.scatter_columns(mat, v, first, c)
+        c += v.shape[1]
 
 
 def _fill_holes(arrays: dict, leave: np.ndarray, n: int) -> int:
     """Remove the rows ``leave`` (ascending) from the first ``n`` rows of every array by moving
     the last staying rows into the holes: O(leavers) work, not O(n).  Returns the rows kept."""
-    n_keep = n - leave.size
-    holes = leave[leave < n_keep]
-    tail = np.ones(n - n_keep, bool)
-    tail[leave[leave >= n_keep] - n_keep] = False
-    sources = n_keep + np.flatnonzero(tail)
+    holes, sources = hk.hole_plan(leave, n)
     if holes.size:
         for a in arrays.values():
-            a[holes] = a[sources]
-    return n_keep
+            hk.move_rows(_rows_view(a), holes, sources)
+    return n - leave.size
 
 
 def _hop_dimension(comm, grid, arrays: dict, n: int, d: int, x_name: str, grow):
-    """One hop along ``d``: rows whose owner lies that way are packed and sent to the minus/plus
-    neighbour, the holes they leave are filled from the end, the received rows are appended
-    (minus side first).  One numba scan, two counts and two row exchanges; only leaving and
-    arriving particles are copied."""
+    """One hop along ``d``: rows whose owner lies that way are packed (one matrix, minus-bound
+    rows first) and sent to the minus/plus neighbour, the holes they leave are filled from the
+    end, the received rows are appended (those from the plus side first).  Numba kernels do the
+    scan and every row copy; two counts and two row exchanges; only leaving and arriving
+    particles are copied."""
     minus, plus = grid.neighbors[d]
     out = (np.empty(n, np.int64), np.empty(n, np.int64))
     n_minus, n_plus = hk.leaving_rows(arrays[x_name], n, d, grid.cuts[d], grid.coords[d], out[0], out[1])
-    sends = (_to_matrix(arrays, out[0][:n_minus]), _to_matrix(arrays, out[1][:n_plus]))
-    n = _fill_holes(arrays, np.sort(np.concatenate((out[0][:n_minus], out[1][:n_plus]))), n)
-    for k, (dest, source, send) in enumerate(((minus, plus, sends[0]), (plus, minus, sends[1]))):
+    leave = np.concatenate((out[0][:n_minus], out[1][:n_plus]))
+    packed = _to_matrix(arrays, leave)
+    n = _fill_holes(arrays, np.sort(leave), n)
+    received = []
+    for k, (dest, source, send) in enumerate(((minus, plus, packed[:n_minus]), (plus, minus, packed[n_minus:]))):
         n_recv = sendrecv_count(comm, send.shape[0], dest, source, 500 + 2 * d + k)
-        recv = np.empty((n_recv, send.shape[1]))
-        sendrecv(comm, send, dest, source, recv, 600 + 2 * d + k)
-        if n + n_recv > arrays[x_name].shape[0]:
-            arrays = grow(n + n_recv)
-        _unpack_matrix(arrays, recv, n)
-        n += n_recv
-    return arrays, n
+        received.append(np.empty((n_recv, packed.shape[1])))
+        sendrecv(comm, send, dest, source, received[-1], 600 + 2 * d + k)
+    recv = np.concatenate(received)
+    if n + recv.shape[0] > arrays[x_name].shape[0]:
+        arrays = grow(n + recv.shape[0])
+    _unpack_matrix(arrays, recv, n)
+    return arrays, n + recv.shape[0]
 
 
 def exchange(comm, grid, arrays: dict, n_local: int, grow, x_name: str = "x"):

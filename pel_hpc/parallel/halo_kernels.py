@@ -185,3 +185,49 @@ def _after(j1, j2, typ, tag, x):
         if x[j1, d] != x[j2, d]:
             return x[j1, d] > x[j2, d]
     return False
+
+
+# ---- migration (exchange): rows of every per-particle array, each viewed as (rows, width) -------
+@njit(cache=True)
+def gather_columns(a, rows, out, c0):
+    """``out[k, c0:c0+w] = a[rows[k]]`` for every k (``a`` (capacity, w), any numeric dtype;
+    float64 holds the ints exactly below 2**53)."""
+    for k in range(rows.size):
+        i = rows[k]
+        for c in range(a.shape[1]):
+            out[k, c0 + c] = a[i, c]
+
+
+@njit(cache=True)
+def scatter_columns(mat, a, first, c0):
+    """Inverse of :func:`gather_columns`: ``a[first + k] = mat[k, c0:c0+w]`` for every row k of ``mat``."""
+    for k in range(mat.shape[0]):
+        for c in range(a.shape[1]):
+            a[first + k, c] = mat[k, c0 + c]
+
+
+@njit(cache=True)
+def hole_plan(leave, n):
+    """Removing the rows ``leave`` (ascending, all < n) from the first n rows by moving the last
+    staying rows into the holes: (holes, sources), both ascending, O(leavers) work."""
+    n_keep = n - leave.size
+    m = 0
+    while m < leave.size and leave[m] < n_keep:  # the first m leavers are holes below n_keep
+        m += 1
+    holes, sources = leave[:m].copy(), np.empty(m, np.int64)
+    q, s = m, n_keep  # leave[q:] leave from the tail [n_keep, n); its other m rows fill the holes
+    for k in range(m):
+        while q < leave.size and leave[q] == s:
+            q += 1
+            s += 1
+        sources[k] = s
+        s += 1
+    return holes, sources
+
+
+@njit(cache=True)
+def move_rows(a, holes, sources):
+    """``a[holes[k]] = a[sources[k]]`` for every k (``a`` (capacity, w))."""
+    for k in range(holes.size):
+        for c in range(a.shape[1]):
+            a[holes[k], c] = a[sources[k], c]

@@ -10,6 +10,7 @@ from pel_hpc.parallel.comm import SerialComm
 from pel_hpc.parallel.ensemble import replica_seed, replica_table
 from pel_hpc.parallel.grid import (balanced_cuts, choose_dims, largest_valid_grid, make_grid, owner_ranks,
                                   rebalanced, uniform_cuts)
+from pel_hpc.parallel.halo import _fill_holes, _to_matrix, _unpack_matrix
 from pel_hpc.parallel.halo_kernels import count_misplaced, leaving_rows
 from pel_hpc.parallel.launch import check_slurm_ntasks
 from pel_hpc.parallel.reduction import N_LIMBS, accumulate_limbs, exact_sum, limbs_to_float
@@ -82,6 +83,32 @@ def test_migration_hops_go_the_shorter_periodic_way():
     b, c = leaving_rows(x, 6, 0, cuts, 1, minus, plus)
     # slab 0 is one hop minus; slab 2 one hop plus; slab 3 is two hops either way (a tie goes plus)
     assert list(minus[:b]) == [0, 5] and sorted(plus[:c]) == [2, 3, 4]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_migration_removes_leavers_keeps_the_rest_and_round_trips_every_array(seed):
+    """Rows packed for sending hold every array's row exactly (ints through float64); removing the
+    leavers moves only tail rows into holes and keeps every staying row once; unpacking the packed
+    rows after the kept ones restores the original set of rows."""
+    rng = np.random.default_rng(seed)
+    n, cap = 200, 260
+    arrays = {"x": rng.random((cap, 3)), "typ": rng.integers(0, 2, cap).astype(np.int32),
+              "tag": rng.permutation(cap).astype(np.int64) + 2**40, "image": rng.integers(-9, 9, (cap, 3)).astype(np.int32)}
+    before = {k: a[:n].copy() for k, a in arrays.items()}
+    leave = np.sort(rng.choice(n, size=int(rng.integers(0, 60)), replace=False)).astype(np.int64)
+    packed = _to_matrix(arrays, leave)
+    n_keep = _fill_holes(arrays, leave, n)
+    assert n_keep == n - leave.size
+    stay = np.setdiff1d(np.arange(n), leave)
+    assert sorted(arrays["tag"][:n_keep].tolist()) == sorted(before["tag"][stay].tolist())
+    untouched = np.setdiff1d(np.arange(n_keep), leave)  # rows below n_keep that stay keep their place
+    assert np.array_equal(arrays["tag"][untouched], before["tag"][untouched])
+    _unpack_matrix(arrays, packed, n_keep)
+    order = np.argsort(arrays["tag"][:n])
+    ref = np.argsort(before["tag"])
+    for k in arrays:
+        assert np.array_equal(arrays[k][:n][order], before[k][ref]), k
+        assert arrays[k].dtype == before[k].dtype
 
 
 def test_balanced_cuts_equalise_times_within_the_halo_bound():
