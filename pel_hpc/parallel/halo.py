@@ -258,12 +258,13 @@ def _hop_dimension(comm, grid, arrays: dict, n: int, d: int, x_name: str, grow):
     leave = np.concatenate((out[0][:n_minus], out[1][:n_plus]))
     packed = _to_matrix(arrays, leave)
     n = _fill_holes(arrays, np.sort(leave), n)
-    received = []
-    for k, (dest, source, send) in enumerate(((minus, plus, packed[:n_minus]), (plus, minus, packed[n_minus:]))):
-        n_recv = sendrecv_count(comm, send.shape[0], dest, source, 500 + 2 * d + k)
-        received.append(np.empty((n_recv, packed.shape[1])))
-        sendrecv(comm, send, dest, source, received[-1], 600 + 2 * d + k)
-    recv = np.concatenate(received)
+    swaps = ((minus, plus, packed[:n_minus]), (plus, minus, packed[n_minus:]))
+    counts = [sendrecv_count(comm, send.shape[0], dest, source, 500 + 2 * d + k)
+              for k, (dest, source, send) in enumerate(swaps)]
+    recv, first = np.empty((sum(counts), packed.shape[1])), 0
+    for k, ((dest, source, send), n_recv) in enumerate(zip(swaps, counts)):  # straight into one matrix
+        sendrecv(comm, send, dest, source, recv[first:first + n_recv], 600 + 2 * d + k)
+        first += n_recv
     if n + recv.shape[0] > arrays[x_name].shape[0]:
         arrays = grow(n + recv.shape[0])
     _unpack_matrix(arrays, recv, n)
