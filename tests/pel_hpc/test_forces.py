@@ -111,13 +111,47 @@ def test_tiny_box_list_holds_every_image_within_list_radius(liquid65):
     assert len({(i, j) for i, j, _ in listed}) < len(listed)  # multi-image entries exist
 
 
-@pytest.mark.parametrize("n", [1000, 600, 1400])  # 10, 9, 11 cells per edge of box + halo: last z block of 2 or 1 cells
+@pytest.mark.parametrize("n", [1000, 600, 1400])  # 6, 5, 6 cells of side r_list per edge of box + halo
 def test_cell_list_equals_brute_force_pairs(random1000, n):
     state = random1000 if n == 1000 else random_state(n, 1.2, 0.8, n)
     s, dom, table = _setup(state, 2.5)
-    assert not dom.min_image and s.n_ghost > 0 and dom._cell_grid()[2][2] == {1000: 11, 600: 10, 1400: 12}[n]
+    assert not dom.min_image and s.n_ghost > 0 and dom._cell_grid()[2][2] == {1000: 6, 600: 5, 1400: 6}[n]
     listed = _listed_pairs(s, dom)
     assert listed == _brute_force_pairs(s, table) and len(listed) > 50 * s.n_local
+
+
+@pytest.mark.parametrize("n_own", [1, 6])
+def test_stencil_box_filter_drops_only_candidates_the_distance_test_rejects(n_own):
+    """The list builder copies only stencil particles within r_list of the bounding box of a cell's
+    owned particles; with rounding that must never drop a partner the per-particle test lists.
+    Candidates within a few ulps of r_list from each owned particle: rows with and without the
+    filter are identical, entry for entry, while the filter does drop candidates.  With one
+    owned particle its box is the particle, so every shell candidate is also on the box's shell."""
+    from pel_hpc.md.neighbors import _owned_bounds, _select, _stencil
+
+    rng = np.random.default_rng(3)
+    r, n_shell = 2.8, 400
+    own = 10.0 + rng.uniform(0.0, 1.4, (n_own, 3))
+    u = rng.normal(size=(n_own, n_shell, 3))
+    u /= np.linalg.norm(u, axis=2, keepdims=True)
+    shell = r * (1.0 + rng.integers(-4, 5, (n_own, n_shell, 1)) * 2.0**-52)  # within 4 ulps of r_list
+    far = own[:, None, :] + u * rng.uniform(0.0, 2.0 * r, (n_own, n_shell, 1))
+    cands = np.concatenate([(own[:, None, :] + u * shell).reshape(-1, 3), far.reshape(-1, 3)])
+    n_c = len(cands)
+    xs, rows = np.ascontiguousarray(cands.T), np.arange(n_c, dtype=np.int32)
+    start, nc = np.array([0, n_c, n_c]), np.ones(3, np.int64)  # one cell; A candidates only
+    bounds = np.empty(6)
+    _owned_bounds(own, np.arange(n_own), 0, n_own, n_own, bounds)
+    cand, cj, d2, row = np.empty((3, n_c)), np.empty(n_c, np.int32), np.empty(n_c), np.empty(n_c + 1, np.int32)
+    kept, lists = {}, {}
+    for reach2 in (np.inf, r * r):
+        kept[reach2] = n_t = _stencil(xs, rows, start, 0, 0, 0, 0, nc, 1, bounds, reach2, cand, cj, 0)
+        lists[reach2] = [row[:_select(p[0], p[1], p[2], cand, cj, n_t, n_t, r * r, r * r, d2, row)[1]].copy()
+                         for p in own]
+    assert all(np.array_equal(a, b) for a, b in zip(lists[r * r], lists[np.inf]))
+    assert kept[r * r] < 0.9 * kept[np.inf]
+    own_shell = [np.count_nonzero((lst >= n_shell * k) & (lst < n_shell * (k + 1))) for k, lst in enumerate(lists[np.inf])]
+    assert all(40 < c < 360 for c in own_shell)  # each particle's shell is split: listed and rejected by rounding
 
 
 @pytest.mark.parametrize("fixture, cutoff", [("liquid65", 1.8), ("random1000", 2.5)])
