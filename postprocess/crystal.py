@@ -39,6 +39,7 @@ from pel_hpc.errors import CorruptFileError, DeckError
 from pel_hpc.io import layout as L
 from pel_hpc.io.reader import written_frames
 from postprocess import io as pio
+from postprocess.command import run
 
 DROP_SIGMAS = 5.0
 DROP_MIN = 0.05
@@ -141,8 +142,8 @@ def main(argv=None) -> int:
     ap.add_argument("--frames", type=int, default=8, help="frames sampled per run (the last one included)")
     ap.add_argument("--r-cut", type=float, default=R_CUT, help="A-A neighbour distance [sigma]")
     args = ap.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
     rows = [watch_file(f, args.frames, args.r_cut, r) for f in args.files for r in pio.replicas(f)]
+    args.out.mkdir(parents=True, exist_ok=True)
     for r in rows:
         print(f"{r.run}: Q6 {r.q6_global:.3f}, solid-like A {r.solid_fraction_max:.2f}, "
               f"e_IS drop {r.e_is_drop:.3f} ± {r.e_is_drop_err:.3f} → {'FLAGGED: ' + r.reason if r.flagged else 'liquid'}")
@@ -151,4 +152,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run(main, "python -m postprocess.crystal"))

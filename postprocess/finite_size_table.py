@@ -17,6 +17,7 @@ import numpy as np
 from pel_hpc.io import layout as L
 from postprocess import dynamics, kww
 from postprocess import io as pio
+from postprocess.command import run
 
 K_DEFAULT = 7.25
 
@@ -48,8 +49,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--k", type=float, default=K_DEFAULT, help="wave vector of F_s for tau_alpha [1/sigma]")
     args = ap.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
     rows = [md_row(f, args.k) for f in args.files]
+    args.out.mkdir(parents=True, exist_ok=True)
     keys = list(rows[0])
     lines = [",".join(keys)] + [",".join(str(r[c]) for c in keys) for r in rows]
     path = args.out / "finite_size.csv"
@@ -59,4 +60,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run(main, "python -m postprocess.finite_size_table"))

@@ -20,7 +20,6 @@ Command: ``python -m postprocess.ice FILE.h5 --out DIR`` writes ``DIR/<stem>_eve
 ``postprocess.figures.fig04`` / ``fig11`` run the same analysis (same options) and plot it.
 """
 import argparse
-import sys
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -28,13 +27,14 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from pel_hpc.errors import CorruptFileError, DeckError, InputFileError, PelError
+from pel_hpc.errors import CorruptFileError, DeckError, InputFileError
 from pel_hpc.io import layout
 from postprocess.dynamics import scattering
 from postprocess.events import EventRule, detect_events, distance_statistics, first_event_pairs
 from postprocess.io import provenance, read_positions
 from postprocess.kww import fit_kww
 from postprocess.structure import first_minimum, radial_distribution
+from postprocess.command import run
 
 
 SHELL_TYPES = {"all": (0, 1), "A": (0,)}
@@ -253,16 +253,12 @@ def open_ensemble(path: Path) -> Ensemble:
 def run_cli(argv, prog: str, description: str):
     """Parse the shared options, analyse the file and write its CSV: (args, result, csv path).
 
-    A :class:`~pel_hpc.errors.PelError` becomes one line on stderr and its exit code (SystemExit).
+    Bad input raises a :class:`~pel_hpc.errors.PelError` (one line through :func:`postprocess.command.run`).
     """
     parser = argparse.ArgumentParser(prog=prog, description=description)
     add_arguments(parser)
     args = parser.parse_args(argv)
-    try:
-        result = analyse(open_ensemble(args.file), options_from(args))
-    except PelError as err:
-        print(f"{prog}: error: {err}", file=sys.stderr)
-        raise SystemExit(err.exit_code) from None
+    result = analyse(open_ensemble(args.file), options_from(args))
     args.out.mkdir(parents=True, exist_ok=True)
     return args, result, write_csv(result, args.out / f"{args.file.stem}_events.csv", str(args.file))
 
@@ -274,4 +270,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run(main, "python -m postprocess.ice"))

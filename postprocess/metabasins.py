@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pel_hpc.errors import DeckError
+from postprocess.command import run
 
 ENERGY_TOL = 1e-9
 """Default tolerance [ε, total IS energy] under which two IS count as the same (see rule 1)."""
@@ -168,9 +169,9 @@ def main(argv=None) -> int:
     ap.add_argument("--energy-tol", type=float, default=ENERGY_TOL)
     args = ap.parse_args(argv)
     out = Path(args.out)
+    replicas = {name: pio.replicas(name) for name in args.files}  # every input checked before any output
     out.mkdir(parents=True, exist_ok=True)
-    for name in args.files:
-        reps = pio.replicas(name)
+    for name, reps in replicas.items():
         for r in reps:
             traj = pio.read_inherent_structures(name, r)
             mbs = find_metabasins(traj.energy_total, traj.time, args.energy_tol)
@@ -180,4 +181,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run(main, "python -m postprocess.metabasins"))

@@ -36,6 +36,7 @@ from pel_hpc.errors import DeckError
 from postprocess.landscape import ENTROPIC_SIGN, PELParameters
 from postprocess.metabasins import ENERGY_TOL
 from postprocess.mb_stats import BinnedWaitingTimes, bin_waiting_times, fit_dos, sigma_gamma
+from postprocess.command import run
 
 TABLE_COLUMNS = ("sigma", "lam", "e_c", "kappa", "gamma0", "e_cut", "sigma_gamma", "e0", "v0")
 
@@ -186,10 +187,10 @@ def fit_command(argv, prog: str, description: str):
     ap.add_argument("--min-count", type=int, default=20)
     args = ap.parse_args(argv)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     sets, sources = sets_from_files(args.files, args.energy_tol)
     edges = energy_edges(sets, args.bin_width)
     fit = fit_pel(sets, edges, args.sign, args.fit_v0, min_count=args.min_count)
+    out.mkdir(parents=True, exist_ok=True)
     write_table(fit, out / "table1.csv", sources)
     return args, out, sets, sources, edges, fit
 
@@ -202,4 +203,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run(main, "python -m postprocess.pel_fit"))

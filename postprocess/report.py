@@ -27,6 +27,7 @@ import yaml
 from pel_hpc.errors import InputFileError
 from postprocess import io as pio
 from postprocess.landscape import TABLE_I
+from postprocess.command import run
 
 FIGURES = {
     1: ("fig01", "D and τα of the MB trajectory vs the CTRW expressions (Sect. II)"),
@@ -305,8 +306,9 @@ def main(argv=None) -> int:
     ap.add_argument("runs", type=Path, help="folder with manifest.json (jobs/study_laptop.py: runs/study)")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
+    blocks = build(args.runs)
     args.out.mkdir(parents=True, exist_ok=True)
-    blocks = copy_figures(build(args.runs), args.out)
+    blocks = copy_figures(blocks, args.out)
     (args.out / "index.md").write_text(to_markdown(blocks))
     (args.out / "index.html").write_text(to_html(blocks))
     print(args.out / "index.html")
@@ -314,4 +316,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run(main, "python -m postprocess.report"))

@@ -20,13 +20,14 @@ import dataclasses
 import hashlib
 import itertools
 import json
-import sys
+import os
 import time
 
 import h5py
 import yaml
 
-from pel_hpc.errors import DeckError, InputFileError, PelError
+from pel_hpc.errors import CorruptFileError, DeckError, InputFileError
+from postprocess.command import run
 from postprocess.landscape import TABLE_I
 
 from .simulation import CLMConfig, CLMSimulation, CLMTallies
@@ -63,6 +64,8 @@ def load_scan(path) -> list[CLMConfig]:
             doc = yaml.safe_load(fh) or {}
     except OSError as exc:
         raise InputFileError(f"cannot read scan file {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise DeckError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
     _check_keys(doc, ("pel", "grid", "run"), str(path))
     pel_over, grid, run = doc.get("pel") or {}, doc.get("grid") or {}, doc.get("run") or {}
     _check_keys(pel_over, [f.name for f in dataclasses.fields(TABLE_I)], f"{path}: pel")
@@ -126,17 +129,27 @@ def write_point(h5: h5py.File, cfg: CLMConfig, tallies: CLMTallies, seconds: flo
 
 
 def read_results(path) -> list[CLMTallies]:
-    """All complete grid points of a scan file as CLMTallies (with their configurations)."""
+    """All complete grid points of a scan file as CLMTallies (with their configurations).
+
+    A missing file is an InputFileError; one that HDF5 cannot read, or that holds no complete grid
+    point (not written by :func:`run_scan`, or none finished), a CorruptFileError."""
+    if not os.path.exists(path):
+        raise InputFileError(f"no such CLM scan file: {path}")
     out = []
-    with h5py.File(path, "r") as h5:
-        for name in sorted(h5):
-            g = h5[name]
-            if not g.attrs.get("complete", False):
-                continue
-            cfg = config_from_dict(json.loads(g.attrs["config"]))
-            arrays = {k: g[k][()] for k in ARRAYS}
-            scalars = {k: g.attrs[k].item() for k in SCALARS}
-            out.append(CLMTallies(config=cfg, **arrays, **scalars))
+    try:
+        with h5py.File(path, "r") as h5:
+            for name in sorted(h5):
+                g = h5[name]
+                if not isinstance(g, h5py.Group) or not g.attrs.get("complete", False):
+                    continue
+                cfg = config_from_dict(json.loads(g.attrs["config"]))
+                arrays = {k: g[k][()] for k in ARRAYS}
+                scalars = {k: g.attrs[k].item() for k in SCALARS}
+                out.append(CLMTallies(config=cfg, **arrays, **scalars))
+    except (OSError, KeyError) as exc:
+        raise CorruptFileError(f"{path}: not a readable CLM scan file ({exc})") from None
+    if not out:
+        raise CorruptFileError(f"{path}: no complete CLM grid point (a file of python -m postprocess.clm.scan?)")
     return out
 
 
@@ -163,15 +176,11 @@ def main(argv=None) -> int:
     ap.add_argument("scan", help="scan YAML file")
     ap.add_argument("--out", required=True, help="HDF5 file to create or extend")
     args = ap.parse_args(argv)
-    try:
-        configs = load_scan(args.scan)
-        n = run_scan(configs, args.out)
-    except PelError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    configs = load_scan(args.scan)
+    n = run_scan(configs, args.out)
     print(f"{n} of {len(configs)} grid points computed, {len(configs) - n} already stored in {args.out}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(run(main, "python -m postprocess.clm.scan"))

@@ -18,6 +18,7 @@ from postprocess import ctrw
 from postprocess.figures.common import add_common_arguments, analyse_file, footer, kww_of
 from postprocess.landscape import TABLE_I
 from postprocess.figures.save import save_png  # noqa: E402
+from postprocess.command import run  # noqa: E402
 
 COLUMNS = ("T", "n_mb", "a2", "mean_tau", "D_msd", "D_mb", "D_ctrw", "tau_alpha_mb_kww", "tau_alpha_ctrw",
            "pel_mean_tau_s-1", "pel_mean_tau_s+1", "pel_tau_alpha_s-1", "pel_tau_alpha_s+1")
@@ -56,8 +57,8 @@ def main(argv=None) -> int:
     add_common_arguments(ap)
     args = ap.parse_args(argv)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     analyses = sorted((analyse_file(f, energy_tol=args.energy_tol) for f in args.files), key=lambda a: a.temperature)
+    out.mkdir(parents=True, exist_ok=True)
     table = rows(analyses)
     np.savetxt(out / "fig01.csv", table, delimiter=",", header=f"# sources: {footer(analyses)}\n" + ",".join(COLUMNS),
                comments="", fmt="%.6g")
@@ -66,4 +67,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run(main, "python -m postprocess.figures.fig01"))

@@ -13,6 +13,7 @@ import numpy as np
 
 from postprocess.figures.common import add_common_arguments, analyse_file, footer, kww_of
 from postprocess.figures.save import save_png  # noqa: E402
+from postprocess.command import run  # noqa: E402
 
 
 def curves(a, kc: float):
@@ -29,8 +30,8 @@ def main(argv=None) -> int:
     ap.add_argument("--kc", type=float, default=15.0, help="k_c for S_cont [1/sigma]")
     args = ap.parse_args(argv)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     analyses = sorted((analyse_file(f, energy_tol=args.energy_tol) for f in args.files), key=lambda a: a.temperature)
+    out.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(6, 4))
     cols = []
     for a in analyses:
@@ -51,4 +52,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run(main, "python -m postprocess.figures.fig02"))

@@ -16,6 +16,7 @@ from pel_hpc.errors import DeckError
 from postprocess import kww
 from postprocess.figures.common import add_common_arguments, analyse_file, footer
 from postprocess.figures.save import save_png  # noqa: E402
+from postprocess.command import run  # noqa: E402
 
 
 def k_scan(a):
@@ -36,9 +37,9 @@ def main(argv=None) -> int:
     add_common_arguments(ap)
     args = ap.parse_args(argv)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     a = analyse_file(args.files[0], energy_tol=args.energy_tol)
     t0_mb, b_mb, t0_c, b_c, pt0, pb, kc = k_scan(a)
+    out.mkdir(parents=True, exist_ok=True)
     fig, (ax1, ax2) = plt.subplots(2, 1, sharex=True, figsize=(5, 6))
     ax1.loglog(a.k, t0_mb, "o", label="MB")
     ax1.loglog(a.k, t0_c, "s", label="coordinates")
@@ -60,4 +61,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run(main, "python -m postprocess.figures.fig03"))

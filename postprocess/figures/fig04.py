@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from postprocess.ice import IceResult, run_cli  # noqa: E402
 from postprocess.figures.save import save_png  # noqa: E402
+from postprocess.command import run  # noqa: E402
 
 
 MIN_EXPECTED = 0.5  # bins with N_av(d) below this are not drawn: their ratio has no resolution
@@ -51,4 +52,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run(main, "python -m postprocess.figures.fig04"))

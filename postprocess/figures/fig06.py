@@ -15,6 +15,7 @@ from pel_hpc.errors import DeckError
 from postprocess import finite_size as fs
 from postprocess.clm.summary import reduction
 from postprocess.figures.clm_common import finish, nearest_neighbour_table, parser
+from postprocess.command import run
 
 
 def md_couplings(table, md_path):
@@ -71,4 +72,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run(main, "python -m postprocess.figures.fig06"))

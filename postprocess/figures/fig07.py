@@ -15,6 +15,7 @@ import numpy as np
 from pel_hpc.errors import DeckError
 from postprocess.figures.clm_common import finish, nearest_neighbour_table, parser
 from postprocess.figures.fig06 import md_couplings
+from postprocess.command import run
 
 
 def main(argv=None) -> int:
@@ -42,4 +43,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run(main, "python -m postprocess.figures.fig07"))

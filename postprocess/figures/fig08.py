@@ -16,6 +16,7 @@ from postprocess import finite_size as fs
 from postprocess.clm.observables import stokes_einstein_exponent
 from postprocess.ctrw import predicted_mean_tau, predicted_tau_alpha
 from postprocess.figures.clm_common import finish, nearest_neighbour_table, parser
+from postprocess.command import run
 
 
 def gamma_scaled_curve(table, q_ref: float):
@@ -61,4 +62,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run(main, "python -m postprocess.figures.fig08"))

@@ -11,9 +11,11 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
+from pel_hpc.errors import DeckError
 from postprocess.clm.observables import kww_of_persistence, persistence
 from postprocess.clm.scan import read_results
 from postprocess.clm.summary import merge_seeds
+from postprocess.command import run
 from postprocess.figures.clm_common import finish, parser
 from postprocess.kww import kww_tau_alpha
 
@@ -24,8 +26,12 @@ def main(argv=None) -> int:
     ap.add_argument("--md-curve", help="CSV with columns t,S of the MD S(k_c, t)")
     args = ap.parse_args(argv)
     runs = [r for r in merge_seeds(read_results(args.scan)) if r.config.r_max is None]
+    if not runs:
+        raise DeckError(f"{args.scan}: no grid point with nearest-neighbour coupling (r_max unset) to draw")
     temp = args.temperature if args.temperature is not None else min(r.config.temperature for r in runs)
     runs = sorted((r for r in runs if np.isclose(r.config.temperature, temp)), key=lambda r: r.config.q)
+    if not runs:
+        raise DeckError(f"{args.scan}: no nearest-neighbour grid point at --temperature {temp:g}")
     fig, ax = plt.subplots(figsize=(5.5, 4))
     cols = []
     for r in runs:
@@ -53,4 +59,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run(main, "python -m postprocess.figures.fig09"))

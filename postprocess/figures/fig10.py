@@ -14,6 +14,7 @@ import numpy as np
 from postprocess.clm.scan import read_results
 from postprocess.clm.summary import reduction, summarise
 from postprocess.figures.clm_common import finish, parser
+from postprocess.command import run
 
 
 def main(argv=None) -> int:
@@ -39,4 +40,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run(main, "python -m postprocess.figures.fig10"))

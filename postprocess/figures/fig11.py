@@ -16,6 +16,7 @@ import numpy as np  # noqa: E402
 from postprocess.figures.fig04 import footer  # noqa: E402
 from postprocess.ice import IceResult, run_cli  # noqa: E402
 from postprocess.figures.save import save_png  # noqa: E402
+from postprocess.command import run  # noqa: E402
 
 
 def plot(result: IceResult, source: Path, path: Path) -> Path:
@@ -45,4 +46,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run(main, "python -m postprocess.figures.fig11"))

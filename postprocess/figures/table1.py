@@ -19,6 +19,7 @@ from postprocess import landscape  # noqa: E402
 from postprocess.mb_stats import bin_waiting_times  # noqa: E402
 from postprocess.pel_fit import fit_command  # noqa: E402
 from postprocess.figures.save import save_png  # noqa: E402
+from postprocess.command import run  # noqa: E402
 
 
 def plot(fit, sets, edges, sources, path: Path, min_count: int) -> Path:
@@ -45,4 +46,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run(main, "python -m postprocess.figures.table1"))

@@ -3,7 +3,7 @@ import h5py
 import numpy as np
 import pytest
 
-from pel_hpc.errors import DeckError
+from pel_hpc.errors import DeckError, InputFileError
 from postprocess.clm import scan
 
 YAML = """
@@ -49,4 +49,5 @@ def test_changed_run_settings_are_new_points(tmp_path):
 def test_bad_scan_file(tmp_path):
     with pytest.raises(DeckError, match="tempreature"):
         scan.load_scan(_write(tmp_path, "grid: {tempreature: [0.5]}"))
-    assert scan.main([str(tmp_path / "missing.yaml"), "--out", str(tmp_path / "x.h5")]) == 3
+    with pytest.raises(InputFileError, match="missing.yaml"):  # one line and exit 3 via postprocess.command.run
+        scan.main([str(tmp_path / "missing.yaml"), "--out", str(tmp_path / "x.h5")])

@@ -55,14 +55,15 @@ def test_figures_are_written_and_match_the_in_memory_analysis(h5file, tmp_path):
 
 def test_shell_option_reaches_the_rule_and_bad_options_are_refused(h5file, tmp_path, capsys):
     from pel_hpc.errors import DeckError
+    from postprocess.command import run
     from postprocess.figures.fig04 import main
 
     with pytest.raises(SystemExit):  # argparse: not one of the choices
         main([str(h5file), "--out", str(tmp_path), "--shell", "B"])
     capsys.readouterr()
-    with pytest.raises(SystemExit) as info:  # a DeckError: one line and its exit code
-        main([str(h5file), "--out", str(tmp_path), "--jump", "-1"])
-    assert info.value.code == DeckError.exit_code
+    # a DeckError: one line and its exit code through the commands' entry point
+    assert run(main, "python -m postprocess.figures.fig04",
+               [str(h5file), "--out", str(tmp_path), "--jump", "-1"]) == DeckError.exit_code
     err = capsys.readouterr().err.strip()
     assert "error: ICE options must be positive: jump" in err and "\n" not in err
     assert main([str(h5file), "--out", str(tmp_path), *ARGS, "--shell", "A"]) == 0

@@ -1,0 +1,25 @@
+"""The one entry point of every post-processing command (``python -m postprocess.…``).
+
+Bad input — a missing or corrupt file, an HDF5 file that is not ours, an invalid option value — is
+a :class:`~pel_hpc.errors.PelError` (or an ``OSError`` from the file system or HDF5) and becomes
+one line, ``<prog>: error: <message>``, on stderr and a non-zero exit code (the error's own, 3 for
+an ``OSError``), as ``pel-hpc`` does; anything else is a bug and keeps its traceback.  Called
+as a function, a command's ``main`` raises instead.
+"""
+from __future__ import annotations
+
+import sys
+
+from pel_hpc.errors import InputFileError, PelError
+
+
+def run(main, prog: str, argv=None) -> int:
+    """``main(argv)``'s exit code, with bad input reported in one line (module docstring)."""
+    try:
+        return main(argv)
+    except PelError as err:
+        code, message = err.exit_code, str(err)
+    except OSError as err:
+        code, message = InputFileError.exit_code, str(err)
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    return code

@@ -1,0 +1,75 @@
+"""Every post-processing command refuses bad input in one line, with a non-zero exit and no output.
+
+A user on a login node gives a command a missing file, a truncated one, a text file or an HDF5 file
+that is not ours: ``postprocess.command.run`` (the commands' ``__main__`` entry) must print one line
+``python -m postprocess.<name>: error: ...`` naming the file, return the error's exit code, and the
+``--out`` folder must not appear.
+"""
+import importlib
+
+import h5py
+import numpy as np
+import pytest
+
+from pel_hpc.errors import CorruptFileError, DeckError, InputFileError
+from postprocess.command import run
+
+FILE_COMMANDS = ["metabasins", "pel_fit", "figures.table1", "figures.fig01", "figures.fig02", "figures.fig03",
+                 "ice", "figures.fig04", "figures.fig11", "crystal", "finite_size_table",
+                 "figures.fig06", "figures.fig08", "figures.fig09", "figures.fig10"]
+
+
+@pytest.fixture(scope="module")
+def bad_files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("bad")
+    with h5py.File(d / "foreign.h5", "w") as f:
+        f["a"] = np.arange(10.0)
+    with h5py.File(d / "whole.h5", "w") as f:
+        f["particles/replica_000/position/value"] = np.zeros((50, 65, 3))
+    raw = (d / "whole.h5").read_bytes()
+    (d / "truncated.h5").write_bytes(raw[: len(raw) // 3])
+    (d / "text.h5").write_text("positions: not HDF5\n")
+    return {"missing": (d / "missing.h5", InputFileError), "truncated": (d / "truncated.h5", CorruptFileError),
+            "text": (d / "text.h5", CorruptFileError), "foreign": (d / "foreign.h5", CorruptFileError)}
+
+
+def _one_line_refusal(capsys, module: str, argv, codes):
+    prog = f"python -m postprocess.{module}"
+    main = importlib.import_module(f"postprocess.{module}").main
+    code = run(main, prog, [str(a) for a in argv])
+    out, err = capsys.readouterr()
+    assert code in codes, (code, err)
+    assert err.startswith(f"{prog}: error: ") and err.count("\n") == 1, err
+    return err
+
+
+@pytest.mark.parametrize("kind", ["missing", "truncated", "text", "foreign"])
+@pytest.mark.parametrize("module", FILE_COMMANDS)
+def test_bad_input_file_is_one_line_and_writes_nothing(module, kind, bad_files, tmp_path, capsys):
+    path, error = bad_files[kind]
+    out = tmp_path / "out"
+    err = _one_line_refusal(capsys, module, [path, "--out", out], {error.exit_code})
+    assert path.name in err
+    assert not out.exists()
+
+
+def test_fig07_without_its_md_table_is_refused(bad_files, tmp_path, capsys):
+    err = _one_line_refusal(capsys, "figures.fig07", [bad_files["foreign"][0], "--out", tmp_path / "o"],
+                            {DeckError.exit_code, CorruptFileError.exit_code})
+    assert not (tmp_path / "o").exists() and ("--md" in err or "foreign.h5" in err)
+
+
+def test_report_without_a_study_folder_is_refused(tmp_path, capsys):
+    err = _one_line_refusal(capsys, "report", [tmp_path / "nowhere", "--out", tmp_path / "report"],
+                            {InputFileError.exit_code})
+    assert "manifest" in err and not (tmp_path / "report").exists()
+
+
+@pytest.mark.parametrize("text, error", [(None, InputFileError), ("grid: [1\n", DeckError),
+                                         ("grid: {temperature: [0.6]}\nbogus: 1\n", DeckError)])
+def test_clm_scan_refuses_a_bad_scan_file(text, error, tmp_path, capsys):
+    deck = tmp_path / "scan.yaml"
+    if text is not None:
+        deck.write_text(text)
+    _one_line_refusal(capsys, "clm.scan", [deck, "--out", tmp_path / "clm.h5"], {error.exit_code})
+    assert not (tmp_path / "clm.h5").exists()
