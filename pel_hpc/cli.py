@@ -81,8 +81,11 @@ def main(argv=None) -> int:
     try:
         return int(args.handler(args) or 0)
     except PelError as err:
-        print(f"pel-hpc: error: {err}", file=sys.stderr)
+        from pel_hpc.parallel.comm import report_failure  # once per run, whole, on stderr
+
+        report_failure(f"pel-hpc: error: {err}", err.exit_code)
         return err.exit_code
     except KeyboardInterrupt:
         print("pel-hpc: interrupted", file=sys.stderr)
         return 130
+

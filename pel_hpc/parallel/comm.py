@@ -6,6 +6,8 @@ never taken from a module-level ``COMM_WORLD``, so replica groups work unchanged
 """
 from __future__ import annotations
 
+import os
+import sys
 import time
 
 import numpy as np
@@ -133,6 +135,68 @@ class MPIComm:
         return MPIComm(self.raw.Split(color, key))
 
 
+LAUNCHER_RANK = ("OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK")  # set by mpirun (Open MPI, PMIx, MPICH/srun)
+
+
+def world_rank(environ=None) -> int:
+    """This process's rank in MPI_COMM_WORLD, also before MPI is started (from the launcher's
+    environment); 0 in a process that no launcher started.  Never starts MPI itself."""
+    mpi = sys.modules.get("mpi4py.MPI")
+    if mpi is not None and mpi.Is_initialized() and not mpi.Is_finalized():
+        return mpi.COMM_WORLD.Get_rank()
+    env = os.environ if environ is None else environ
+    for name in LAUNCHER_RANK:
+        if env.get(name, "").isdigit():
+            return int(env[name])
+    return 0
+
+
+_FAILURES = None  # a duplicate of COMM_WORLD made by world(): error reports agree on it, apart from other traffic
+
+
 def world() -> SerialComm | MPIComm:
-    """The world communicator: an :class:`MPIComm` (one rank under plain ``python`` is fine)."""
-    return MPIComm()
+    """The world communicator: an :class:`MPIComm` (one rank under plain ``python`` is fine).
+
+    Collective on first use: also duplicates COMM_WORLD for :func:`report_failure`."""
+    global _FAILURES
+    comm = MPIComm()
+    if _FAILURES is None and comm.size > 1:
+        _FAILURES = comm.raw.Dup()
+    return comm
+
+
+def report_failure(line: str, exit_code: int, stream=None, delay: float = 2.0) -> None:
+    """Report a failure once per run, as one whole line on ``stream`` (stderr), then return.
+
+    mpirun forwards each rank's stderr as it arrives, so the line is written in one call (in two
+    pieces, unbuffered Python's text then newline, it can merge with another rank's).  Bad input
+    fails on every rank at once, and then rank 0 alone reports:
+
+    * MPI running (after :func:`world`): the ranks meet in a barrier on a communicator of its own;
+      if every rank arrives within ``delay`` seconds, rank 0 writes the line and all return
+      (MPI then finalises normally).  A rank that does not meet the others failed alone (the others
+      wait elsewhere, for it): it writes its line and aborts the job with ``exit_code``, as a
+      normal exit would leave the others waiting for ever.
+    * MPI not started (a bad deck): rank 0 writes at once, any other rank ``delay`` seconds later,
+      by which time mpirun has ended the job on rank 0's exit; a rank that failed alone still reports.
+    """
+    stream = sys.stderr if stream is None else stream
+    mpi = sys.modules.get("mpi4py.MPI")
+    running = mpi is not None and mpi.Is_initialized() and not mpi.Is_finalized()
+    if running and _FAILURES is not None:
+        request = _FAILURES.Ibarrier()
+        end = time.monotonic() + delay
+        while not request.Test():
+            if time.monotonic() > end:
+                stream.write(line + "\n")
+                stream.flush()
+                mpi.COMM_WORLD.Abort(exit_code)
+            time.sleep(0.005)
+        if _FAILURES.Get_rank() == 0:
+            stream.write(line + "\n")
+            stream.flush()
+        return
+    if world_rank() != 0:
+        time.sleep(delay)
+    stream.write(line + "\n")
+    stream.flush()

@@ -1,4 +1,5 @@
 """The ``pel-hpc run`` command: thermo table from a deck, one-line typed errors."""
+import os
 import subprocess
 import sys
 
@@ -81,3 +82,50 @@ def test_existing_output_is_never_silently_replaced(tmp_path, capsys):
     out.unlink()
     assert main(["run", str(deck), "--restart"]) == 0 and out.exists()
     assert "starting from the beginning" in capsys.readouterr().err
+
+
+MPIRUN = ["mpirun", "--oversubscribe"]
+
+
+def _mpirun(n: int, *args, cwd=None, timeout=120):
+    """``mpirun -n n python args`` with this process's ``os.environ``: an explicit copy, because
+    once an in-process test has started MPI (a singleton), the C-level environment that a plain
+    subprocess inherits holds that singleton's variables, and a nested mpirun fails on them."""
+    return subprocess.run(MPIRUN + ["-n", str(n), sys.executable, *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=timeout, env=dict(os.environ))
+
+
+def _error_lines(proc, prefix="pel-hpc: error: "):
+    return [ln for ln in (proc.stdout + proc.stderr).splitlines() if prefix in ln]
+
+
+def test_bad_deck_under_mpirun_is_reported_once(tmp_path):
+    """Every rank fails on the deck (before MPI starts): one line from rank 0, the deck's exit code."""
+    deck = tmp_path / "bad.yaml"
+    deck.write_text(DECK.format(extra=", densty: 1.2"))
+    proc = _mpirun(3, "-m", "pel_hpc", "run", str(deck))
+    lines = _error_lines(proc)
+    assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith("pel-hpc: error: ") and "densty" in lines[0]
+
+
+def test_corrupt_checkpoint_under_mpirun_is_reported_once(tmp_path):
+    """Every rank fails reading the checkpoint (MPI running): they agree, rank 0 reports, exit 4."""
+    deck = tmp_path / "d.yaml"
+    deck.write_text(DECK.format(extra="").replace("checkpoint: {file: null}", "checkpoint: {every: 100}")
+                    + "ensemble: {replicas: 2}\n")
+    (tmp_path / "out.h5").write_text("not HDF5")
+    (tmp_path / "out.chk.h5").write_text("not HDF5 either")
+    proc = _mpirun(2, "-m", "pel_hpc", "run", str(deck), "--restart", cwd=tmp_path)
+    lines = _error_lines(proc)
+    assert proc.returncode == 4 and len(lines) == 1 and ".h5" in lines[0], proc.stderr
+    assert (tmp_path / "out.h5").read_text() == "not HDF5"  # nothing written over it
+
+
+def test_a_rank_failing_alone_reports_and_ends_the_job(tmp_path):
+    """One rank fails while the others wait for it in a collective: it reports and aborts the job
+    with its code rather than leaving them waiting for ever."""
+    code = ("import sys\nfrom pel_hpc.parallel.comm import world, report_failure\ncomm = world()\n"
+            "if comm.rank == 1:\n    report_failure('pel-hpc: error: rank 1 alone', 5, delay=0.5)\n    sys.exit(5)\n"
+            "comm.barrier()\n")
+    proc = _mpirun(3, "-c", code, timeout=60)
+    assert proc.returncode == 5 and _error_lines(proc) == ["pel-hpc: error: rank 1 alone"]
