@@ -18,7 +18,7 @@ class DeckError(PelError):
 
 
 class InputFileError(PelError):
-    """A missing or unreadable input file (start configuration, checkpoint)."""
+    """A missing or unreadable file or folder the user named (start configuration, checkpoint, an output's folder)."""
 
     exit_code = 3
 

@@ -47,12 +47,13 @@ def _add_export(parser) -> None:
     parser.add_argument("-r", "--replica", type=int, default=0, help="replica to export (default 0)")
     parser.add_argument("--mdanalysis", action="store_true",
                         help="adapt to MDAnalysis' reader: no unit attributes, time-series box edges")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
 
 
 def _export(args) -> int:
     from pel_hpc.io.export import export_replica
 
-    export_replica(args.file, args.out, args.replica, args.mdanalysis)
+    export_replica(args.file, args.out, args.replica, args.mdanalysis, args.overwrite)
     print(f"wrote replica {args.replica} of {args.file} to {args.out}")
     return 0
 

@@ -7,15 +7,22 @@ the hard-linked ``step``/``time`` datasets (one HDF5 object copy per group).
 """
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 
-from pel_hpc.errors import CorruptFileError
+from pel_hpc.errors import CorruptFileError, InputFileError, OutputExistsError
 from pel_hpc.io import layout as L
 from pel_hpc.io.h5md import open_h5
 
 
-def export_replica(path, out, replica: int = 0, mdanalysis: bool = False) -> None:
+def export_replica(path, out, replica: int = 0, mdanalysis: bool = False, overwrite: bool = False) -> None:
     """Write replica ``replica`` of ``path`` to ``out`` as a single-group H5MD 1.1 file.
+
+    ``out`` is written as ``out.tmp`` and renamed when complete, so it is never half-written; an
+    existing ``out`` is replaced only with ``overwrite`` (OutputExistsError otherwise), and never
+    when it is ``path`` itself.
 
     ``mdanalysis`` adapts the copy to MDAnalysis' H5MD reader (2.x), which departs from the
     spec in three ways: it refuses unit strings it does not know (our reduced "sigma",
@@ -23,21 +30,34 @@ def export_replica(path, out, replica: int = 0, mdanalysis: bool = False) -> Non
     so the fixed edges become ``edges/{step,time,value}`` on the position clock; and it reads
     velocities at the position frame index, so velocities at another cadence are dropped.
     """
+    out = Path(out)
+    if out.exists() and Path(path).exists() and os.path.samefile(out, path):
+        raise OutputExistsError(f"'{out}' is the file being exported: choose another output file")
+    if out.exists() and not overwrite:
+        raise OutputExistsError(f"output file '{out}' exists: replace it with --overwrite")
+    if not out.absolute().parent.is_dir():
+        raise InputFileError(f"output folder '{out.absolute().parent}' does not exist")
+    tmp = out.with_name(out.name + ".tmp")
     with open_h5(path, "r") as src:
         if L.particles_path(replica) not in src:
             n = len(src[L.PARTICLES]) if L.PARTICLES in src else 0
             raise CorruptFileError(f"'{path}' has {n} replica groups, no replica {replica}")
-        with open_h5(out, "w") as dst:
-            for name in (L.H5MD, L.PARAMETERS):
-                if name in src:
-                    src.copy(src[name], dst, name=name)
-            for top in (L.PARTICLES, L.OBSERVABLES):
-                path_k = f"{top}/{L.replica_group(replica)}"
-                if path_k in src:
-                    src.copy(src[path_k], dst.require_group(top), name=L.replica_group(replica))
-            if mdanalysis:
-                _adapt_for_mdanalysis(dst[L.particles_path(replica)])
-                dst.visititems(_drop_unit)
+        try:
+            with open_h5(tmp, "w") as dst:
+                for name in (L.H5MD, L.PARAMETERS):
+                    if name in src:
+                        src.copy(src[name], dst, name=name)
+                for top in (L.PARTICLES, L.OBSERVABLES):
+                    path_k = f"{top}/{L.replica_group(replica)}"
+                    if path_k in src:
+                        src.copy(src[path_k], dst.require_group(top), name=L.replica_group(replica))
+                if mdanalysis:
+                    _adapt_for_mdanalysis(dst[L.particles_path(replica)])
+                    dst.visititems(_drop_unit)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    os.replace(tmp, out)
 
 
 def _adapt_for_mdanalysis(group) -> None:

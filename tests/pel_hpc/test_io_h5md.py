@@ -12,7 +12,7 @@ import pytest
 
 from pel_hpc import units
 from pel_hpc.deck.validate import load_deck
-from pel_hpc.errors import CorruptFileError
+from pel_hpc.errors import CorruptFileError, InputFileError, OutputExistsError
 from pel_hpc.io import layout as L
 from pel_hpc.io.checkpoint import read_checkpoint
 from pel_hpc.io.export import export_replica
@@ -153,6 +153,20 @@ def test_export_of_one_replica(tmp_path):
         assert f[L.element_path(2, L.POSITION)][L.STEP].id == f[L.element_path(2, L.IMAGE)][L.STEP].id
     with pytest.raises(CorruptFileError, match="no replica 3"):
         export_replica(cfg.output.file, tmp_path / "r3.h5", 3)
+    assert not (tmp_path / "r3.h5").exists() and not (tmp_path / "r3.h5.tmp").exists()
+    before = (tmp_path / "r2.h5").read_bytes()
+    with pytest.raises(OutputExistsError, match="--overwrite"):  # an existing file is kept
+        export_replica(cfg.output.file, tmp_path / "r2.h5", 1)
+    assert (tmp_path / "r2.h5").read_bytes() == before
+    export_replica(cfg.output.file, tmp_path / "r2.h5", 1, overwrite=True)
+    with h5py.File(tmp_path / "r2.h5", "r") as f:
+        assert list(f[L.PARTICLES]) == [L.replica_group(1)]
+    source = Path(cfg.output.file).read_bytes()
+    with pytest.raises(OutputExistsError, match="being exported"):  # not even with overwrite
+        export_replica(cfg.output.file, cfg.output.file, 0, overwrite=True)
+    assert Path(cfg.output.file).read_bytes() == source
+    with pytest.raises(InputFileError, match="does not exist"):
+        export_replica(cfg.output.file, tmp_path / "no" / "r0.h5", 0)
 
 
 def test_killed_run_file_reads_its_written_frames(tmp_path):
