@@ -8,6 +8,7 @@ as a function, a command's ``main`` raises instead.
 """
 from __future__ import annotations
 
+import argparse
 import sys
 
 from pel_hpc.errors import InputFileError, PelError
@@ -23,3 +24,24 @@ def run(main, prog: str, argv=None) -> int:
         code, message = InputFileError.exit_code, str(err)
     print(f"{prog}: error: {message}", file=sys.stderr)
     return code
+
+
+def positive(kind):
+    """argparse ``type``: a number of ``kind`` (int, float) > 0; anything else is argparse's error line."""
+    return _bounded(kind, lambda v: v > 0, "> 0")
+
+
+def nonnegative(kind):
+    """argparse ``type``: a number of ``kind`` (int, float) >= 0."""
+    return _bounded(kind, lambda v: v >= 0, ">= 0")
+
+
+def _bounded(kind, ok, bound: str):
+    def parse(text: str):
+        value = kind(text)  # a ValueError becomes argparse's "invalid <kind> value"
+        if not ok(value):  # NaN fails every bound
+            raise argparse.ArgumentTypeError(f"must be {bound}, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse

@@ -39,7 +39,7 @@ from pel_hpc.errors import CorruptFileError, DeckError
 from pel_hpc.io import layout as L
 from pel_hpc.io.reader import written_frames
 from postprocess import io as pio
-from postprocess.command import run
+from postprocess.command import positive, run
 
 DROP_SIGMAS = 5.0
 DROP_MIN = 0.05
@@ -139,8 +139,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m postprocess.crystal", description=__doc__.splitlines()[0])
     ap.add_argument("files", nargs="+")
     ap.add_argument("--out", required=True, type=Path)
-    ap.add_argument("--frames", type=int, default=8, help="frames sampled per run (the last one included)")
-    ap.add_argument("--r-cut", type=float, default=R_CUT, help="A-A neighbour distance [sigma]")
+    ap.add_argument("--frames", type=positive(int), default=8, help="frames sampled per run (the last one included)")
+    ap.add_argument("--r-cut", type=positive(float), default=R_CUT, help="A-A neighbour distance [sigma]")
     args = ap.parse_args(argv)
     rows = [watch_file(f, args.frames, args.r_cut, r) for f in args.files for r in pio.replicas(f)]
     args.out.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ import numpy as np
 from pel_hpc.io import layout as L
 from postprocess import dynamics, kww
 from postprocess import io as pio
-from postprocess.command import run
+from postprocess.command import positive, run
 
 K_DEFAULT = 7.25
 
@@ -47,7 +47,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m postprocess.finite_size_table", description=__doc__.splitlines()[0])
     ap.add_argument("files", nargs="+")
     ap.add_argument("--out", required=True, type=Path)
-    ap.add_argument("--k", type=float, default=K_DEFAULT, help="wave vector of F_s for tau_alpha [1/sigma]")
+    ap.add_argument("--k", type=positive(float), default=K_DEFAULT, help="wave vector of F_s for tau_alpha [1/sigma]")
     args = ap.parse_args(argv)
     rows = [md_row(f, args.k) for f in args.files]
     args.out.mkdir(parents=True, exist_ok=True)

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pel_hpc.errors import DeckError
-from postprocess.command import run
+from postprocess.command import nonnegative, run
 
 ENERGY_TOL = 1e-9
 """Default tolerance [ε, total IS energy] under which two IS count as the same (see rule 1)."""
@@ -166,7 +166,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m postprocess.metabasins", description=main.__doc__)
     ap.add_argument("files", nargs="+")
     ap.add_argument("--out", required=True)
-    ap.add_argument("--energy-tol", type=float, default=ENERGY_TOL)
+    ap.add_argument("--energy-tol", type=nonnegative(float), default=ENERGY_TOL)
     args = ap.parse_args(argv)
     out = Path(args.out)
     replicas = {name: pio.replicas(name) for name in args.files}  # every input checked before any output

@@ -36,7 +36,7 @@ from pel_hpc.errors import DeckError
 from postprocess.landscape import ENTROPIC_SIGN, PELParameters
 from postprocess.metabasins import ENERGY_TOL
 from postprocess.mb_stats import BinnedWaitingTimes, bin_waiting_times, fit_dos, sigma_gamma
-from postprocess.command import run
+from postprocess.command import nonnegative, positive, run
 
 TABLE_COLUMNS = ("sigma", "lam", "e_c", "kappa", "gamma0", "e_cut", "sigma_gamma", "e0", "v0")
 
@@ -180,11 +180,11 @@ def fit_command(argv, prog: str, description: str):
     ap = argparse.ArgumentParser(prog=prog, description=description)
     ap.add_argument("files", nargs="+")
     ap.add_argument("--out", required=True)
-    ap.add_argument("--bin-width", type=float, default=1.0)
+    ap.add_argument("--bin-width", type=positive(float), default=1.0)
     ap.add_argument("--sign", type=int, default=ENTROPIC_SIGN, choices=(-1, 1))
     ap.add_argument("--fit-v0", action="store_true")
-    ap.add_argument("--energy-tol", type=float, default=ENERGY_TOL)
-    ap.add_argument("--min-count", type=int, default=20)
+    ap.add_argument("--energy-tol", type=nonnegative(float), default=ENERGY_TOL)
+    ap.add_argument("--min-count", type=positive(int), default=20)
     args = ap.parse_args(argv)
     out = Path(args.out)
     sets, sources = sets_from_files(args.files, args.energy_tol)

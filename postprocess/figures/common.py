@@ -20,6 +20,7 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 
 from pel_hpc.errors import DeckError  # noqa: E402
+from postprocess.command import nonnegative
 from postprocess import ctrw, dynamics, kww  # noqa: E402
 from postprocess import io as pio  # noqa: E402
 from postprocess.metabasins import ENERGY_TOL, Metabasins, find_metabasins  # noqa: E402
@@ -133,4 +134,4 @@ def kww_of(analysis: TemperatureAnalysis, which: str, k_value: float) -> kww.KWW
 def add_common_arguments(parser) -> None:
     parser.add_argument("files", nargs="+", help="pel_hpc H5MD files (one run per temperature)")
     parser.add_argument("--out", required=True, help="output directory")
-    parser.add_argument("--energy-tol", type=float, default=ENERGY_TOL, help="IS identity tolerance [epsilon, total]")
+    parser.add_argument("--energy-tol", type=nonnegative(float), default=ENERGY_TOL, help="IS identity tolerance [epsilon, total]")

@@ -13,7 +13,7 @@ import numpy as np
 
 from postprocess.figures.common import add_common_arguments, analyse_file, footer, kww_of
 from postprocess.figures.save import save_png  # noqa: E402
-from postprocess.command import run  # noqa: E402
+from postprocess.command import positive, run  # noqa: E402
 
 
 def curves(a, kc: float):
@@ -27,7 +27,7 @@ def curves(a, kc: float):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m postprocess.figures.fig02", description=__doc__.splitlines()[0])
     add_common_arguments(ap)
-    ap.add_argument("--kc", type=float, default=15.0, help="k_c for S_cont [1/sigma]")
+    ap.add_argument("--kc", type=positive(float), default=15.0, help="k_c for S_cont [1/sigma]")
     args = ap.parse_args(argv)
     out = Path(args.out)
     analyses = sorted((analyse_file(f, energy_tol=args.energy_tol) for f in args.files), key=lambda a: a.temperature)

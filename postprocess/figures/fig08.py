@@ -16,7 +16,7 @@ from postprocess import finite_size as fs
 from postprocess.clm.observables import stokes_einstein_exponent
 from postprocess.ctrw import predicted_mean_tau, predicted_tau_alpha
 from postprocess.figures.clm_common import finish, nearest_neighbour_table, parser
-from postprocess.command import run
+from postprocess.command import positive, run
 
 
 def gamma_scaled_curve(table, q_ref: float):
@@ -35,7 +35,7 @@ def gamma_scaled_curve(table, q_ref: float):
 
 def main(argv=None) -> int:
     ap = parser("postprocess.figures.fig08", __doc__)
-    ap.add_argument("--q-ref", type=float, default=0.1, help="q at the highest T for the q ∝ <Gamma>^1/2 curve")
+    ap.add_argument("--q-ref", type=positive(float), default=0.1, help="q at the highest T for the q ∝ <Gamma>^1/2 curve")
     args = ap.parse_args(argv)
     table = nearest_neighbour_table(args.scan)
     fig, ax = plt.subplots(figsize=(5.5, 4))

@@ -15,14 +15,14 @@ from pel_hpc.errors import DeckError
 from postprocess.clm.observables import kww_of_persistence, persistence
 from postprocess.clm.scan import read_results
 from postprocess.clm.summary import merge_seeds
-from postprocess.command import run
+from postprocess.command import positive, run
 from postprocess.figures.clm_common import finish, parser
 from postprocess.kww import kww_tau_alpha
 
 
 def main(argv=None) -> int:
     ap = parser("postprocess.figures.fig09", __doc__)
-    ap.add_argument("--temperature", type=float, help="temperature to draw (default: lowest in the scan)")
+    ap.add_argument("--temperature", type=positive(float), help="temperature to draw (default: lowest in the scan)")
     ap.add_argument("--md-curve", help="CSV with columns t,S of the MD S(k_c, t)")
     args = ap.parse_args(argv)
     runs = [r for r in merge_seeds(read_results(args.scan)) if r.config.r_max is None]

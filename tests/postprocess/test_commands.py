@@ -73,3 +73,19 @@ def test_clm_scan_refuses_a_bad_scan_file(text, error, tmp_path, capsys):
         deck.write_text(text)
     _one_line_refusal(capsys, "clm.scan", [deck, "--out", tmp_path / "clm.h5"], {error.exit_code})
     assert not (tmp_path / "clm.h5").exists()
+
+
+@pytest.mark.parametrize("module, option, value", [
+    ("metabasins", "--energy-tol", "-1"), ("pel_fit", "--bin-width", "0"), ("pel_fit", "--min-count", "-5"),
+    ("crystal", "--frames", "0"), ("crystal", "--r-cut", "nan"), ("finite_size_table", "--k", "-3"),
+    ("figures.fig02", "--kc", "0"), ("figures.fig01", "--energy-tol", "x"), ("figures.fig08", "--q-ref", "-0.1")])
+def test_an_impossible_option_value_is_refused_before_reading(module, option, value, bad_files, tmp_path, capsys):
+    """argparse's usage line, then one error line naming the option; exit 2; nothing read or written
+    (the input here is missing, yet the option is what is reported)."""
+    main = importlib.import_module(f"postprocess.{module}").main
+    with pytest.raises(SystemExit) as info:
+        run(main, f"python -m postprocess.{module}", [str(bad_files["missing"][0]), "--out", str(tmp_path / "o"),
+                                                     option, value])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert info.value.code == 2 and err[-1].startswith(f"python -m postprocess.{module}: error: argument {option}")
+    assert not (tmp_path / "o").exists()
