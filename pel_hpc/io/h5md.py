@@ -18,7 +18,7 @@ import h5py
 import numpy as np
 
 from pel_hpc import __version__, units
-from pel_hpc.errors import CorruptFileError
+from pel_hpc.errors import CorruptFileError, InputFileError
 from pel_hpc.io import layout as L
 from pel_hpc.io.plan import CLOCK_CHUNK
 
@@ -35,9 +35,13 @@ def open_h5(path, mode: str, comm=None) -> h5py.File:
 
     Raises
     ------
+    InputFileError
+        Reading (``r``, ``r+``) a file that does not exist.
     CorruptFileError
         The file exists but is not readable HDF5 (e.g. truncated).
     """
+    if mode in ("r", "r+") and not Path(path).exists():
+        raise InputFileError(f"no such file: '{path}'")
     try:
         if comm is not None and comm.size > 1:  # no raw-data chunk cache: see pel_hpc.io.plan
             return h5py.File(path, mode, driver="mpio", comm=comm.raw, rdcc_nbytes=0)

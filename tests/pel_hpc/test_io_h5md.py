@@ -211,6 +211,12 @@ def test_truncated_file_is_a_one_line_error(run_file, tmp_path):
     out = subprocess.run([sys.executable, "-m", "pel_hpc", "info", str(tmp_path / "cut.h5")],
                          capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == CorruptFileError.exit_code and out.stderr.count("\n") == 1
+    for command in (["info"], ["export", "--overwrite"]):  # a missing file: one line, exit 3 (was a traceback)
+        args = [*command[:1], str(tmp_path / "absent.h5"), *([str(tmp_path / "x.h5")] if command[0] == "export" else [])]
+        out = subprocess.run([sys.executable, "-m", "pel_hpc", *args, *command[1:]], capture_output=True, text=True,
+                             cwd=ROOT)
+        assert out.returncode == InputFileError.exit_code
+        assert out.stderr == f"pel-hpc: error: no such file: '{tmp_path / 'absent.h5'}'\n"
 
 
 def test_bad_deck_at_the_command_line_writes_nothing(tmp_path):
