@@ -67,3 +67,10 @@ def test_launcher_restarts_when_a_checkpoint_exists(tmp_path):
     second = subprocess.run(["bash", "-c", command], capture_output=True, text=True, env=env)
     assert second.returncode == 0, second.stderr
     assert "continuing" in second.stdout  # the final checkpoint marks the run done: nothing left to run
+
+
+def test_md_job_without_a_deck_says_how_to_call_it():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
+    env.update(SLURM_NTASKS="1", PEL_ROOT=str(ROOT))
+    out = subprocess.run(["bash", str(ROOT / "jobs" / "md.sbatch")], capture_output=True, text=True, env=env)
+    assert out.returncode != 0 and "usage: sbatch -n <ranks> jobs/md.sbatch DECK.yaml" in out.stderr
