@@ -1,10 +1,12 @@
 """The one entry point of every post-processing command (``python -m postprocess.…``).
 
-Bad input — a missing or corrupt file, an HDF5 file that is not ours, an invalid option value — is
-a :class:`~pel_hpc.errors.PelError` (or an ``OSError`` from the file system or HDF5) and becomes
-one line, ``<prog>: error: <message>``, on stderr and a non-zero exit code (the error's own, 3 for
-an ``OSError``), as ``pel-hpc`` does; anything else is a bug and keeps its traceback.  Called
-as a function, a command's ``main`` raises instead.
+Bad input — a missing or corrupt file, an HDF5 file that is not ours, a value the analysis cannot
+use — is a :class:`~pel_hpc.errors.PelError` (or an ``OSError`` from the file system or HDF5) and
+becomes one line, ``<prog>: error: <message>``, on stderr and a non-zero exit code (the error's own,
+3 for an ``OSError``), as ``pel-hpc`` does; anything else is a bug and keeps its traceback.  Called
+as a function, a command's ``main`` raises instead.  Option values out of range are refused earlier,
+by argparse (its usage line, one error line naming the option, exit 2), through :func:`positive`
+and :func:`nonnegative`.
 """
 from __future__ import annotations
 
