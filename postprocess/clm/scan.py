@@ -153,10 +153,35 @@ def read_results(path) -> list[CLMTallies]:
     return out
 
 
+SCAN_MARK = "pel_hpc_clm_scan"  # root attribute of a scan file
+
+
+def check_scan_target(path) -> None:
+    """Refuse an ``--out`` that a scan must not write into: a file that is not a scan file (an MD
+    output, say: its groups would be kept but it would gain grid points), an unreadable one, or a
+    missing folder.  A new file, or a scan file to extend, passes."""
+    if not os.path.exists(path):
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise InputFileError(f"output folder '{folder}' does not exist")
+        return
+    try:
+        with h5py.File(path, "r") as h5:
+            foreign = [] if h5.attrs.get(SCAN_MARK, False) else \
+                [name for name in h5 if not (isinstance(h5[name], h5py.Group) and "config" in h5[name].attrs)]
+    except OSError as exc:
+        raise CorruptFileError(f"{path}: not a readable CLM scan file ({exc})") from None
+    if foreign:
+        raise CorruptFileError(f"{path} exists and is not a CLM scan file (it holds {', '.join(map(repr, foreign[:4]))}): "
+                               "choose another --out")
+
+
 def run_scan(configs, out_path, log=print) -> int:
     """Run every configuration not yet complete in ``out_path``; returns how many were computed."""
+    check_scan_target(out_path)
     done = 0
     with h5py.File(out_path, "a") as h5:
+        h5.attrs[SCAN_MARK] = True  # a point cut short by a crash (no config yet) keeps the file a scan file
         for cfg in configs:
             name = config_key(cfg)
             if name in h5 and h5[name].attrs.get("complete", False):

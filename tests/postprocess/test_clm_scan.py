@@ -3,7 +3,7 @@ import h5py
 import numpy as np
 import pytest
 
-from pel_hpc.errors import DeckError, InputFileError
+from pel_hpc.errors import CorruptFileError, DeckError, InputFileError
 from postprocess.clm import scan
 
 YAML = """
@@ -51,3 +51,27 @@ def test_bad_scan_file(tmp_path):
         scan.load_scan(_write(tmp_path, "grid: {tempreature: [0.5]}"))
     with pytest.raises(InputFileError, match="missing.yaml"):  # one line and exit 3 via postprocess.command.run
         scan.main([str(tmp_path / "missing.yaml"), "--out", str(tmp_path / "x.h5")])
+
+
+def test_scan_never_writes_into_a_file_that_is_not_a_scan(tmp_path):
+    """An MD output given as --out by mistake is refused before any CLM work, byte for byte unchanged;
+    a new file, a marked scan file with a point cut short by a crash, and an unmarked older scan
+    file (every group a grid point) are accepted."""
+    md = tmp_path / "md.h5"
+    with h5py.File(md, "w") as f:
+        f.create_group("h5md")
+        f["particles/replica_000/position/value"] = np.zeros((2, 65, 3))
+    before = md.read_bytes()
+    with pytest.raises(CorruptFileError, match="not a CLM scan file.*'h5md'"):
+        scan.run_scan([], md)
+    assert md.read_bytes() == before
+    with pytest.raises(InputFileError, match="does not exist"):
+        scan.run_scan([], tmp_path / "no" / "clm.h5")
+    scan.check_scan_target(tmp_path / "new.h5")
+    with h5py.File(tmp_path / "cut.h5", "w") as f:
+        f.attrs[scan.SCAN_MARK] = True
+        f.create_group("T0.5_q0_cut_short")  # no config attribute yet
+    scan.check_scan_target(tmp_path / "cut.h5")
+    with h5py.File(tmp_path / "old.h5", "w") as f:
+        f.create_group("T0.5_q0_point").attrs["config"] = "{}"
+    scan.check_scan_target(tmp_path / "old.h5")
