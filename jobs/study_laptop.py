@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from pel_hpc.deck.derive import derive  # noqa: E402
 from pel_hpc.errors import PelError  # noqa: E402
+from postprocess.command import positive  # noqa: E402
 
 PY = sys.executable
 ICE_OPTIONS = ["--lag", "5", "--window", "1"]  # τα(T=0.6) ≈ a few τ; the defaults are for T = 0.5 (τα ≈ 100 τ)
@@ -265,21 +266,27 @@ def resume(steps: list, manifest: Path) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python jobs/study_laptop.py", description=__doc__.splitlines()[0])
-    ap.add_argument("--np", type=int, default=2, help="cores to use (default 2)")
+    ap.add_argument("--np", type=positive(int), default=2, help="cores to use (default 2)")
     ap.add_argument("--root", type=Path, default=ROOT, help="runs/study/ and report/ go here (default: project)")
     ap.add_argument("--decks", type=Path, default=ROOT / "input" / "study", help="campaign decks")
-    ap.add_argument("--scale", type=float, default=1.0, help="multiply every stage length (tests: 0.05)")
-    ap.add_argument("--every", type=float, default=20.0, help="seconds between progress lines")
+    ap.add_argument("--scale", type=positive(float), default=1.0, help="multiply every stage length (tests: 0.05)")
+    ap.add_argument("--every", type=positive(float), default=20.0, help="seconds between progress lines")
     ap.add_argument("--resume", action="store_true", help="keep the steps a previous call finished (same command)")
     ap.add_argument("--skip", default="", help="comma-separated post-processing steps to leave out (e.g. fig02,fig03)")
     args = ap.parse_args(argv)
+    if not args.decks.is_dir() or not any(args.decks.glob("*.yaml")):
+        ap.error(f"--decks: no folder of decks (*.yaml) at {args.decks}")
     os.environ.update(NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", PYTHONUNBUFFERED="1",
                       OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", MPLBACKEND="Agg")
     os.environ["PYTHONPATH"] = str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")
     runs = args.root.resolve() / "runs" / "study"
     md = md_steps(args.decks.resolve(), runs, args.scale, args.np)
     skip = set(filter(None, args.skip.split(",")))
-    steps = md + [s for s in post_steps(args.decks.resolve(), runs, md) if s.name not in skip]
+    post = post_steps(args.decks.resolve(), runs, md)
+    if skip - {s.name for s in post}:
+        ap.error(f"--skip: no post-processing step {', '.join(sorted(skip - {s.name for s in post}))}; "
+                 f"the steps are {', '.join(s.name for s in post)}")
+    steps = md + [s for s in post if s.name not in skip]
     steps.append(report_step(runs, args.root.resolve() / "report"))
     if args.resume:
         resume(steps, runs / "manifest.json")

@@ -108,3 +108,16 @@ def test_resume_keeps_finished_runs_and_only_reports_again(study):
     started = re.findall(r"\] start (\S+)", proc.stdout)
     assert started == ["report"]
     assert hashlib.sha256(run.read_bytes()).hexdigest() == digest
+
+
+@pytest.mark.parametrize("args, named", [(["--np", "0"], "--np"), (["--scale", "-1"], "--scale"),
+                                         (["--every", "0"], "--every"), (["--decks", "/nonexistent"], "--decks"),
+                                         (["--skip", "fig02,fgi03"], "fgi03")])
+def test_driver_refuses_impossible_options_before_starting(args, named, tmp_path):
+    """Each of these ran before (np 0 without a core limit, every 0 printing without pause, a mistyped
+    --skip ignored, a missing --decks or a non-positive --scale failing every run): now argparse's error
+    line names the option, exit 2, and nothing is created."""
+    proc = subprocess.run([sys.executable, str(ROOT / "jobs" / "study_laptop.py"), "--root", str(tmp_path / "r"),
+                           *args], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and named in proc.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "r").exists()
