@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from pel_hpc.deck.validate import validate_deck
+from pel_hpc.deck.validate import read_deck_yaml, validate_deck
 from pel_hpc.errors import DeckError, PelError
 
 PATH_KEYS = (("system", "init", "file"), ("preparation", "file"))
@@ -38,7 +38,7 @@ def set_key(data: dict, dotted: str, text: str) -> None:
 def derive(source, out, settings=()) -> Path:
     """Write the derived deck ``out`` from ``source`` with ``settings`` ("key=value") applied."""
     source, out = Path(source).resolve(), Path(out)
-    data = yaml.safe_load(source.read_text()) or {}
+    data = read_deck_yaml(source)[1] or {}
     for item in settings:
         key, sep, value = item.partition("=")
         if not sep:
@@ -50,9 +50,16 @@ def derive(source, out, settings=()) -> Path:
             node = node.get(key) or {}
         if isinstance(node.get(path[-1]), str):
             node[path[-1]] = str((source.parent / node[path[-1]]).resolve())
-    out.parent.mkdir(parents=True, exist_ok=True)
     text = f"# derived from {source}\n" + yaml.safe_dump(data, sort_keys=False)
-    validate_deck(yaml.safe_load(text), out.resolve().parent, text=text)
+    folder = out.resolve().parent
+    made = [p for p in (folder, *folder.parents) if not p.exists()]  # the run folder: validation checks it exists
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        validate_deck(yaml.safe_load(text), folder, text=text)
+    except BaseException:
+        for p in made:  # a bad deck leaves nothing behind
+            p.rmdir()
+        raise
     out.write_text(text)
     return out
 

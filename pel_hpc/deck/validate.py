@@ -28,18 +28,24 @@ def load_deck(path) -> RunConfig:
         Unreadable YAML or any invalid key; the message is one line naming the key path.
     """
     path = Path(path)
+    text, data = read_deck_yaml(path)
+    return validate_deck(data, path.resolve().parent, text=text, deck_path=str(path.resolve()))
+
+
+def read_deck_yaml(path) -> tuple:
+    """(text, parsed YAML) of the deck file ``path``, not yet validated; DeckError if unreadable."""
+    path = Path(path)
     try:
         text = path.read_text()
     except OSError as exc:
         raise DeckError(f"cannot read deck '{path}': {exc.strerror or exc}") from None
     try:
-        data = yaml.safe_load(text)
+        return text, yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise DeckError(f"{path.name}: YAML syntax error{where}: {problem}") from None
-    return validate_deck(data, path.resolve().parent, text=text, deck_path=str(path.resolve()))
 
 
 def validate_deck(data, base_dir, text: str = "", deck_path: str = "") -> RunConfig:

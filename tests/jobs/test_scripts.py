@@ -50,8 +50,14 @@ def test_derive_sets_keys_and_anchors_paths(tmp_path):
     data = yaml.safe_load(out.read_text())
     assert data["run"] == {"seed": 7, "name": "t7"} and data["system"]["n"] == 65
     with pytest.raises(DeckError, match="unknown key 'run.sed'"):
-        derive(tmp_path / "src" / "d.yaml", tmp_path / "bad" / "deck.yaml", ["run.sed=7"])
-    assert not (tmp_path / "bad" / "deck.yaml").exists()
+        derive(tmp_path / "src" / "d.yaml", tmp_path / "bad" / "deep" / "deck.yaml", ["run.sed=7"])
+    assert not (tmp_path / "bad").exists()  # not even the run folder
+    with pytest.raises(DeckError, match="cannot read deck .*missing.yaml"):  # was a traceback
+        derive(tmp_path / "src" / "missing.yaml", tmp_path / "run2" / "deck.yaml")
+    (tmp_path / "src" / "broken.yaml").write_text("system: {n: 65\n")
+    with pytest.raises(DeckError, match="YAML syntax error"):
+        derive(tmp_path / "src" / "broken.yaml", tmp_path / "run3" / "deck.yaml")
+    assert not (tmp_path / "run2").exists() and not (tmp_path / "run3").exists()
 
 
 def test_launcher_restarts_when_a_checkpoint_exists(tmp_path):
