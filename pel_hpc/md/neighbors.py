@@ -136,9 +136,8 @@ def build_cells(x, typ, n_local, cell_of, cell_start, cell_atoms, nc, m, rlist_p
     for c in range(ncell):
         cx, cy, cz = c // (nc[1] * nc[2]), (c // nc[2]) % nc[1], c % nc[2]
         q0, q1 = cell_start[c], cell_start[c + 1]
-        if not _holds_local(cell_atoms, q0, q1, n_local):
+        if not _owned_bounds(x, cell_atoms, q0, q1, n_local, bounds):
             continue
-        _owned_bounds(x, cell_atoms, q0, q1, n_local, bounds)
         n_a = _stencil(xs, rows, start, 0, cx, cy, cz, nc, m, bounds, reach2[0], cand, cj, 0)
         n_t = _stencil(xs, rows, start, ncell, cx, cy, cz, nc, m, bounds, reach2[1], cand, cj, n_a)
         for q in range(q0, q1):
@@ -153,15 +152,6 @@ def build_cells(x, typ, n_local, cell_of, cell_start, cell_atoms, nc, m, rlist_p
             nlist[i, :count[i]] = row[:count[i]]
             worst = max(worst, found)
     return worst
-
-
-@njit(inline="always", cache=True)
-def _holds_local(cell_atoms, q0, q1, n_local):
-    """True when cell_atoms[q0:q1] holds an owned particle (index < n_local)."""
-    for q in range(q0, q1):
-        if cell_atoms[q] < n_local:
-            return True
-    return False
 
 
 @njit(cache=True)
@@ -179,15 +169,19 @@ def _cell_ordered(x, atoms):
 
 @njit(inline="always", cache=True)
 def _owned_bounds(x, cell_atoms, q0, q1, n_local, bounds):
-    """Bounding box of the owned particles among cell_atoms[q0:q1] in ``bounds`` (lo x, y, z, hi x, y, z)."""
+    """Bounding box of the owned particles among cell_atoms[q0:q1] in ``bounds`` (lo x, y, z, hi x, y, z);
+    False when there is none (a ghost-only cell)."""
     for d in range(3):
         bounds[d], bounds[3 + d] = np.inf, -np.inf
+    owned = False
     for q in range(q0, q1):
         i = cell_atoms[q]
         if i < n_local:
+            owned = True
             for d in range(3):
                 bounds[d] = min(bounds[d], x[i, d])
                 bounds[3 + d] = max(bounds[3 + d], x[i, d])
+    return owned
 
 
 @njit(inline="always", cache=True)
