@@ -50,7 +50,8 @@ class ISTrajectory:
         return self.energy_per_particle * self.n_particles
 
 
-def _open(path) -> h5py.File:
+def open_file(path) -> h5py.File:
+    """``path`` opened read-only: InputFileError if it does not exist, CorruptFileError if HDF5 cannot read it."""
     path = Path(path)
     if not path.exists():
         raise InputFileError(f"no such file: '{path}'")
@@ -91,7 +92,7 @@ def deck_temperature(prov: dict) -> float:
 
 def replicas(path) -> list[int]:
     """Indices of the replicas stored in a run file (``particles/replica_%03d``), ascending."""
-    with _open(path) as f:
+    with open_file(path) as f:
         grp = _get(f, L.PARTICLES)
         found = sorted(k for k in range(len(grp)) if L.replica_group(k) in grp)
     if not found:
@@ -107,7 +108,7 @@ def replica_stem(path, replica: int, n_replicas: int) -> str:
 
 def read_inherent_structures(path, replica: int = 0) -> ISTrajectory:
     """The IS energy trajectory of one replica (``observables/<replica>/inherent_structure_energy``)."""
-    with _open(path) as f:
+    with open_file(path) as f:
         grp = _get(f, L.observable_path(replica, L.IS_ENERGY))
         species = _get(f, f"{L.particles_path(replica)}/{L.SPECIES}")[()]
         box = _get(f, f"{L.box_path(replica)}/{L.EDGES}")[()]
@@ -123,7 +124,7 @@ def read_positions(path, replica: int = 0, frames=slice(None)):
     """Unwrapped MD positions of one replica: (time [τ], step, x (n_frames, N, 3) [σ]).
 
     ``frames`` (a slice or index array) selects among the written frames."""
-    with _open(path) as f:
+    with open_file(path) as f:
         pos = _get(f, L.element_path(replica, L.POSITION))
         img = _get(f, L.element_path(replica, L.IMAGE))
         box = _get(f, f"{L.box_path(replica)}/{L.EDGES}")[()]
@@ -135,7 +136,7 @@ def read_positions(path, replica: int = 0, frames=slice(None)):
 
 def read_is_positions(path, replica: int = 0):
     """Unwrapped IS positions: (time [τ], step, x (n_frames, N, 3) [σ]) — see the module docstring."""
-    with _open(path) as f:
+    with open_file(path) as f:
         grp = _get(f, L.element_path(replica, L.INHERENT_STRUCTURE))
         box = np.asarray(_get(f, f"{L.box_path(replica)}/{L.EDGES}")[()], float)
         n = written_frames(grp)
@@ -179,7 +180,7 @@ def write_metabasins(stem, mbs, traj: ISTrajectory, energy_tol: float) -> tuple[
 
 def read_metabasins(path) -> tuple[dict, dict]:
     """Arrays and attributes of a file written by :func:`write_metabasins`."""
-    with _open(path) as f:
+    with open_file(path) as f:
         if "waiting_time" not in f:
             raise CorruptFileError(f"'{path}' is not a metabasin file (no 'waiting_time')")
         arrays = {name: f[name][()] for name in f}

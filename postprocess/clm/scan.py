@@ -28,6 +28,7 @@ import yaml
 
 from pel_hpc.errors import CorruptFileError, DeckError, InputFileError
 from postprocess.command import run
+from postprocess.io import open_file
 from postprocess.landscape import TABLE_I
 
 from .simulation import CLMConfig, CLMSimulation, CLMTallies
@@ -133,11 +134,9 @@ def read_results(path) -> list[CLMTallies]:
 
     A missing file is an InputFileError; one that HDF5 cannot read, or that holds no complete grid
     point (not written by :func:`run_scan`, or none finished), a CorruptFileError."""
-    if not os.path.exists(path):
-        raise InputFileError(f"no such CLM scan file: {path}")
     out = []
-    try:
-        with h5py.File(path, "r") as h5:
+    with open_file(path) as h5:
+        try:
             for name in sorted(h5):
                 g = h5[name]
                 if not isinstance(g, h5py.Group) or not g.attrs.get("complete", False):
@@ -146,8 +145,8 @@ def read_results(path) -> list[CLMTallies]:
                 arrays = {k: g[k][()] for k in ARRAYS}
                 scalars = {k: g.attrs[k].item() for k in SCALARS}
                 out.append(CLMTallies(config=cfg, **arrays, **scalars))
-    except (OSError, KeyError) as exc:
-        raise CorruptFileError(f"{path}: not a readable CLM scan file ({exc})") from None
+        except KeyError as exc:
+            raise CorruptFileError(f"{path}: a grid point lacks {exc} (not a CLM scan file?)") from None
     if not out:
         raise CorruptFileError(f"{path}: no complete CLM grid point (a file of python -m postprocess.clm.scan?)")
     return out
@@ -165,12 +164,9 @@ def check_scan_target(path) -> None:
         if not os.path.isdir(folder):
             raise InputFileError(f"output folder '{folder}' does not exist")
         return
-    try:
-        with h5py.File(path, "r") as h5:
-            foreign = [] if h5.attrs.get(SCAN_MARK, False) else \
-                [name for name in h5 if not (isinstance(h5[name], h5py.Group) and "config" in h5[name].attrs)]
-    except OSError as exc:
-        raise CorruptFileError(f"{path}: not a readable CLM scan file ({exc})") from None
+    with open_file(path) as h5:
+        foreign = [] if h5.attrs.get(SCAN_MARK, False) else \
+            [name for name in h5 if not (isinstance(h5[name], h5py.Group) and "config" in h5[name].attrs)]
     if foreign:
         raise CorruptFileError(f"{path} exists and is not a CLM scan file (it holds {', '.join(map(repr, foreign[:4]))}): "
                                "choose another --out")
