@@ -181,6 +181,11 @@ def report_failure(line: str, exit_code: int, stream=None, delay: float = 2.0) -
       by which time mpirun has ended the job on rank 0's exit; a rank that failed alone still reports.
     """
     stream = sys.stderr if stream is None else stream
+
+    def write() -> None:
+        stream.write(line + "\n")  # one call: a whole line
+        stream.flush()
+
     mpi = sys.modules.get("mpi4py.MPI")
     running = mpi is not None and mpi.Is_initialized() and not mpi.Is_finalized()
     if running and _FAILURES is not None:
@@ -188,15 +193,12 @@ def report_failure(line: str, exit_code: int, stream=None, delay: float = 2.0) -
         end = time.monotonic() + delay
         while not request.Test():
             if time.monotonic() > end:
-                stream.write(line + "\n")
-                stream.flush()
+                write()
                 mpi.COMM_WORLD.Abort(exit_code)
             time.sleep(0.005)
         if _FAILURES.Get_rank() == 0:
-            stream.write(line + "\n")
-            stream.flush()
+            write()
         return
     if world_rank() != 0:
         time.sleep(delay)
-    stream.write(line + "\n")
-    stream.flush()
+    write()
