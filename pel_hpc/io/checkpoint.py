@@ -167,6 +167,23 @@ def replica_state(f, replica: int, path="checkpoint") -> State:
                              seed=first.seed, replica=replica)
 
 
+def describe_checkpoint(f) -> list[str]:
+    """Lines of ``pel-hpc info`` for an open checkpoint ``f``: writers, each replica's particles, step
+    and box [sigma]."""
+    complete = bool(f.attrs.get(ATTR_COMPLETE, False))
+    ranks = f"written by {int(f.attrs[ATTR_N_RANKS])} ranks"
+    if not complete:
+        return [f"  pel_hpc checkpoint, INCOMPLETE (a write was interrupted): not restartable; {ranks}"]
+    lines = [f"  pel_hpc checkpoint, complete: continue with --restart; {ranks}"]
+    replicas, box = _slot_replicas(f), f[f"{RANKS}/box"][...]
+    n_global, step = f[f"{RANKS}/n_global"][...], f[f"{RANKS}/step"][...]
+    for r in sorted(set(replicas.tolist())):
+        k = int(np.flatnonzero(replicas == r)[0])
+        lines.append(f"  replica {r}: {int(n_global[k])} particles, step {int(step[k])}, "
+                     f"box edges {[round(float(e), 6) for e in box[k]]}")
+    return lines
+
+
 def _open_complete(path):
     """The checkpoint at ``path`` opened for reading (serially), if it exists and is complete."""
     if not os.path.isfile(path):

@@ -31,7 +31,7 @@ def _validate(args) -> int:
 
 
 def _add_info(parser) -> None:
-    parser.add_argument("file", help="pel_hpc H5MD output file")
+    parser.add_argument("file", help="pel_hpc H5MD output file or checkpoint")
 
 
 def _info(args) -> int:
@@ -71,7 +71,7 @@ def _reference(args) -> int:
 
 COMMANDS = {
     "validate": (_add_validate, _validate, "check a deck without running it"),
-    "info": (_add_info, _info, "summarise an output file"),
+    "info": (_add_info, _info, "summarise an output file or a checkpoint"),
     "export": (_add_export, _export, "write one replica as a standalone H5MD file"),
     "deck-reference": (_add_nothing, _reference, "print the deck reference (Markdown)"),
 }

@@ -13,7 +13,7 @@ import h5py
 import numpy as np
 
 from pel_hpc.errors import CorruptFileError
-from pel_hpc.io import layout as L
+from pel_hpc.io import checkpoint, layout as L
 from pel_hpc.io.h5md import open_h5
 
 SOURCES = {"position": L.POSITION, "inherent_structure": L.INHERENT_STRUCTURE}
@@ -109,6 +109,8 @@ def describe(path) -> str:
     """A human-readable summary of a file: replicas, elements, frames, steps, provenance."""
     lines = [f"{path}"]
     with open_h5(path, "r") as f:
+        if f.attrs.get("format") == checkpoint.FORMAT:
+            return "\n".join(lines + checkpoint.describe_checkpoint(f))
         version = _get(f, L.H5MD).attrs.get(L.ATTR_VERSION)
         lines.append(f"  H5MD version {[int(v) for v in version] if version is not None else '?'}")
         if L.PARAMETERS in f:

@@ -51,6 +51,24 @@ def test_round_trip_is_bitwise(tmp_path):
     assert os.listdir(tmp_path) == ["c.h5"]  # the temporary file was renamed
 
 
+def test_info_describes_a_checkpoint(tmp_path):
+    """``pel-hpc info`` on a checkpoint names it as one and lists each replica's particles and step
+    (it used to say the file was not pel_hpc H5MD); an incomplete one is said not to be restartable."""
+    from pel_hpc.io.reader import describe
+
+    a, b = random_state(n=20, seed=1), random_state(n=13, seed=2)
+    b.replica, b.step, b.box = 3, 99, np.array([4.0, 5.0, 6.0])
+    write_checkpoint(tmp_path / "c.h5", [a, b], SerialComm())
+    lines = describe(tmp_path / "c.h5").splitlines()
+    assert lines[1] == "  pel_hpc checkpoint, complete: continue with --restart; written by 1 ranks"
+    assert lines[2:] == ["  replica 0: 20 particles, step 1234, box edges [3.0, 3.0, 3.0]",
+                         "  replica 3: 13 particles, step 99, box edges [4.0, 5.0, 6.0]"]
+    with h5py.File(tmp_path / "c.h5", "r+") as f:
+        f.attrs["complete"] = False
+    assert describe(tmp_path / "c.h5").splitlines()[1:] == [
+        "  pel_hpc checkpoint, INCOMPLETE (a write was interrupted): not restartable; written by 1 ranks"]
+
+
 def test_interrupted_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     path = tmp_path / "c.h5"
     write_checkpoint(path, random_state(seed=1), SerialComm())
