@@ -50,12 +50,20 @@ def read_deck_yaml(path) -> tuple:
 
 def validate_deck(data, base_dir, text: str = "", deck_path: str = "") -> RunConfig:
     """Validate a deck given as a parsed mapping; ``base_dir`` anchors relative paths."""
+    sections = checks.resolve_paths(typed_sections(data), Path(base_dir))
+    cfg = RunConfig(**sections, deck_text=text, deck_path=deck_path)
+    return checks.cross_check(cfg)
+
+
+def typed_sections(data) -> dict:
+    """Every section of a parsed deck type- and range-checked, defaults filled in, as given otherwise:
+    paths not resolved, derived values not derived, files not looked at (:func:`validate_deck`'s
+    first half; also what :mod:`pel_hpc.deck.restart` compares)."""
     if data is None:
         raise DeckError("the deck is empty (expected sections run, system, integrator, stages, ...)")
     if not isinstance(data, dict):
         raise DeckError(f"the deck must be a mapping of sections, got {type(data).__name__}")
     _reject_unknown(data, TOP_LEVEL, "")
-    base_dir = Path(base_dir)
     sections = {}
     for name in TOP_LEVEL:
         if name == "stages":
@@ -64,9 +72,7 @@ def validate_deck(data, base_dir, text: str = "", deck_path: str = "") -> RunCon
             sections[name] = None
         else:
             sections[name] = _section(_mapping_or_empty(data.get(name)), name, name)
-    sections = checks.resolve_paths(sections, base_dir)
-    cfg = RunConfig(**sections, deck_text=text, deck_path=deck_path)
-    return checks.cross_check(cfg)
+    return sections
 
 
 def _reject_unknown(mapping: dict, valid, prefix: str) -> None:
