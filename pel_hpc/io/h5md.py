@@ -133,12 +133,26 @@ def write_header(f: h5py.File, deck_text: str, n_ranks: int, replicas: int, comm
     creator.attrs[L.ATTR_NAME] = L.CREATOR
     creator.attrs[L.ATTR_VERSION] = __version__
     params = f.require_group(L.PARAMETERS)
-    raw = deck_text.encode("utf-8")  # fixed-length: parallel HDF5 cannot write variable-length data
-    params.create_dataset(L.DECK, data=np.array(raw, dtype=h5py.string_dtype("utf-8", max(1, len(raw)))))
+    _write_text(params, L.DECK, deck_text)
     params.attrs[L.ATTR_PACKAGE_VERSION] = __version__
     params.attrs[L.ATTR_GIT_COMMIT] = commit
     params.attrs[L.ATTR_N_RANKS] = n_ranks
     params.attrs[L.ATTR_REPLICAS] = replicas
+
+
+def record_restart_deck(f: h5py.File, step: int, deck_text: str) -> None:
+    """Keep the deck of a restart at ``step`` that changed the run's deck (``parameters/restart_decks/<step>``,
+    :mod:`pel_hpc.deck.restart`); collective on a parallel file."""
+    group = f.require_group(f"{L.PARAMETERS}/{L.RESTART_DECKS}")
+    name = f"{int(step):012d}"  # zero-padded: HDF5's name order is step order
+    if name in group:  # a restart from the same checkpoint again
+        del group[name]
+    _write_text(group, name, deck_text)
+
+
+def _write_text(group: h5py.Group, name: str, text: str) -> None:
+    raw = text.encode("utf-8")  # fixed-length: parallel HDF5 cannot write variable-length data
+    group.create_dataset(name, data=np.array(raw, dtype=h5py.string_dtype("utf-8", max(1, len(raw)))))
 
 
 def write_box(f: h5py.File, replica: int, edges) -> None:

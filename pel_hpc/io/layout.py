@@ -85,6 +85,7 @@ ATTR_N_RANKS = "n_ranks"
 ATTR_REPLICAS = "replicas"
 ATTR_PER_PARTICLE = "per_particle"
 DECK = "deck"
+RESTART_DECKS = "restart_decks"  # parameters/restart_decks/<step>: a deck a restart at that step changed to
 PERIODIC = "periodic"
 # preparation files (pel_hpc.preparation): attributes replica, frame, step, e_is, candidates of the chosen IS
 LOWEST_IS = "lowest_inherent_structure"

@@ -64,8 +64,21 @@ def written_frames(group) -> int:
 
 
 def stored_deck(f) -> str:
-    """The deck text a pel_hpc file stores for provenance (``parameters/deck``)."""
-    raw = _get(f, f"{L.PARAMETERS}/{L.DECK}")[()]
+    """The deck text a pel_hpc file stores for provenance (``parameters/deck``): the deck the run
+    started with (its physics hold for the whole run, :mod:`pel_hpc.deck.restart`)."""
+    return _text(_get(f, f"{L.PARAMETERS}/{L.DECK}"))
+
+
+def run_deck_text(f) -> str:
+    """The deck the run last used: that of its latest restart that changed it, else :func:`stored_deck`."""
+    restarts = f.get(f"{L.PARAMETERS}/{L.RESTART_DECKS}")
+    if restarts is not None and len(restarts):
+        return _text(restarts[sorted(restarts)[-1]])
+    return stored_deck(f)
+
+
+def _text(dset) -> str:
+    raw = dset[()]
     return raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
 
 

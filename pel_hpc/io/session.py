@@ -17,6 +17,9 @@
 4. the stages from the current step to the end; SIGTERM/SIGUSR1 make a checkpoint and
    exit 75 (:class:`~pel_hpc.errors.CheckpointExit`); a final checkpoint marks completion.
 
+A ``--restart`` deck must continue the same run (:mod:`pel_hpc.deck.restart`, checked first); one
+that changed what may change (e.g. longer stages) is kept in the file next to the original.
+
 The deck was validated before this function is called, so a bad deck never creates a file.
 """
 from __future__ import annotations
@@ -60,6 +63,22 @@ def start_states(cfg, layout, world, restart: bool) -> list:
     return read_restart_states(cfg.checkpoint.file, world, layout.replicas)
 
 
+def check_restart(cfg) -> None:
+    """Refuse a ``--restart`` deck that would continue a different run (:mod:`pel_hpc.deck.restart`),
+    before anything runs or is written; every rank reads the file and raises alike."""
+    from pel_hpc.deck.restart import check_restart_deck
+    from pel_hpc.io.checkpoint import checkpoint_step
+    from pel_hpc.io.h5md import open_h5
+    from pel_hpc.io.reader import run_deck_text
+
+    step = None if cfg.checkpoint.file is None else checkpoint_step(cfg.checkpoint.file)
+    if step is None or not os.path.isfile(cfg.output.file):
+        return  # nothing to continue: start_states reports it
+    with open_h5(cfg.output.file, "r") as f:
+        text = run_deck_text(f)
+    check_restart_deck(text, cfg.deck_text, step, cfg.output.file)
+
+
 def build_group(cfg, layout, comm, states, stream):
     """A :class:`ReplicaGroup` of one simulation per replica (only the first prints a thermo table)."""
     from pel_hpc.build import build_simulation
@@ -99,6 +118,8 @@ def run_deck(cfg, world, restart: bool = False, stream=None, check_allocation: b
     if check_allocation:
         check_slurm_ntasks(world.size)
     layout, comm = replica_layout(cfg, world)
+    if restart:
+        check_restart(cfg)
     if cfg.preparation is not None:  # deck feature (pel_hpc.preparation): the start file, run or reused
         from pel_hpc.preparation import ensure_preparation
 

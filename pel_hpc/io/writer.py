@@ -22,6 +22,7 @@ import numpy as np
 from pel_hpc.io import h5md, plan
 from pel_hpc.io import layout as L
 from pel_hpc.io.blocks import dense_blocks, tag_bounds
+from pel_hpc.io.reader import run_deck_text
 
 # elements whose clock is shared (hard-linked) with another element at the same cadence
 _CLOCK_PARTNER = {L.IMAGE: L.POSITION}
@@ -139,9 +140,13 @@ class H5MDWriter:
         """Open an existing file for appending after ``step`` (restart): later rows are rewritten.
 
         Rows after ``step`` (written after the last checkpoint, or preallocated) stay until
-        the continued run overwrites them; datasets are extended to the deck's row count.
+        the continued run overwrites them; datasets are extended to the deck's row count.  A deck
+        that differs from the run's last one (longer stages, ...) is recorded
+        (:func:`~pel_hpc.io.h5md.record_restart_deck`).
         """
         self.file = f = h5md.open_h5(self.path, "r+", self.comm)
+        if run_deck_text(f) != self.cfg.deck_text:  # a permitted change (pel_hpc.deck.restart): keep it
+            h5md.record_restart_deck(f, step, self.cfg.deck_text)
         keep = {}
         for path, every in self._series().items():
             steps = f[f"{path}/{L.STEP}"][...]

@@ -1,23 +1,26 @@
 """Restart on 2/3/4 ranks (decomposed N = 320): a run stopped at a checkpoint and continued with
-``--restart`` ends bitwise equal to the uninterrupted run and its file holds every frame once,
+``--restart`` (its deck's production made longer) ends bitwise equal to the uninterrupted run and its file holds every frame once,
 on the same rank count and from a checkpoint written on another rank count (reproducible mode)."""
 import os
 
 import h5py
 import numpy as np
+import yaml
 
 from pel_hpc.deck.validate import validate_deck
+from pel_hpc.io import layout as L
 from pel_hpc.io.checkpoint import read_checkpoint
+from pel_hpc.io.reader import run_deck_text
 from pel_hpc.io.session import run_deck
 from pel_hpc.parallel.comm import MPIComm
 
 
 def deck(folder, name, steps, size, **over):
-    return validate_deck({
-        "run": {"name": name, "seed": 4}, "system": {"n": 320, "cutoff": 1.8},
-        "integrator": {"temperature": 0.8}, "stages": [{"name": "production", "steps": steps}],
-        "output": {"thermo": 10, "positions": 10, "velocities": 20, "file": f"{name}.h5"},
-        "checkpoint": {"every": 30}, "ensemble": {"ranks_per_replica": size}, **over}, folder)
+    data = {"run": {"name": name, "seed": 4}, "system": {"n": 320, "cutoff": 1.8},
+            "integrator": {"temperature": 0.8}, "stages": [{"name": "production", "steps": steps}],
+            "output": {"thermo": 10, "positions": 10, "velocities": 20, "file": f"{name}.h5"},
+            "checkpoint": {"every": 30}, "ensemble": {"ranks_per_replica": size}, **over}
+    return validate_deck(data, folder, text=yaml.safe_dump(data))  # its text: what a restart compares
 
 
 def by_tag(state, name):
@@ -45,6 +48,8 @@ def test_stop_and_restart_is_bitwise(world, tmp_path_factory):
                 assert np.array_equal(fa[path]["step"][()], fb[path]["step"][()]), path
                 assert np.array_equal(fa[path]["value"][()], fb[path]["value"][()]), path
             assert fb["particles/replica_000/position/step"][()].tolist() == list(range(0, 91, 10))
+            assert run_deck_text(fb) == deck(folder, "part", 90, world.size).deck_text  # the extension, recorded
+            assert list(fb[f"{L.PARAMETERS}/{L.RESTART_DECKS}"]) == ["000000000060"]  # collectively
     world.Barrier()
 
 
