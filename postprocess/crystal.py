@@ -51,11 +51,11 @@ def energy_drop(energy: np.ndarray, n_blocks: int = 10) -> tuple[float, float]:
     The series is cut into ``n_blocks`` blocks; for each split k the drop is mean(before) − mean(after);
     its error is σ_b · sqrt(1/k + 1/(n_blocks − k)), with the block-mean noise σ_b estimated robustly from
     successive block differences (1.4826 · median|Δ| / √2, blind to one step).  Returns (drop, error) at
-    the split of largest drop / error.
+    the split of largest drop / error; (NaN, NaN), not measured, for fewer than 2 ``n_blocks`` energies.
     """
     energy = np.asarray(energy, float)
     if energy.size < 2 * n_blocks:
-        return 0.0, float("inf")
+        return float("nan"), float("nan")
     means = np.array([b.mean() for b in np.array_split(energy, n_blocks)])
     scatter = max(1.4826 * np.median(np.abs(np.diff(means))) / np.sqrt(2.0), 1e-12)
     k = np.arange(1, n_blocks)
@@ -63,6 +63,13 @@ def energy_drop(energy: np.ndarray, n_blocks: int = 10) -> tuple[float, float]:
     errors = scatter * np.sqrt(1.0 / k + 1.0 / (n_blocks - k))
     best = int(np.argmax(drops / errors))
     return float(drops[best]), float(errors[best])
+
+
+def drop_text(drop: float, err: float) -> str:
+    """``energy_drop``'s result as printed: "0.049 ± 0.027", or why there is none."""
+    if np.isnan(drop):
+        return "not measured (too few IS energies)"
+    return f"{drop:.3f} ± {err:.3f}"
 
 
 @dataclass(frozen=True)
@@ -110,7 +117,7 @@ def watch_file(path, n_frames: int = 8, r_cut: float = R_CUT, replica: int = 0) 
     try:
         drop, err = energy_drop(pio.read_inherent_structures(path, replica).energy_per_particle)
     except CorruptFileError:  # runs without quenches have no IS energies: order only
-        drop, err = 0.0, float("inf")
+        drop, err = float("nan"), float("nan")
     solid = np.array([o.solid_fraction for o in orders])
     reasons = []
     if crystalline(solid.max()):
@@ -146,7 +153,7 @@ def main(argv=None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     for r in rows:
         print(f"{r.run}: Q6 {r.q6_global:.3f}, solid-like A {r.solid_fraction_max:.2f}, "
-              f"e_IS drop {r.e_is_drop:.3f} ± {r.e_is_drop_err:.3f} → {'FLAGGED: ' + r.reason if r.flagged else 'liquid'}")
+              f"e_IS drop {drop_text(r.e_is_drop, r.e_is_drop_err)} → {'FLAGGED: ' + r.reason if r.flagged else 'liquid'}")
     print(write_csv(rows, args.out / "crystal.csv"))
     return 0
 

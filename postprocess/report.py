@@ -28,6 +28,7 @@ from pel_hpc.errors import InputFileError
 from postprocess import io as pio
 from postprocess.landscape import TABLE_I
 from postprocess.command import run
+from postprocess.crystal import drop_text
 
 FIGURES = {
     1: ("fig01", "D and τα of the MB trajectory vs the CTRW expressions (Sect. II)"),
@@ -221,7 +222,7 @@ def crystal_blocks(manifest: dict) -> list:
     blocks.append(("p", "FLAGGED (possible crystallisation, treat their results with care): " + ", ".join(flagged)
                    if flagged else "No run flagged: every sampled frame is liquid-like and no IS energy fell suddenly."))
     table = [[r["run"], r["n_particles"], r["temperature"], f"{float(r['q6_global']):.3f}",
-              f"{float(r['solid_fraction_max']):.2f}", f"{float(r['e_is_drop']):.3f} ± {float(r['e_is_drop_err']):.3f}",
+              f"{float(r['solid_fraction_max']):.2f}", drop_text(float(r["e_is_drop"]), float(r["e_is_drop_err"])),
               ("**FLAGGED**: " if r["flagged"] == "True" else "") + r["reason"]] for r in rows]
     return blocks + [("table", ["run", "N", "T", "Q6 (A, last frame)", "max solid-like A fraction",
                                 "e_IS drop [ε/particle]", "verdict"], table)]

@@ -47,6 +47,9 @@ def test_energy_drop_flags_a_planted_step_and_not_noise():
     stepped[2500:] -= 0.12
     drop, err = energy_drop(stepped)
     assert drop == pytest.approx(0.12 * 0.9, abs=0.04) and drop > DROP_SIGMAS * err
+    assert crystal.drop_text(drop, err) == f"{drop:.3f} ± {err:.3f}"
+    short = energy_drop(stepped[:19])  # fewer than two per block: not measured, never flagged (was 0 ± inf)
+    assert np.isnan(short).all() and crystal.drop_text(*short) == "not measured (too few IS energies)"
 
 
 def test_explicit_harmonics_equal_scipy_and_the_watch_uses_the_engine_code():
