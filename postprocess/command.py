@@ -6,11 +6,14 @@ becomes one line, ``<prog>: error: <message>``, on stderr and a non-zero exit co
 3 for an ``OSError``), as ``pel-hpc`` does; anything else is a bug and keeps its traceback.  Called
 as a function, a command's ``main`` raises instead.  Option values out of range are refused earlier,
 by argparse (its usage line, one error line naming the option, exit 2), through :func:`positive`
-and :func:`nonnegative`.
+and :func:`nonnegative`.  Output piped into a reader that stops early (``| head``) ends the command
+quietly with exit 141, as a program killed by SIGPIPE.
 """
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 
 from pel_hpc.errors import InputFileError, PelError
@@ -20,6 +23,9 @@ def run(main, prog: str, argv=None) -> int:
     """``main(argv)``'s exit code, with bad input reported in one line (module docstring)."""
     try:
         return main(argv)
+    except BrokenPipeError:  # the reader of our output went away (``| head``): stop quietly, as cat does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+        return 128 + signal.SIGPIPE
     except PelError as err:
         code, message = err.exit_code, str(err)
     except OSError as err:

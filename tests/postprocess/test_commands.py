@@ -6,6 +6,7 @@ that is not ours: ``postprocess.command.run`` (the commands' ``__main__`` entry)
 ``--out`` folder must not appear.
 """
 import importlib
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -89,3 +90,20 @@ def test_an_impossible_option_value_is_refused_before_reading(module, option, va
     err = capsys.readouterr().err.strip().splitlines()
     assert info.value.code == 2 and err[-1].startswith(f"python -m postprocess.{module}: error: argument {option}")
     assert not (tmp_path / "o").exists()
+
+
+def test_output_into_a_closed_pipe_ends_quietly(tmp_path):
+    """``python -m postprocess.… | head``: when the reader stops, the command ends with exit 141 (as if
+    killed by SIGPIPE) and no error line, instead of "error: [Errno 32] Broken pipe"."""
+    import subprocess
+    import sys
+
+    script = ("import sys\nfrom postprocess.command import run\n"
+              "def main(argv):\n    for k in range(200000):\n        print('line', k)\n    return 0\n"
+              "sys.exit(run(main, 'prog'))\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            cwd=str(Path(__file__).resolve().parents[2]))
+    assert proc.stdout.readline() == b"line 0\n"
+    proc.stdout.close()
+    assert proc.wait(timeout=60) == 141
+    assert proc.stderr.read() == b""
