@@ -25,6 +25,7 @@ import h5py
 import yaml
 
 from pel_hpc.errors import InputFileError
+from pel_hpc.io import layout as L
 from postprocess import io as pio
 from postprocess.landscape import TABLE_I
 from postprocess.command import run
@@ -77,11 +78,12 @@ def run_provenance(path) -> dict:
     path = Path(path)
     with h5py.File(path, "r") as f:
         prov = pio.provenance(f)
-        replicas = len(f["particles"]) if "particles" in f else 0
+        replicas = len(f[L.PARTICLES]) if L.PARTICLES in f else 0
+        species = f.get(f"{L.particles_path(0)}/{L.SPECIES}")
+        n = "—" if species is None else species.shape[0]  # the file's N (a deck may derive it from a start file)
     deck = yaml.safe_load(prov.get("deck", "")) or {}
-    system = deck.get("system") or {}
     return {"file": str(path.resolve()), "run": (deck.get("run") or {}).get("name", path.stem),
-            "n": system.get("n", "file start"), "temperature": (deck.get("integrator") or {}).get("temperature"),
+            "n": n, "temperature": (deck.get("integrator") or {}).get("temperature", "—"),
             "replicas": replicas, "git_commit": str(prov.get("git_commit", "?"))[:12],
             "version": prov.get("package_version", "?"), "ranks": prov.get("n_ranks", "?"),
             "sha256": sha256(path)}

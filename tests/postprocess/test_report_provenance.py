@@ -1,0 +1,19 @@
+"""The report's source tables name each input file's N and T from the file itself: a run whose deck
+derives N from a start file (no ``system.n``) shows its particle count, a file that is not an MD run
+(a CLM scan) shows "—" for both (they read "file start" and "None")."""
+import h5py
+import numpy as np
+
+from postprocess.report import run_provenance
+from synthetic_h5md import write_file
+
+
+def test_n_comes_from_the_file_and_a_non_md_file_has_none(tmp_path):
+    species = np.r_[np.zeros(416, np.int32), np.ones(104, np.int32)]
+    path = write_file(tmp_path / "ice.h5", 0.6, np.arange(3) * 0.5, np.full(3, -7.0), [8.0] * 3, species, name="ice")
+    p = run_provenance(path)
+    assert (p["run"], p["n"], p["temperature"], p["replicas"]) == ("ice", 520, 0.6, 1)
+    with h5py.File(tmp_path / "scan.h5", "w") as f:
+        f.create_group("T0.5")
+    p = run_provenance(tmp_path / "scan.h5")
+    assert (p["run"], p["n"], p["temperature"], p["replicas"]) == ("scan", "—", "—", 0)
