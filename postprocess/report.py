@@ -81,10 +81,12 @@ def run_provenance(path) -> dict:
         replicas = len(f[L.PARTICLES]) if L.PARTICLES in f else 0
         species = f.get(f"{L.particles_path(0)}/{L.SPECIES}")
         n = "—" if species is None else species.shape[0]  # the file's N (a deck may derive it from a start file)
+        commits = ([prov[L.ATTR_GIT_COMMIT]] if L.ATTR_GIT_COMMIT in prov else  # a CLM scan: per grid point
+                   [g.attrs[L.ATTR_GIT_COMMIT] for g in f.values() if L.ATTR_GIT_COMMIT in g.attrs])
     deck = yaml.safe_load(prov.get("deck", "")) or {}
     return {"file": str(path.resolve()), "run": (deck.get("run") or {}).get("name", path.stem),
             "n": n, "temperature": (deck.get("integrator") or {}).get("temperature", "—"),
-            "replicas": replicas, "git_commit": str(prov.get("git_commit", "?"))[:12],
+            "replicas": replicas, "git_commit": ", ".join(sorted({str(c)[:12] for c in commits})) or "?",
             "version": prov.get("package_version", "?"), "ranks": prov.get("n_ranks", "?"),
             "sha256": sha256(path)}
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import hashlib
 import itertools
 import json
@@ -26,7 +27,10 @@ import time
 import h5py
 import yaml
 
+from pel_hpc import __version__
 from pel_hpc.errors import CorruptFileError, DeckError, InputFileError
+from pel_hpc.io import layout as L
+from pel_hpc.io.h5md import git_commit
 from postprocess.command import run
 from postprocess.io import open_file
 from postprocess.landscape import TABLE_I
@@ -111,6 +115,9 @@ def config_from_dict(d: dict) -> CLMConfig:
     return CLMConfig(**d)
 
 
+_commit = functools.lru_cache(maxsize=1)(git_commit)  # one `git rev-parse` per scan process
+
+
 def write_point(h5: h5py.File, cfg: CLMConfig, tallies: CLMTallies, seconds: float):
     """Store one grid point; the ``complete`` attribute is set last (crash-safe marker)."""
     name = config_key(cfg)
@@ -125,6 +132,8 @@ def write_point(h5: h5py.File, cfg: CLMConfig, tallies: CLMTallies, seconds: flo
     g.attrs["wall_seconds"] = seconds
     g.attrs["time_unit"] = "tau (LJ)"
     g.attrs["energy_unit"] = "epsilon (total MB energy of the ES)"
+    g.attrs[L.ATTR_GIT_COMMIT] = _commit()  # provenance of each point: a resumed scan may mix code versions
+    g.attrs[L.ATTR_PACKAGE_VERSION] = __version__
     g.attrs["complete"] = True
     h5.flush()
 

@@ -38,6 +38,10 @@ def test_scan_extends_and_never_recomputes(tmp_path, capsys):
     for q, m in first.items():   # same seed → same numbers for the redone point; stored one untouched
         assert np.array_equal(again[(0.8, q)], m)
     assert scan.read_results(out)[0].config.pel.sigma_gamma == 0.5
+    with h5py.File(out, "r") as h5:  # each point names the code that computed it
+        from pel_hpc import __version__
+        from pel_hpc.io.h5md import git_commit
+        assert {(g.attrs["git_commit"], g.attrs["package_version"]) for g in h5.values()} == {(git_commit(), __version__)}
 
 
 def test_changed_run_settings_are_new_points(tmp_path):
