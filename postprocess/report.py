@@ -58,9 +58,8 @@ HONESTY = (
     "resolution of the many short MBs.")
 NOTES = (
     "Campaign notes: the iso-configurational ensemble starts every replica from one file configuration "
-    "(init.kind: replicate of the last IS of the T = 0.60 run); with init.kind: random, replicas of an "
-    "iso_configurational deck currently get different start positions (known issue), so random starts are not "
-    "used for it. Finite-size τα(N) uses F_s(k = 7.25, t) of the A particles; the paper's N = 65 … 8320 at "
+    "(init.kind: replicate of the last IS of the T = 0.60 run) with its own Maxwell–Boltzmann velocities. "
+    "Finite-size τα(N) uses F_s(k = 7.25, t) of the A particles; the paper's N = 65 … 8320 at "
     "T = 0.45–0.6 is replaced by N = 65–1040 at T = 0.6 and 0.7.")
 
 
