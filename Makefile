@@ -22,7 +22,6 @@ export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM := 1
 export OMPI_MCA_rmaps_base_oversubscribe := 1
 export OMP_NUM_THREADS := 1
 export OPENBLAS_NUM_THREADS := 1
-export NUMBA_NUM_THREADS := 1
 export PYTHONUNBUFFERED := 1
 
 .PHONY: run demo test setup bench clean-cache

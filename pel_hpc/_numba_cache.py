@@ -31,9 +31,11 @@ def source_hash(root: Path) -> str:
 
 def configure_numba_cache() -> None:
     """Set ``NUMBA_CACHE_DIR`` to ``<repo>/.numba_cache/<source hash>`` unless already set."""
-    # One thread per MPI rank: threaded BLAS and numba pools stall on shared cores (an N=8000
-    # L-BFGS iteration was 10x slower with threaded ddot).  Effective only before numpy loads.
-    for var in ("NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    # One thread per MPI rank: threaded BLAS stalls on shared cores (an N=8000 L-BFGS iteration
+    # was 10x slower with threaded ddot).  Effective only before numpy loads.  Numba's pool is
+    # started only for run.threads > 1 (pel_hpc.parallel.launch.use_threads), so its size is left
+    # to NUMBA_NUM_THREADS or numba (the CPUs this process may run on).
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
     if os.environ.get("NUMBA_CACHE_DIR"):
         return

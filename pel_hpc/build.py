@@ -23,11 +23,11 @@ def make_domain(cfg, comm, table):
     one-rank run is bitwise the same as runs on any rank count.
     """
     if comm.size == 1 and not cfg.decomposition.reproducible:
-        return SerialDomain(table.rc_max, cfg.system.skin, comm)
+        return SerialDomain(table.rc_max, cfg.system.skin, comm, threads=cfg.run.threads)
     from pel_hpc.parallel.domain import DecomposedDomain
 
     return DecomposedDomain(table.rc_max, cfg.system.skin, comm, cfg.decomposition.grid,
-                            cfg.decomposition.reproducible, cfg.decomposition.balance)
+                            cfg.decomposition.reproducible, cfg.decomposition.balance, threads=cfg.run.threads)
 
 
 def make_integrator(cfg) -> Integrator:

@@ -113,10 +113,11 @@ def run_deck(cfg, world, restart: bool = False, stream=None, check_allocation: b
     ReplicaGroup
         This rank's replicas at the end of the run (for tests).
     """
-    from pel_hpc.parallel.launch import check_slurm_ntasks
+    from pel_hpc.parallel.launch import check_slurm_ntasks, use_threads
 
     if check_allocation:
         check_slurm_ntasks(world.size)
+    use_threads(cfg.run.threads)
     layout, comm = replica_layout(cfg, world)
     if restart:
         check_restart(cfg)

@@ -19,6 +19,9 @@ Interface (duck-typed; :class:`SerialDomain` is the reference implementation)
     (n_local, capacity) int32 rows ``j`` of the partners in ``[local | ghost]`` (every periodic
     image is a ghost), A partners first; ``count``, ``count_a`` (n_local,) int32 the numbers of
     all and of the A partners.
+``threads``
+    numba threads on which the list force kernel computes this rank's rows (deck ``run.threads``;
+    :func:`pel_hpc.parallel.launch.use_threads` sizes numba's pool); bitwise the same forces.
 ``min_image``
     True for a serial tiny box (an edge below 2.5 list radii, N = 65): no ghosts and no list,
     the forces come from the list-free minimum-image kernel.
@@ -76,14 +79,15 @@ class SerialDomain(DecomposedDomain):
     skin : Verlet skin [sigma]
     comm : a communicator of one rank (default :class:`SerialComm`)
     capacity : initial neighbours per particle (grown on overflow)
+    threads : numba threads of the list force kernel (deck ``run.threads``)
     """
 
-    def __init__(self, rc_max: float, skin: float = 0.3, comm=None, capacity: int = 64):
-        super().__init__(rc_max, skin, SerialComm() if comm is None else comm, capacity=capacity)
+    def __init__(self, rc_max: float, skin: float = 0.3, comm=None, capacity: int = 64, threads: int = 1):
+        super().__init__(rc_max, skin, SerialComm() if comm is None else comm, capacity=capacity, threads=threads)
 
     def copy(self) -> "SerialDomain":
         """A fresh domain with the same settings (see the module docstring)."""
-        return SerialDomain(self.rc_max, self.skin, self.comm, self.capacity)
+        return SerialDomain(self.rc_max, self.skin, self.comm, self.capacity, self.threads)
 
     def setup(self, state) -> None:
         """Check the cut-off against the box, then choose the minimum-image path or the 1×1×1 halo."""

@@ -25,11 +25,18 @@ evaluation, use the fused pass (``energy="fused"``).
 
 Boxes too small for a list (serial N = 65: r_c + skin > L/2) use :func:`pair_forces_min_image`,
 the same pair evaluator over all pairs at the minimum image, each pair once.
+
+With ``domain.threads`` > 1 (deck ``run.threads``, :func:`pel_hpc.parallel.launch.use_threads`) the
+list kernel runs on that many numba threads per rank, each on a block of rows
+(:func:`pair_forces_threaded`); rows are independent (full list), so forces, energies and virials
+are bitwise those of one thread.
 """
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from pel_hpc.physics.lj import lj_energy_force, lj_force, row
+
+_ROWS_PER_THREAD = 64  # fewer rows than this per thread (a thin overlap part) are not worth a parallel region
 
 # Fast-math only for these kernels (reassociation vectorises the reductions); numba's cache
 # key ignores fastmath, so no function is ever compiled both ways.
@@ -67,6 +74,17 @@ def pair_forces(x, typ, first, last, nlist, count, count_a, coeff, force_shift, 
         _list_loop(x, typ, first, last, nlist, count, count_a, coeff, True, False, f, ew)
     else:
         _list_loop(x, typ, first, last, nlist, count, count_a, coeff, False, False, f, ew)
+
+
+@njit(cache=True, parallel=True)
+def pair_forces_threaded(x, typ, first, last, nlist, count, count_a, coeff, force_shift, energy, f, ew, parts):
+    """:func:`pair_forces` on ``parts`` contiguous blocks of the rows ``first ≤ i < last`` at once, one
+    per numba thread (``run.threads``).  Each row is summed whole by the same compiled kernel and rows
+    are written once each, so the forces and shares are bitwise those of one serial call."""
+    for b in prange(parts):
+        lo = first + (last - first) * b // parts
+        hi = first + (last - first) * (b + 1) // parts
+        pair_forces(x, typ, lo, hi, nlist, count, count_a, coeff, force_shift, energy, f, ew)
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH, error_model="numpy")
@@ -265,6 +283,11 @@ def _pass(state, domain, table, first, last, energy, f):
         e, w = pair_forces_min_image(state.x, n, state.typ, state.box, table.coeff, table.force_shift, energy, f)
         return np.array([[e], [w]]) if energy else None
     ew = np.empty((2, n)) if energy else np.empty((2, 0))
-    pair_forces(state.x, state.typ, first, last, domain.nlist, domain.count, domain.count_a, table.coeff,
-                table.force_shift, energy, f, ew)
+    threads = domain.threads
+    if threads > 1 and last - first >= _ROWS_PER_THREAD * threads:
+        pair_forces_threaded(state.x, state.typ, first, last, domain.nlist, domain.count, domain.count_a,
+                             table.coeff, table.force_shift, energy, f, ew, threads)
+    else:
+        pair_forces(state.x, state.typ, first, last, domain.nlist, domain.count, domain.count_a, table.coeff,
+                    table.force_shift, energy, f, ew)
     return ew if energy else None

@@ -53,11 +53,12 @@ class DecomposedDomain:
     reproducible : bool (deck ``decomposition.reproducible``)
     balance : bool (deck ``decomposition.balance``): shift the cut planes by measured time
     capacity : initial neighbours per particle (grown on overflow)
+    threads : numba threads of the list force kernel (deck ``run.threads``)
     """
 
     def __init__(self, rc_max: float, skin: float, comm, grid="auto", reproducible: bool = False,
-                 balance: bool = False, capacity: int = 64):
-        self.rc_max, self.skin = float(rc_max), float(skin)
+                 balance: bool = False, capacity: int = 64, threads: int = 1):
+        self.rc_max, self.skin, self.threads = float(rc_max), float(skin), int(threads)
         self.rlist = self.rc_max + self.skin
         self.comm, self.requested_grid = comm, grid
         self.reproducible, self.balance, self.capacity = bool(reproducible), bool(balance), int(capacity)
@@ -76,7 +77,7 @@ class DecomposedDomain:
     def copy(self) -> "DecomposedDomain":
         """A fresh domain with the same settings and communicator, not yet set up."""
         return DecomposedDomain(self.rc_max, self.skin, self.comm, self.requested_grid,
-                                self.reproducible, self.balance, self.capacity)
+                                self.reproducible, self.balance, self.capacity, self.threads)
 
     def setup(self, state) -> None:
         """Make the grid, keep or migrate the owned particles, build ghosts and lists.

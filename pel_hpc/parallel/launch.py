@@ -1,4 +1,5 @@
-"""Launch checks: the MPI world must match the batch allocation before any work starts."""
+"""Launch checks: the MPI world and the threads per rank must match the batch allocation before any
+work starts."""
 from __future__ import annotations
 
 import os
@@ -35,3 +36,31 @@ def check_slurm_ntasks(world_size: int, environ=None) -> None:
     if ntasks != world_size:
         raise LaunchError(f"SLURM_NTASKS={ntasks} but MPI started {world_size} ranks; "
                           f"launch with srun or mpirun -n {ntasks}")
+
+
+def use_threads(threads: int, environ=None) -> None:
+    """Give numba's thread pool ``threads`` threads in this rank (deck ``run.threads``; the domain
+    runs the list force kernel on them, :mod:`pel_hpc.md.forces`).
+
+    Refused (LaunchError, before any work) when the rank cannot have that many CPUs: SLURM gave each
+    task fewer (``SLURM_CPUS_PER_TASK``), or the rank is bound to fewer (its affinity mask; ``mpirun``
+    binds each rank to one core unless told ``--map-by slot:PE=<threads>`` or ``--bind-to none``),
+    or ``NUMBA_NUM_THREADS`` caps the pool below it.  With one thread the pool is never started.
+    """
+    env = os.environ if environ is None else environ
+    cpus = env.get("SLURM_CPUS_PER_TASK", "")
+    if cpus.isdigit() and int(cpus) < threads:
+        raise LaunchError(f"run.threads is {threads} but SLURM gives each task {cpus} CPU(s) "
+                          f"(SLURM_CPUS_PER_TASK); submit with --cpus-per-task={threads}")
+    usable = len(os.sched_getaffinity(0))
+    if usable < threads:
+        raise LaunchError(f"run.threads is {threads} but this rank may run on {usable} CPU(s) (its affinity "
+                          f"mask); launch with mpirun --map-by slot:PE={threads} (or --bind-to none)")
+    if threads == 1:
+        return
+    import numba
+
+    if numba.config.NUMBA_NUM_THREADS < threads:
+        raise LaunchError(f"run.threads is {threads} but NUMBA_NUM_THREADS is {numba.config.NUMBA_NUM_THREADS}; "
+                          f"export NUMBA_NUM_THREADS={threads} (or unset it)")
+    numba.set_num_threads(threads)
