@@ -1,6 +1,8 @@
 # Shared by every sbatch script of pel_hpc (sourced, not run).
 #
-# - environment: the project's venv, one thread per rank, Open MPI allowed as root in containers;
+# - environment: the project's venv, one thread per rank unless the deck's run.threads says more
+#   (then each rank is mapped onto that many cores: submit with --cpus-per-task=<threads>), Open MPI
+#   allowed as root in containers;
 # - pel_launch DECK: run a deck under mpirun with -n $SLURM_NTASKS, restarting from its checkpoint
 #   when one exists (a requeued job starts its script from the top and lands here again);
 # - signals: sbatch --signal=B:USR1@<seconds> warns the batch shell before the time limit; the trap
@@ -20,7 +22,7 @@ pel_env() {
     source "$PEL_VENV/bin/activate"
     export PYTHONPATH="$PEL_ROOT${PYTHONPATH:+:$PYTHONPATH}"
     export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-    export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS="${PEL_THREADS:-1}"
+    export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
     export PYTHONUNBUFFERED=1
     # Open MPI inside an allocation: one rank per task, bound to cores, no oversubscription by default
     PEL_MPIRUN=(mpirun -n "${SLURM_NTASKS:-1}" --bind-to "${PEL_BIND:-core}" ${PEL_MPIRUN_FLAGS:-})
@@ -56,13 +58,18 @@ pel_launch() {  # pel_launch DECK: run (or continue) a deck; requeue the job whe
     local deck=$1 restart=() child rc
     pel_env
     python -m pel_hpc validate "$deck" || return $?
+    local threads mpirun=("${PEL_MPIRUN[@]}")
+    threads=$(pel_deck_value "$deck" run.threads) || return $?
+    if [ "$threads" -gt 1 ] && [ "${PEL_BIND:-core}" != none ]; then  # each rank on its own $threads cores
+        mpirun=(mpirun -n "${SLURM_NTASKS:-1}" --map-by "slot:PE=$threads" --bind-to core ${PEL_MPIRUN_FLAGS:-})
+    fi
     if pel_has_checkpoint "$deck"; then
         restart=(--restart)
         echo "pel_launch: continuing $deck from its checkpoint"
     else  # no checkpoint: any output is from a task killed before its first one and cannot be continued
         restart=(--overwrite)
     fi
-    "${PEL_MPIRUN[@]}" python -m pel_hpc run "$deck" "${restart[@]}" &
+    "${mpirun[@]}" python -m pel_hpc run "$deck" "${restart[@]}" &
     child=$!
     trap 'echo "pel_launch: signal received, asking pel_hpc to checkpoint"; kill -USR1 "$child" 2>/dev/null' USR1 TERM
     wait "$child"

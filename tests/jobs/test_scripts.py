@@ -75,6 +75,20 @@ def test_launcher_restarts_when_a_checkpoint_exists(tmp_path):
     assert "continuing" in second.stdout  # the final checkpoint marks the run done: nothing left to run
 
 
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs 2 CPUs")
+def test_launcher_gives_each_rank_the_cores_of_run_threads(tmp_path):
+    """A deck with run.threads: 2 runs under pel_launch: mpirun maps the rank onto 2 cores (bound to
+    one core, as by default, pel-hpc refuses to start: its affinity mask would hold 1 CPU)."""
+    (tmp_path / "d.yaml").write_text("run: {name: d, threads: 2}\nsystem: {n: 1040}\n"
+                                     "integrator: {temperature: 0.6}\nstages: [{name: p, steps: 20}]\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_") and k != "NUMBA_NUM_THREADS"}
+    env.update(SLURM_NTASKS="1", PEL_ROOT=str(ROOT), PEL_MPIRUN_FLAGS="--oversubscribe")
+    out = subprocess.run(["bash", "-c", f"source {ROOT}/jobs/common.sh && pel_launch {tmp_path}/d.yaml"],
+                         capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert (tmp_path / "d.h5").exists()
+
+
 def test_md_job_without_a_deck_says_how_to_call_it():
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
     env.update(SLURM_NTASKS="1", PEL_ROOT=str(ROOT))
