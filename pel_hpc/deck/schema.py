@@ -59,8 +59,8 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
     "run": (
         Key("name", "str", "run", doc="run name; the default output file is <name>.h5"),
         Key("seed", "int", 12345, low=0, doc="master seed of velocities and random placement"),
-        Key("threads", "int", 1, low=1, doc="numba threads per MPI rank for the list pair forces (bitwise the "
-            "same result; the rest of a step, and N = 65 boxes, run on one): needs that many CPUs per rank "
+        Key("threads", "int", 1, low=1, doc="numba threads per MPI rank for the pair forces and the list "
+            "build (bitwise the same result; the rest of a step, and N = 65 boxes, run on one): needs that many CPUs per rank "
             "(SLURM --cpus-per-task; jobs/common.sh maps the ranks)"),
     ),
     "system": (

@@ -20,8 +20,9 @@ Interface (duck-typed; :class:`SerialDomain` is the reference implementation)
     image is a ghost), A partners first; ``count``, ``count_a`` (n_local,) int32 the numbers of
     all and of the A partners.
 ``threads``
-    numba threads on which the list force kernel computes this rank's rows (deck ``run.threads``;
-    :func:`pel_hpc.parallel.launch.use_threads` sizes numba's pool); bitwise the same forces.
+    numba threads on which the list force kernel and the list build work on this rank's rows (deck
+    ``run.threads``; :func:`pel_hpc.parallel.launch.use_threads` starts numba's pool); bitwise the
+    same forces and lists.
 ``min_image``
     True for a serial tiny box (an edge below 2.5 list radii, N = 65): no ghosts and no list,
     the forces come from the list-free minimum-image kernel.
@@ -79,7 +80,7 @@ class SerialDomain(DecomposedDomain):
     skin : Verlet skin [sigma]
     comm : a communicator of one rank (default :class:`SerialComm`)
     capacity : initial neighbours per particle (grown on overflow)
-    threads : numba threads of the list force kernel (deck ``run.threads``)
+    threads : numba threads of the list force kernel and list build (deck ``run.threads``)
     """
 
     def __init__(self, rc_max: float, skin: float = 0.3, comm=None, capacity: int = 64, threads: int = 1):

@@ -16,7 +16,7 @@ The list is rebuilt when the largest displacement since the build exceeds skin/2
 serial runs: the minimum-image kernels of :mod:`pel_hpc.md.forces` (:func:`fits_min_image`).
 """
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from pel_hpc.errors import DecompositionError
 from pel_hpc.md.box import wrap
@@ -117,6 +117,29 @@ def build_cells(x, typ, n_local, cell_of, cell_start, cell_atoms, nc, m, rlist_p
     owned particles (ghost-only) are skipped.  Returns the largest per-particle count (overflow
     when > capacity).
     """
+    start, xs, rows = _species_cells(x, typ, cell_of, cell_atoms, nc)
+    return _build_slabs(x, typ, n_local, cell_start, cell_atoms, nc, m, rlist_pair, start, xs, rows, 0, 1,
+                        nlist, count, count_a)
+
+
+@njit(cache=True, parallel=True)
+def build_cells_threaded(x, typ, n_local, cell_of, cell_start, cell_atoms, nc, m, rlist_pair, nlist, count, count_a,
+                         parts):
+    """:func:`build_cells` on ``parts`` numba threads: thread b lists the owned particles of the x-slabs
+    of cells b, b + parts, ... (interleaved, so the ghost-only slabs at both ends are shared).  Each row
+    is built by the same code from its cell's stencil, so the list is bitwise that of one thread."""
+    start, xs, rows = _species_cells(x, typ, cell_of, cell_atoms, nc)
+    worst = np.zeros(parts, np.int64)
+    for b in prange(parts):
+        worst[b] = _build_slabs(x, typ, n_local, cell_start, cell_atoms, nc, m, rlist_pair, start, xs, rows, b,
+                                parts, nlist, count, count_a)
+    return worst.max()
+
+
+@njit(cache=True)
+def _species_cells(x, typ, cell_of, cell_atoms, nc):
+    """The particles re-tabulated by (species, cell), cells numbered z fastest: CSR ``start`` (2 ncell + 1,)
+    and their positions (3, n) and rows in that order (:func:`build_cells`)."""
     n_total, ncell = len(cell_atoms), nc[0] * nc[1] * nc[2]
     key = np.empty(n_total, np.int64)
     for j in range(n_total):
@@ -124,6 +147,15 @@ def build_cells(x, typ, n_local, cell_of, cell_start, cell_atoms, nc, m, rlist_p
     start, atoms = np.empty(2 * ncell + 1, np.int64), np.empty(n_total, np.int64)
     counting_sort(key, n_total, 2 * ncell, start, atoms)
     xs, rows = _cell_ordered(x, atoms)
+    return start, xs, rows
+
+
+@njit(cache=True)
+def _build_slabs(x, typ, n_local, cell_start, cell_atoms, nc, m, rlist_pair, start, xs, rows, first, stride,
+                 nlist, count, count_a):
+    """The rows of the owned particles in the x-slabs of cells ``first``, ``first + stride``, ... (the
+    cell loop of :func:`build_cells`, with its own scratch); returns their largest count."""
+    ncell = nc[0] * nc[1] * nc[2]
     most = (2 * m + 1) ** 3 * np.max(cell_start[1:ncell + 1] - cell_start[:ncell])
     cand, cj = np.empty((3, most)), np.empty(most, np.int32)
     d2, row = np.empty(most), np.empty(most + 1, np.int32)
@@ -133,24 +165,26 @@ def build_cells(x, typ, n_local, cell_of, cell_start, cell_atoms, nc, m, rlist_p
     reach2 = np.empty(2)  # squared list radius of an A (B) candidate for either partner type
     reach2[0] = max(rlist_pair[0], rlist_pair[2]) ** 2
     reach2[1] = max(rlist_pair[1], rlist_pair[3]) ** 2
-    for c in range(ncell):
-        cx, cy, cz = c // (nc[1] * nc[2]), (c // nc[2]) % nc[1], c % nc[2]
-        q0, q1 = cell_start[c], cell_start[c + 1]
-        if not _owned_bounds(x, cell_atoms, q0, q1, n_local, bounds):
-            continue
-        n_a = _stencil(xs, rows, start, 0, cx, cy, cz, nc, m, bounds, reach2[0], cand, cj, 0)
-        n_t = _stencil(xs, rows, start, ncell, cx, cy, cz, nc, m, bounds, reach2[1], cand, cj, n_a)
-        for q in range(q0, q1):
-            i = cell_atoms[q]
-            if i >= n_local:
+    slab = nc[1] * nc[2]
+    for cx in range(first, nc[0], stride):
+        for c in range(cx * slab, (cx + 1) * slab):
+            cy, cz = (c // nc[2]) % nc[1], c % nc[2]
+            q0, q1 = cell_start[c], cell_start[c + 1]
+            if not _owned_bounds(x, cell_atoms, q0, q1, n_local, bounds):
                 continue
-            t2 = 2 * typ[i]
-            found_a, found = _select(x[i, 0], x[i, 1], x[i, 2], cand, cj, n_a, n_t, rlist_pair[t2] ** 2,
-                                     rlist_pair[t2 + 1] ** 2, d2, row)
-            count[i] = min(found, cap)
-            count_a[i] = min(found_a, cap)
-            nlist[i, :count[i]] = row[:count[i]]
-            worst = max(worst, found)
+            n_a = _stencil(xs, rows, start, 0, cx, cy, cz, nc, m, bounds, reach2[0], cand, cj, 0)
+            n_t = _stencil(xs, rows, start, ncell, cx, cy, cz, nc, m, bounds, reach2[1], cand, cj, n_a)
+            for q in range(q0, q1):
+                i = cell_atoms[q]
+                if i >= n_local:
+                    continue
+                t2 = 2 * typ[i]
+                found_a, found = _select(x[i, 0], x[i, 1], x[i, 2], cand, cj, n_a, n_t, rlist_pair[t2] ** 2,
+                                         rlist_pair[t2 + 1] ** 2, d2, row)
+                count[i] = min(found, cap)
+                count_a[i] = min(found_a, cap)
+                nlist[i, :count[i]] = row[:count[i]]
+                worst = max(worst, found)
     return worst
 
 

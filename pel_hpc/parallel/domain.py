@@ -53,7 +53,7 @@ class DecomposedDomain:
     reproducible : bool (deck ``decomposition.reproducible``)
     balance : bool (deck ``decomposition.balance``): shift the cut planes by measured time
     capacity : initial neighbours per particle (grown on overflow)
-    threads : numba threads of the list force kernel (deck ``run.threads``)
+    threads : numba threads of the list force kernel and list build (deck ``run.threads``)
     """
 
     def __init__(self, rc_max: float, skin: float, comm, grid="auto", reproducible: bool = False,
@@ -252,8 +252,9 @@ class DecomposedDomain:
                 self.nlist = np.zeros((max(n, 1), self.capacity), np.int32)
                 self.count = np.zeros(max(n, 1), np.int32)
                 self.count_a = np.zeros(max(n, 1), np.int32)
-            worst = nb.build_cells(state.x, state.typ, n, cell_of, start, atoms, nc, m,
-                                   nb.pair_list_radii(self.rc_max, self.skin), self.nlist, self.count, self.count_a)
+            args = (state.x, state.typ, n, cell_of, start, atoms, nc, m, nb.pair_list_radii(self.rc_max, self.skin),
+                    self.nlist, self.count, self.count_a)
+            worst = nb.build_cells_threaded(*args, self.threads) if self.threads > 1 else nb.build_cells(*args)
             if worst <= self.capacity:
                 break
             self.capacity = int(worst * 1.2) + 8

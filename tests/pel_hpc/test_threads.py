@@ -1,5 +1,5 @@
-"""``run.threads``: the pair kernel on several numba threads per rank gives bitwise the forces, energy
-and virial shares of one thread, and a run whose rank cannot have that many CPUs is refused.
+"""``run.threads``: the pair kernel and the list build on several numba threads per rank give bitwise
+the forces, energy and virial shares and the neighbour lists of one thread, and a run whose rank cannot have that many CPUs is refused.
 
 Numba fixes its thread pool at the first threaded call, so each case runs in a fresh process."""
 import os
@@ -17,6 +17,7 @@ import numba, numpy as np
 from pel_hpc.md.domain import SerialDomain
 from pel_hpc.md.forces import energy_shares, force_rows, local_forces, pair_forces_threaded
 from pel_hpc.md.init import random_state, soft_push
+from pel_hpc.md.neighbors import build_cells_threaded
 from pel_hpc.parallel.comm import SerialComm
 from pel_hpc.parallel.domain import DecomposedDomain
 from pel_hpc.parallel.launch import use_threads
@@ -45,13 +46,24 @@ for a, b in zip(out[1][0], out[2][0]):
 for a, b in zip(out[2][0], out[2][1]):
     assert np.array_equal(a, b)
 assert pair_forces_threaded.signatures  # the threaded path ran
+lists = {}
+for threads in (1, 2):  # the list build: bitwise the same rows (each built whole from its cell's stencil)
+    dom.threads = threads
+    dom.nlist[:], dom.count[:], dom.count_a[:] = -1, 0, 0  # nothing left from the previous build
+    dom.rebuild(s)
+    assert dom.count[:n].min() > 0
+    lists[threads] = (dom.count[:n].copy(), dom.count_a[:n].copy(),
+                      [dom.nlist[i, :dom.count[i]].copy() for i in range(n)], s.tag[:n].copy())
+assert all(np.array_equal(a, b) for a, b in zip(lists[1][:2] + lists[1][3:], lists[2][:2] + lists[2][3:]))
+assert all(np.array_equal(a, b) for a, b in zip(lists[1][2], lists[2][2]))
+assert build_cells_threaded.signatures
 assert np.abs(out[1][0][0]).max() > 1.0
 print("ok")
 """
 
 
 @pytest.mark.skipif(CPUS < 2, reason="needs 2 CPUs")
-def test_two_threads_give_bitwise_the_forces_energies_and_virials_of_one():
+def test_two_threads_give_bitwise_the_forces_energies_virials_and_lists_of_one():
     env = dict(os.environ, NUMBA_NUM_THREADS="2", PYTHONPATH=str(ROOT))
     out = subprocess.run([sys.executable, "-c", THREADED_FORCES], env=env, capture_output=True, text=True,
                          timeout=600, cwd=ROOT)
