@@ -7,7 +7,9 @@ Prints, in one invocation (only ratios measured together mean anything on a shar
    cluster node): steps/s, speedup, parallel efficiency, and the communication share of the step
    per rank (halo forward + reductions + migration/borders), next to LAMMPS' own "Comm" share, and
    the per-step imbalance of the ranks' force times (:func:`imbalance_stats`: what a synchronised
-   step waits for, and how much of it a balancer acting every step could predict);
+   step waits for, and how much of it a balancer acting every step could predict); next to P
+   ranks, one rank on P numba threads (``run.threads``, where the machine has P CPUs; Debian's
+   LAMMPS has no OPENMP package to set beside it);
 2. 64 replicas of N = 65 (r_c = 1.8) on 2 ranks (``--ensemble-ranks``) run as a user would,
    ``mpirun -n 2 pel-hpc run`` on an ensemble deck (one compiled batch per rank), with the deck's
    default output cadence and with output off, vs 64 separate LAMMPS runs (as many at a time as
@@ -113,14 +115,18 @@ class TimedComm:
 
 def worker_md(config: str, steps: int, kind: str) -> None:
     """Time ``steps`` NVT steps of the saved configuration on this world; rank 0 prints JSON.
-    ``kind``: "serial" (SerialDomain), "decomposed" or "balanced" (``decomposition.balance``)."""
+    ``kind``: "serial" (SerialDomain), "decomposed", "balanced" (``decomposition.balance``) or
+    "threads<k>" (decomposed, ``run.threads`` = k)."""
     from pel_hpc.md.domain import SerialDomain
     from pel_hpc.parallel.comm import MPIComm
     from pel_hpc.parallel.domain import DecomposedDomain
+    from pel_hpc.parallel.launch import use_threads
     from pel_hpc.physics.kob_andersen import pair_table
     from pel_hpc.simulation import Integrator, Simulation
     from pel_hpc.state import State
 
+    threads = int(kind[7:]) if kind.startswith("threads") else 1
+    use_threads(threads)
     data = np.load(config)
     world = MPIComm()
     comm = TimedComm(world)
@@ -128,7 +134,7 @@ def worker_md(config: str, steps: int, kind: str) -> None:
     state = State.from_arrays(data["x"], data["typ"], data["box"], v=data["v"])
     serial = kind == "serial"
     dom = (SerialDomain(table.rc_max, SKIN, comm) if serial
-           else DecomposedDomain(table.rc_max, SKIN, comm, balance=kind == "balanced"))
+           else DecomposedDomain(table.rc_max, SKIN, comm, balance=kind == "balanced", threads=threads))
     sim = Simulation(state, dom, table, Integrator(DT, T, TAU, 3)).setup()
     sim.run(20)
     comm.time, r0 = 0.0, dom.n_rebuilds
@@ -217,10 +223,12 @@ def worker_pingpong() -> None:
 
 
 # ---------------------------------------------------------------- parent: launching and LAMMPS
-def run_worker(ranks: int, *args: str) -> dict:
-    """``mpirun -n ranks`` this script in worker mode; the RESULT line as a dict."""
+def run_worker(ranks: int, *args: str, threads: int = 1) -> dict:
+    """``mpirun -n ranks`` this script in worker mode (``threads`` numba threads per rank); the RESULT
+    line as a dict."""
     cmd = MPIRUN + ["-n", str(ranks), sys.executable, __file__, "--worker", *args]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT).stdout
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT,
+                         env=dict(os.environ, NUMBA_NUM_THREADS=str(threads))).stdout
     return json.loads(next(line for line in out.splitlines() if line.startswith("RESULT "))[7:])
 
 
@@ -347,10 +355,10 @@ def _row(label: str, cells) -> str:
 
 
 def _rate_cells(rates: dict, ranks) -> list[str]:
-    """'steps/s (speedup eff)' per rank count, speedup against the same code's 1-rank rate."""
+    """'steps/s (speedup eff)' per rank count, speedup against the same code's 1-rank rate ("-" if not run)."""
     one = rates[1]
     return [f"{rates[p]:.1f}" if p == 1 else f"{rates[p]:.1f} ({rates[p] / one:.2f} {rates[p] / one / p:.2f})"
-            for p in ranks]
+            if p in rates else "-" for p in ranks]
 
 
 def bench_md(args, work: Path) -> dict:
@@ -360,6 +368,7 @@ def bench_md(args, work: Path) -> dict:
     the medians of the rounds are printed too.  Returns, per N, pel_hpc's best summaries by rank
     count (1: the better of the serial domain and the 1x1x1 halo; ``(p, "b")``: balanced on p ranks)."""
     ranks, lammps = args.ranks, not args.no_lammps
+    hybrid = [p for p in ranks if 1 < p <= len(os.sched_getaffinity(0))]  # 1 rank x p threads, if p CPUs
     measured = {}
     for n in args.sizes:
         cfg = work / f"ka{n}.npz"
@@ -371,6 +380,8 @@ def bench_md(args, work: Path) -> dict:
                 r[p] = summarize(run_worker(p, "md", str(cfg), str(args.steps), "decomposed"))
                 if p > 1:
                     r[p, "b"] = summarize(run_worker(p, "md", str(cfg), str(args.steps), "balanced"))
+                if p in hybrid:
+                    r[p, "t"] = summarize(run_worker(1, "md", str(cfg), str(args.steps), f"threads{p}", threads=p))
                 for o in (False, True) if lammps else ():
                     r["lmp", p, o] = lammps_md(cfg, p, args.steps, o)
             rounds.append(r)
@@ -378,6 +389,7 @@ def bench_md(args, work: Path) -> dict:
         best = lambda key: min((r[key] for r in rounds), key=lambda x: x["step"])  # noqa: E731
         m = {p: best(p) for p in ranks}
         m.update({(p, "b"): best((p, "b")) for p in ranks if p > 1})
+        m.update({(p, "t"): best((p, "t")) for p in hybrid})
         if best("serial")["step"] < m[1]["step"]:
             m[1] = best("serial")
         ours = {p: 1 / m[p]["step"] for p in ranks}
@@ -385,11 +397,14 @@ def bench_md(args, work: Path) -> dict:
         med = {p: float(np.median([1 / t for t in steps(p)])) for p in ranks}
         med[1] = max(med[1], float(np.median([1 / t for t in steps("serial")])))
         med_b = {1: med[1], **{p: float(np.median([1 / t for t in steps((p, "b"))])) for p in ranks if p > 1}}
+        ours_t = {1: ours[1], **{p: 1 / m[p, "t"]["step"] for p in hybrid}}
+        med_t = {1: med[1], **{p: float(np.median([1 / t for t in steps((p, "t"))])) for p in hybrid}}
         print(f"\nN={n} KA NVT T=0.5: steps/s, best of {args.rounds} interleaved rounds; (speedup, parallel "
               "efficiency) against the same code on 1 rank")
         print(_row("ranks", [str(p) for p in ranks]))
         print(_row("pel_hpc", _rate_cells(ours, ranks)))
         print(_row("pel_hpc balanced", ["-"] + _rate_cells(ours_b, ranks)[1:]))
+        print(_row("pel_hpc threads (1 rank)", ["-"] + _rate_cells(ours_t, ranks)[1:]))
         lmp_best, lmp_med = {}, {}
         for o in (False, True) if lammps else ():
             lmp_best[o] = {p: max(r["lmp", p, o][0] for r in rounds) for p in ranks}
@@ -400,6 +415,7 @@ def bench_md(args, work: Path) -> dict:
         print("  medians of the rounds:")
         print(_row("pel_hpc", _rate_cells(med, ranks)))
         print(_row("pel_hpc balanced", ["-"] + _rate_cells(med_b, ranks)[1:]))
+        print(_row("pel_hpc threads (1 rank)", ["-"] + _rate_cells(med_t, ranks)[1:]))
         if lammps:
             print(_row("LAMMPS -sf opt", _rate_cells(lmp_med[True], ranks)))
             print(_row("pel_hpc / LAMMPS -sf opt", [f"{ours[p] / lmp_best[True][p]:.2f}x" for p in ranks]))
