@@ -38,8 +38,12 @@ def resolve_paths(sections: dict, base_dir: Path) -> dict:
 
 
 def cross_check(cfg):
-    """Derive ``system.n`` (and density for file starts), then check combinations."""
+    """Derive ``system.n`` (and density for file starts) and the ranks per replica of an explicit
+    grid, then check combinations."""
     cfg = replace(cfg, system=_derive_system(cfg.system, cfg.preparation))
+    grid = cfg.decomposition.grid
+    if cfg.ensemble.ranks_per_replica == "auto" and grid != "auto":
+        cfg = replace(cfg, ensemble=replace(cfg.ensemble, ranks_per_replica=math.prod(grid)))
     _check_files(cfg)
     prep_deck.preparation_deck(cfg)  # the derived preparation deck must be valid too
     _check_geometry(cfg)
@@ -152,20 +156,46 @@ def _check_ensemble(cfg) -> None:
         raise DeckError("ensemble.mode: iso_configurational needs ensemble.replicas >= 2")
 
 
-def check_world_size(cfg, size: int) -> None:
-    """Refuse a rank count that cannot run the deck's ensemble.
-
-    The world is split into groups of ``ensemble.ranks_per_replica`` ranks, each running
-    one or more replicas, so ``size`` must be a multiple of ``ranks_per_replica`` with at
-    most ``ensemble.replicas`` groups (at most ``replicas × ranks_per_replica`` ranks).
+def ranks_per_replica(cfg, size: int) -> int:
+    """Ranks of each replica's group on a world of ``size`` ranks: ``ensemble.ranks_per_replica``, or
+    for ``auto`` the world shared equally (1 when there are at least as many replicas as ranks).
 
     Raises
     ------
     LaunchError
-        One line naming the numbers.
+        ``auto`` with more ranks than replicas that do not share them equally.
     """
     ens = cfg.ensemble
-    if size < 1 or size % ens.ranks_per_replica or size // ens.ranks_per_replica > ens.replicas:
-        raise LaunchError(f"the deck's {ens.replicas} replica(s) x ensemble.ranks_per_replica = "
-                          f"{ens.ranks_per_replica} need a multiple of {ens.ranks_per_replica} MPI ranks, "
-                          f"at most {cfg.n_ranks}, but the run has {size}")
+    if ens.ranks_per_replica != "auto":
+        return ens.ranks_per_replica
+    if size <= ens.replicas:
+        return 1
+    if size % ens.replicas:
+        fits = ", ".join(str(k * ens.replicas) for k in (1, 2, 3))
+        raise LaunchError(f"{size} MPI ranks cannot be shared equally by the deck's {ens.replicas} replicas "
+                          f"(ensemble.ranks_per_replica: auto); use {fits}, ... ranks or at most {ens.replicas}")
+    return size // ens.replicas
+
+
+def check_world_size(cfg, size: int) -> None:
+    """Refuse a rank count that cannot run the deck's ensemble.
+
+    The world is split into groups of :func:`ranks_per_replica` ranks, each running one or more
+    replicas, so ``size`` must be a multiple of it with at most ``ensemble.replicas`` groups.
+
+    Raises
+    ------
+    LaunchError
+        One line naming the numbers and the fix.
+    """
+    ens, per = cfg.ensemble, ranks_per_replica(cfg, size)
+    if size % per:
+        raise LaunchError(f"{size} MPI ranks cannot form groups of ensemble.ranks_per_replica = {per}; "
+                          f"use a multiple of {per}")
+    if size // per > ens.replicas:
+        more = f"; to split each replica over {size // ens.replicas} ranks set ensemble.ranks_per_replica: " \
+               f"{size // ens.replicas} (or auto)" if size % ens.replicas == 0 else ""
+        most = ens.replicas * per
+        raise LaunchError(f"{size} MPI ranks make {size // per} groups of ensemble.ranks_per_replica = {per}, "
+                          f"more than the deck's {ens.replicas} replica(s): use at most {most} "
+                          f"rank{'s' if most > 1 else ''}{more}")

@@ -75,7 +75,3 @@ class RunConfig:
         """Global step at which stage ``index`` begins."""
         return sum(stage.steps for stage in self.stages[:index])
 
-    @property
-    def n_ranks(self) -> int:
-        """MPI ranks the deck asks for: replicas × ranks per replica."""
-        return self.ensemble.replicas * self.ensemble.ranks_per_replica

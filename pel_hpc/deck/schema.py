@@ -26,7 +26,8 @@ class Key:
     name : str
         The YAML key (and the dataclass field name).
     kind : str
-        ``int``, ``float``, ``bool``, ``str``, ``path``, ``choice``, ``int3``, ``grid``,
+        ``int``, ``float``, ``bool``, ``str``, ``path``, ``choice``, ``int3``, ``grid``, ``int_auto``
+        (an int or ``"auto"``),
         ``section`` (nested mapping) or ``list`` (list of mappings).
     default : object
         Default value, :data:`REQUIRED`, or :data:`DERIVED` (filled in by the validator).
@@ -132,7 +133,9 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
     ),
     "ensemble": (
         Key("replicas", "int", 1, low=1, doc="number of replicas in one run"),
-        Key("ranks_per_replica", "int", 1, low=1, doc="MPI ranks per replica"),
+        Key("ranks_per_replica", "int_auto", "auto", low=1,
+            doc="MPI ranks per replica; auto: the product of an explicit decomposition.grid, else the world "
+                "shared equally (mpirun -n 8 on 1 replica: 8; on 64 replicas: 1, several replicas per rank)"),
         Key("mode", "choice", "independent", choices=("independent", "iso_configurational"),
             doc="independent starts, or one configuration with per-replica velocities"),
     ),
@@ -227,7 +230,8 @@ def reference_markdown() -> str:
             if key.kind == "section":
                 continue
             path = key.name if section == "stages" else f"{prefix}.{key.name}"
-            lines.append(f"| `{path}` | {key.kind} | {_default_text(key)} | {_range_text(key)} | {key.doc} |")
+            kind = "int or auto" if key.kind == "int_auto" else key.kind
+            lines.append(f"| `{path}` | {kind} | {_default_text(key)} | {_range_text(key)} | {key.doc} |")
     return "\n".join(lines) + "\n" + NOTES
 
 

@@ -162,8 +162,12 @@ def coerce(key: Key, value, path: str):
         if key.nullable:
             return None
         raise DeckError(f"{path}: must not be null ({key.doc})")
-    if key.kind in ("int", "float"):
-        number = _as_int(value, path) if key.kind == "int" else _as_number(value, path)
+    if key.kind == "int_auto" and value == "auto":
+        return "auto"
+    if key.kind in ("int", "float", "int_auto"):
+        if key.kind == "int_auto" and not isinstance(value, (int, float)):
+            raise DeckError(f"{path}: expected an integer or \"auto\", got {_show(value)}")
+        number = _as_number(value, path) if key.kind == "float" else _as_int(value, path)
         _check_range(key, number, path)
         return number
     if key.kind == "bool":

@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import sys
 
-from pel_hpc.deck.checks import check_world_size
+from pel_hpc.deck.checks import check_world_size, ranks_per_replica
 from pel_hpc.errors import InputFileError
 from pel_hpc.io import layout as L
 from pel_hpc.io.checkpoint import read_restart_states, write_checkpoint
@@ -42,13 +42,13 @@ def replica_layout(cfg, world):
     Raises
     ------
     LaunchError
-        When the world size is not a multiple of ``ensemble.ranks_per_replica`` or makes
-        more groups than ``ensemble.replicas``.
+        When the world size is not a multiple of the ranks per replica
+        (:func:`~pel_hpc.deck.checks.ranks_per_replica`) or makes more groups than ``ensemble.replicas``.
     """
     from pel_hpc.parallel.ensemble import split_world
 
     check_world_size(cfg, world.size)
-    return split_world(world, cfg.ensemble.replicas, cfg.ensemble.ranks_per_replica)
+    return split_world(world, cfg.ensemble.replicas, ranks_per_replica(cfg, world.size))
 
 
 def start_states(cfg, layout, world, restart: bool) -> list:

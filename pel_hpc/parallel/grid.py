@@ -95,7 +95,7 @@ def choose_dims(size: int, box, r_halo: float) -> tuple[int, int, int]:
     if best is None:
         valid = largest_valid_grid(box, r_halo)
         raise DecompositionError(
-            f"{size} ranks cannot split a box of {_grid_text(np.round(box, 3))} into sub-boxes at least "
+            f"{size} ranks cannot split a box of {'x'.join(f'{e:.4g}' for e in box)} sigma into sub-boxes at least "
             f"r_c+skin = {r_halo:.4g} wide; the largest grid that works is {_grid_text(valid)} "
             f"({int(np.prod(valid))} ranks)")
     return best

@@ -40,6 +40,18 @@ def test_mistyped_key_is_a_one_line_error(tmp_path, capsys):
     assert len(err.splitlines()) == 1 and "system.densty" in err
 
 
+def test_validate_with_ranks_resolves_auto_and_checks_the_decomposition(tmp_path, capsys):
+    """``pel-hpc validate DECK --ranks P``: the auto ranks per replica and the grid they need."""
+    deck = tmp_path / "big.yaml"
+    deck.write_text("system: {n: 8000}\nintegrator: {temperature: 0.6}\nstages: [{name: p, steps: 10}]\n")
+    assert main(["validate", str(deck), "--ranks", "8"]) == 0
+    assert "1 replica(s), 8 rank(s) each" in capsys.readouterr().out
+    assert main(["validate", str(deck), "--ranks", "512"]) == 5  # DecompositionError
+    err = capsys.readouterr().err.strip()
+    assert err == ("pel-hpc: error: 512 ranks cannot split a box of 18.82x18.82x18.82 sigma into sub-boxes at "
+                   "least r_c+skin = 2.8 wide; the largest grid that works is 6x6x6 (216 ranks)")
+
+
 def test_module_entry_point_cutoff_error(tmp_path):
     deck = tmp_path / "big_rc.yaml"
     deck.write_text(DECK.format(extra="").replace("cutoff: 1.8", "cutoff: 2.5"))

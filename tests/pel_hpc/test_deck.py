@@ -87,7 +87,7 @@ def test_config_is_frozen_and_picklable(tmp_path):
     with pytest.raises(Exception):
         cfg.system.n = 10
     assert pickle.loads(pickle.dumps(cfg)) == cfg
-    assert cfg.total_steps == 10 and cfg.n_ranks == 1
+    assert cfg.total_steps == 10 and cfg.ensemble.ranks_per_replica == "auto"
 
 
 def test_file_start_derives_n_and_density_and_checks_frames(tmp_path):
@@ -122,9 +122,39 @@ def test_world_size_check(tmp_path):
     cfg = validate_deck(minimal(ensemble={"replicas": 2, "ranks_per_replica": 2}), tmp_path)
     check_world_size(cfg, 4)
     check_world_size(cfg, 2)  # one group of 2 ranks runs both replicas
-    for size in (3, 6):  # not a multiple of 2; more groups than replicas
-        with pytest.raises(LaunchError, match=f"multiple of 2 MPI ranks, at most 4, but the run has {size}"):
-            check_world_size(cfg, size)
+    with pytest.raises(LaunchError, match="^3 MPI ranks cannot form groups of ensemble.ranks_per_replica = 2; "
+                                          "use a multiple of 2$"):
+        check_world_size(cfg, 3)
+    with pytest.raises(LaunchError, match="^6 MPI ranks make 3 groups of ensemble.ranks_per_replica = 2, more than "
+                                          "the deck's 2 replica.s.: use at most 4 ranks; to split each replica over "
+                                          "3 ranks set ensemble.ranks_per_replica: 3 .or auto.$"):
+        check_world_size(cfg, 6)
+
+
+@pytest.mark.parametrize("replicas, size, per", [(1, 1, 1), (1, 8, 8), (2, 6, 3), (64, 2, 1), (3, 2, 1), (8, 8, 1)])
+def test_auto_ranks_per_replica_shares_the_world(tmp_path, replicas, size, per):
+    """The default: a lone replica is decomposed over every rank (mpirun -n 8 on one system), an
+    ensemble gets the ranks shared equally, or several replicas per rank when there are more."""
+    from pel_hpc.deck.checks import check_world_size, ranks_per_replica
+
+    ens = {"replicas": replicas, "mode": "independent"}
+    cfg = validate_deck(minimal(system={"n": 8000}, ensemble=ens), tmp_path)
+    assert cfg.ensemble.ranks_per_replica == "auto" and ranks_per_replica(cfg, size) == per
+    check_world_size(cfg, size)
+
+
+def test_auto_ranks_per_replica_refusals_and_an_explicit_grid(tmp_path):
+    from pel_hpc.deck.checks import ranks_per_replica
+    from pel_hpc.errors import LaunchError
+
+    cfg = validate_deck(minimal(ensemble={"replicas": 2}), tmp_path)
+    with pytest.raises(LaunchError, match=r"^3 MPI ranks cannot be shared equally by the deck's 2 replicas "
+                                          r"\(ensemble.ranks_per_replica: auto\); use 2, 4, 6, ... ranks or at most 2$"):
+        ranks_per_replica(cfg, 3)
+    grid = validate_deck(minimal(system={"n": 8000}, decomposition={"grid": [2, 1, 2]}), tmp_path)
+    assert grid.ensemble.ranks_per_replica == 4  # auto: the grid's ranks
+    with pytest.raises(DeckError, match="ensemble.ranks_per_replica: expected an integer or \"auto\", got 'all'"):
+        validate_deck(minimal(ensemble={"ranks_per_replica": "all"}), tmp_path)
 
 
 def test_readme_holds_the_generated_deck_reference():
