@@ -35,7 +35,7 @@ def test_dry_run_lists_every_job_with_resources_and_core_hours():
                          text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     for job, decks, _, _ in C.JOBS:
-        assert f"sbatch --parsable" in out.stderr and job in out.stdout
+        assert "sbatch --parsable" in out.stderr and job in out.stdout
         for deck in decks:
             assert deck in out.stdout
     total = float(next(ln for ln in out.stdout.splitlines() if ln.startswith("total")).split()[1])

@@ -2,7 +2,6 @@
 import os
 
 import numpy as np
-import pytest
 
 from pel_hpc.deck.validate import validate_deck
 from pel_hpc.io.session import build_group
