@@ -54,7 +54,6 @@ def replicate(state: State, reps, domain=None) -> State:
     Tags of copy c are ``c·N + tag``; velocities and species are copied along.
     """
     reps = np.asarray(reps, dtype=np.int64).reshape(3)
-    n = state.n_global
     x = _by_tag(state, state.x, domain)
     v, typ = _by_tag(state, state.v, domain), _by_tag(state, state.typ, domain)
     offsets = np.array([[a, b, c] for a in range(reps[0]) for b in range(reps[1]) for c in range(reps[2])])
