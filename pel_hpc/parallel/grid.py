@@ -97,7 +97,7 @@ def choose_dims(size: int, box, r_halo: float) -> tuple[int, int, int]:
         raise DecompositionError(
             f"{size} ranks cannot split a box of {'x'.join(f'{e:.4g}' for e in box)} sigma into sub-boxes at least "
             f"r_c+skin = {r_halo:.4g} wide; the largest grid that works is {_grid_text(valid)} "
-            f"({int(np.prod(valid))} ranks)")
+            f"({int(np.prod(valid))} rank{'s' if np.prod(valid) > 1 else ''})")
     return best
 
 
