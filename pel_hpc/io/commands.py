@@ -17,9 +17,8 @@ def _add_validate(parser) -> None:
 
 
 def _validate(args) -> int:
+    from pel_hpc.deck.checks import SIGMA_MAX, box_edge, check_world_size, ranks_per_replica
     from pel_hpc.deck.validate import load_deck
-
-    from pel_hpc.deck.checks import check_world_size, ranks_per_replica
 
     cfg = load_deck(args.deck)
     per = cfg.ensemble.ranks_per_replica
@@ -27,7 +26,6 @@ def _validate(args) -> int:
         check_world_size(cfg, args.ranks)
         per = ranks_per_replica(cfg, args.ranks)
         if per > 1 and cfg.decomposition.grid == "auto":  # an explicit grid was checked with the deck
-            from pel_hpc.deck.checks import SIGMA_MAX, box_edge
             from pel_hpc.parallel.grid import choose_dims
 
             choose_dims(per, [box_edge(cfg)] * 3, cfg.system.cutoff * SIGMA_MAX + cfg.system.skin)
