@@ -226,9 +226,11 @@ def worker_pingpong() -> None:
 def run_worker(ranks: int, *args: str, threads: int = 1) -> dict:
     """``mpirun -n ranks`` this script in worker mode (``threads`` numba threads per rank); the RESULT
     line as a dict."""
-    cmd = MPIRUN + ["-n", str(ranks), sys.executable, __file__, "--worker", *args]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT,
-                         env=dict(os.environ, NUMBA_NUM_THREADS=str(threads))).stdout
+    pes = ["--map-by", f"slot:PE={threads}"] if threads > 1 and "core" in MPIRUN else []  # bound: its cores
+    cmd = MPIRUN + pes + ["-n", str(ranks), sys.executable, __file__, "--worker", *args]
+    env = {k: v for k, v in os.environ.items() if k != "SLURM_CPUS_PER_TASK" or threads == 1}  # the benchmark
+    env["NUMBA_NUM_THREADS"] = str(threads)  # lays out its own processes on the job's cores (pel_hpc.parallel.launch)
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT, env=env).stdout
     return json.loads(next(line for line in out.splitlines() if line.startswith("RESULT "))[7:])
 
 
