@@ -88,4 +88,3 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("pel-hpc: interrupted", file=sys.stderr)
         return 130
-

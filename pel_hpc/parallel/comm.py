@@ -138,11 +138,17 @@ class MPIComm:
 LAUNCHER_RANK = ("OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK")  # set by mpirun (Open MPI, PMIx, MPICH/srun)
 
 
+def _running_mpi():
+    """The ``mpi4py.MPI`` module if MPI is running in this process (never started here), else None."""
+    mpi = sys.modules.get("mpi4py.MPI")
+    return mpi if mpi is not None and mpi.Is_initialized() and not mpi.Is_finalized() else None
+
+
 def world_rank(environ=None) -> int:
     """This process's rank in MPI_COMM_WORLD, also before MPI is started (from the launcher's
     environment); 0 in a process that no launcher started.  Never starts MPI itself."""
-    mpi = sys.modules.get("mpi4py.MPI")
-    if mpi is not None and mpi.Is_initialized() and not mpi.Is_finalized():
+    mpi = _running_mpi()
+    if mpi is not None:
         return mpi.COMM_WORLD.Get_rank()
     env = os.environ if environ is None else environ
     for name in LAUNCHER_RANK:
@@ -186,9 +192,8 @@ def report_failure(line: str, exit_code: int, stream=None, delay: float = 2.0) -
         stream.write(line + "\n")  # one call: a whole line
         stream.flush()
 
-    mpi = sys.modules.get("mpi4py.MPI")
-    running = mpi is not None and mpi.Is_initialized() and not mpi.Is_finalized()
-    if running and _FAILURES is not None:
+    mpi = _running_mpi()
+    if mpi is not None and _FAILURES is not None:
         request = _FAILURES.Ibarrier()
         end = time.monotonic() + delay
         while not request.Test():
