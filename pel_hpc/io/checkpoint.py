@@ -32,6 +32,7 @@ PARTICLES = "particles"
 RANKS = "ranks"
 ATTR_COMPLETE = "complete"
 ATTR_N_RANKS = "n_ranks"
+ATTR_FORMAT = "format"
 FORMAT = "pel_hpc checkpoint 1"
 
 
@@ -85,7 +86,7 @@ def write_checkpoint(path, state, comm, extra: dict | None = None) -> None:
 def _create_skeleton(path, arrays: dict, n_rows: int, n_slots: int, n_ranks: int, extra) -> None:
     """The checkpoint's datasets (no data yet) and attributes, created serially."""
     with open_h5(path, "w") as f:
-        f.attrs["format"] = FORMAT
+        f.attrs[ATTR_FORMAT] = FORMAT
         f.attrs[ATTR_N_RANKS] = n_ranks
         for key, value in (extra or {}).items():
             f.attrs[key] = value
@@ -120,7 +121,7 @@ def read_checkpoint_states(path, comm) -> tuple[list, dict]:
         slots = _slots(f)
         states = [_read_slot(f, int(k)) for k in range(slots[comm.rank], slots[comm.rank + 1])]
         extra = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in f.attrs.items()
-                 if k not in ("format", ATTR_N_RANKS, ATTR_COMPLETE)}
+                 if k not in (ATTR_FORMAT, ATTR_N_RANKS, ATTR_COMPLETE)}
     return states, extra
 
 
@@ -167,6 +168,11 @@ def replica_state(f, replica: int, path="checkpoint") -> State:
                              seed=first.seed, replica=replica)
 
 
+def is_checkpoint(f) -> bool:
+    """Is the open HDF5 file ``f`` a pel_hpc checkpoint (complete or not)?"""
+    return f.attrs.get(ATTR_FORMAT) == FORMAT
+
+
 def describe_checkpoint(f) -> list[str]:
     """Lines of ``pel-hpc info`` for an open checkpoint ``f``: writers, each replica's particles, step
     and box [sigma]."""
@@ -189,7 +195,7 @@ def _open_complete(path):
     if not os.path.isfile(path):
         raise InputFileError(f"no checkpoint '{path}' to restart from")
     f = open_h5(path, "r")
-    if f.attrs.get("format") != FORMAT or not f.attrs.get(ATTR_COMPLETE, False):
+    if not is_checkpoint(f) or not f.attrs.get(ATTR_COMPLETE, False):
         f.close()
         raise CorruptFileError(f"'{path}' is not a complete pel_hpc checkpoint")
     return f

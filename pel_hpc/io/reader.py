@@ -122,7 +122,7 @@ def describe(path) -> str:
     """A human-readable summary of a file: replicas, elements, frames, steps, provenance."""
     lines = [f"{path}"]
     with open_h5(path, "r") as f:
-        if f.attrs.get("format") == checkpoint.FORMAT:
+        if checkpoint.is_checkpoint(f):
             return "\n".join(lines + checkpoint.describe_checkpoint(f))
         version = _get(f, L.H5MD).attrs.get(L.ATTR_VERSION)
         lines.append(f"  H5MD version {[int(v) for v in version] if version is not None else '?'}")
