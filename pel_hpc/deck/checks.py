@@ -120,6 +120,26 @@ def box_edge(cfg) -> float:
     return (cfg.system.n / cfg.system.density) ** (1.0 / 3.0)
 
 
+def halo_width(cfg) -> float:
+    """Width of a sub-box's halo, the largest list radius r_c σ_AA + skin [sigma]."""
+    return cfg.system.cutoff * SIGMA_MAX + cfg.system.skin
+
+
+def check_auto_grid(cfg, ranks: int) -> None:
+    """Can ``decomposition.grid: auto`` split the deck's cubic box over ``ranks`` ranks?  For
+    ``pel-hpc validate --ranks``; a run checks its actual box when its domain is set up.
+
+    Raises
+    ------
+    DecompositionError
+        Naming the largest grid that works.
+    """
+    from pel_hpc.parallel.grid import choose_dims
+
+    if ranks > 1 and cfg.decomposition.grid == "auto":  # an explicit grid was checked with the deck
+        choose_dims(ranks, [box_edge(cfg)] * 3, halo_width(cfg))
+
+
 def _check_geometry(cfg) -> None:
     system = cfg.system
     n_a = round(system.fraction_a * system.n)
@@ -137,9 +157,9 @@ def _check_geometry(cfg) -> None:
         raise DeckError(f"decomposition.grid: {grid[0]}x{grid[1]}x{grid[2]} = {math.prod(grid)} ranks, "
                         f"but ensemble.ranks_per_replica is {cfg.ensemble.ranks_per_replica}")
     width = edge / max(grid)
-    if width < r_cut + system.skin:
+    if width < halo_width(cfg):
         raise DeckError(f"decomposition.grid: sub-box width {width:.4g} sigma is below the halo width "
-                        f"r_c + skin = {r_cut + system.skin:g} sigma")
+                        f"r_c + skin = {halo_width(cfg):g} sigma")
 
 
 def _check_cadences(cfg) -> None:
@@ -177,8 +197,9 @@ def ranks_per_replica(cfg, size: int) -> int:
     return size // ens.replicas
 
 
-def check_world_size(cfg, size: int) -> None:
-    """Refuse a rank count that cannot run the deck's ensemble.
+def check_world_size(cfg, size: int) -> int:
+    """The ranks per replica on a world of ``size`` ranks (:func:`ranks_per_replica`); refuses a
+    rank count that cannot run the deck's ensemble.
 
     The world is split into groups of :func:`ranks_per_replica` ranks, each running one or more
     replicas, so ``size`` must be a multiple of it with at most ``ensemble.replicas`` groups.
@@ -199,3 +220,4 @@ def check_world_size(cfg, size: int) -> None:
         raise LaunchError(f"{size} MPI ranks make {size // per} groups of ensemble.ranks_per_replica = {per}, "
                           f"more than the deck's {ens.replicas} replica(s): use at most {most} "
                           f"rank{'s' if most > 1 else ''}{more}")
+    return per

@@ -17,18 +17,14 @@ def _add_validate(parser) -> None:
 
 
 def _validate(args) -> int:
-    from pel_hpc.deck.checks import SIGMA_MAX, box_edge, check_world_size, ranks_per_replica
+    from pel_hpc.deck.checks import check_auto_grid, check_world_size
     from pel_hpc.deck.validate import load_deck
 
     cfg = load_deck(args.deck)
     per = cfg.ensemble.ranks_per_replica
     if args.ranks is not None:
-        check_world_size(cfg, args.ranks)
-        per = ranks_per_replica(cfg, args.ranks)
-        if per > 1 and cfg.decomposition.grid == "auto":  # an explicit grid was checked with the deck
-            from pel_hpc.parallel.grid import choose_dims
-
-            choose_dims(per, [box_edge(cfg)] * 3, cfg.system.cutoff * SIGMA_MAX + cfg.system.skin)
+        per = check_world_size(cfg, args.ranks)
+        check_auto_grid(cfg, per)
     per = "the ranks shared equally (auto)" if per == "auto" else f"{per} rank(s) each"
     stages = ", ".join(f"{s.name} {s.steps}" for s in cfg.stages)
     print(f"{args.deck}: valid — N={cfg.system.n}, T={cfg.integrator.temperature}, stages [{stages}], "

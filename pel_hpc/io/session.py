@@ -27,11 +27,14 @@ from __future__ import annotations
 import os
 import sys
 
-from pel_hpc.deck.checks import check_world_size, ranks_per_replica
+from pel_hpc.deck.checks import check_world_size
+from pel_hpc.deck.restart import check_restart_deck
 from pel_hpc.errors import InputFileError
 from pel_hpc.io import layout as L
-from pel_hpc.io.checkpoint import read_restart_states, write_checkpoint
+from pel_hpc.io.checkpoint import checkpoint_step, read_restart_states, write_checkpoint
+from pel_hpc.io.h5md import open_h5
 from pel_hpc.io.ops import ProgressOp, output_operations
+from pel_hpc.io.reader import run_deck_text
 from pel_hpc.io.signals import StopFlag
 from pel_hpc.io.writer import H5MDWriter
 
@@ -47,8 +50,7 @@ def replica_layout(cfg, world):
     """
     from pel_hpc.parallel.ensemble import split_world
 
-    check_world_size(cfg, world.size)
-    return split_world(world, cfg.ensemble.replicas, ranks_per_replica(cfg, world.size))
+    return split_world(world, cfg.ensemble.replicas, check_world_size(cfg, world.size))
 
 
 def start_states(cfg, layout, world, restart: bool) -> list:
@@ -66,11 +68,6 @@ def start_states(cfg, layout, world, restart: bool) -> list:
 def check_restart(cfg) -> None:
     """Refuse a ``--restart`` deck that would continue a different run (:mod:`pel_hpc.deck.restart`),
     before anything runs or is written; every rank reads the file and raises alike."""
-    from pel_hpc.deck.restart import check_restart_deck
-    from pel_hpc.io.checkpoint import checkpoint_step
-    from pel_hpc.io.h5md import open_h5
-    from pel_hpc.io.reader import run_deck_text
-
     step = None if cfg.checkpoint.file is None else checkpoint_step(cfg.checkpoint.file)
     if step is None or not os.path.isfile(cfg.output.file):
         return  # nothing to continue: start_states reports it
