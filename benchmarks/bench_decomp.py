@@ -228,8 +228,9 @@ def run_worker(ranks: int, *args: str, threads: int = 1) -> dict:
     line as a dict."""
     pes = ["--map-by", f"slot:PE={threads}"] if threads > 1 and "core" in MPIRUN else []  # bound: its cores
     cmd = MPIRUN + pes + ["-n", str(ranks), sys.executable, __file__, "--worker", *args]
-    env = {k: v for k, v in os.environ.items() if k != "SLURM_CPUS_PER_TASK" or threads == 1}  # the benchmark
-    env["NUMBA_NUM_THREADS"] = str(threads)  # lays out its own processes on the job's cores (pel_hpc.parallel.launch)
+    env = dict(os.environ, NUMBA_NUM_THREADS=str(threads))
+    if threads > 1:  # the benchmark lays out its own processes on the job's cores (pel_hpc.parallel.launch)
+        env.pop("SLURM_CPUS_PER_TASK", None)
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT, env=env).stdout
     return json.loads(next(line for line in out.splitlines() if line.startswith("RESULT "))[7:])
 
