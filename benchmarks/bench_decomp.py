@@ -7,7 +7,9 @@ Prints, in one invocation (only ratios measured together mean anything on a shar
    cluster node): steps/s, speedup, parallel efficiency, and the communication share of the step
    per rank (halo forward + reductions + migration/borders), next to LAMMPS' own "Comm" share, and
    the per-step imbalance of the ranks' force times (:func:`imbalance_stats`: what a synchronised
-   step waits for, and how much of it a balancer acting every step could predict); next to P
+   step waits for, and how much of it a balancer acting every step could predict), and the same
+   statistics for one pair-kernel call repeated on a frozen configuration without communication
+   (:func:`frozen_force_times`: fixed work, so its spread is the machine's); next to P
    ranks, one rank on P numba threads (``run.threads``, where the machine has P CPUs; Debian's
    LAMMPS has no OPENMP package to set beside it);
 2. 64 replicas of N = 65 (r_c = 1.8) on 2 ranks (``--ensemble-ranks``) run as a user would,
@@ -151,6 +153,8 @@ def worker_md(config: str, steps: int, kind: str) -> None:
     if kind == "decomposed" and world.size > 1:
         force_times = np.array(world.allgather(per_step_force_times(sim, min(steps, 1000))))
         row["imbalance"] = imbalance_stats(force_times) if world.rank == 0 else None
+        frozen = np.array(world.allgather(frozen_force_times(sim, min(steps, 1000))))
+        row["frozen"] = imbalance_stats(frozen) if world.rank == 0 else None
     rows = world.allgather(row)
     if world.rank == 0:
         print("RESULT " + json.dumps({"steps": steps, "ranks": rows}), flush=True)
@@ -177,6 +181,21 @@ def per_step_force_times(sim, steps: int) -> np.ndarray:
             out[k] = spent[0]
     finally:
         simulation.force_rows = kernel
+    return out
+
+
+def frozen_force_times(sim, calls: int) -> np.ndarray:
+    """This rank's time [s] of each of ``calls`` repetitions of the same pair-kernel call on the frozen
+    configuration, with no communication in between: fixed work per rank, so the rank-to-rank
+    spread of these times is the machine's (its cores' speeds and interruptions), not the code's."""
+    from pel_hpc.md.forces import force_rows
+
+    st, out = sim.state, np.empty(calls)
+    sim.domain.comm.barrier()
+    for k in range(calls):
+        t0 = time.perf_counter()
+        force_rows(st, sim.domain, sim.table, 0, st.n_local)
+        out[k] = time.perf_counter() - t0
     return out
 
 
@@ -350,7 +369,7 @@ def summarize(res: dict) -> dict:
     comm = float(np.mean([r["comm"] for r in ranks])) / steps
     return {"step": wall, "comm": comm, "comp": wall - comm, "dims": ranks[0]["dims"], "widths": ranks[0]["widths"],
             "fractions": [r["comm"] / r["wall"] for r in ranks], "ghosts": [r["n_ghost"] for r in ranks],
-            "imbalance": ranks[0].get("imbalance")}
+            "imbalance": ranks[0].get("imbalance"), "frozen": ranks[0].get("frozen")}
 
 
 def _row(label: str, cells) -> str:
@@ -449,6 +468,10 @@ def bench_md(args, work: Path) -> dict:
                   + "/".join(f"{med_of(lambda i, k=k: i['autocorr'][k]):.2f}" for k in im[0]["autocorr"])
                   + f"; predicted from each rank's last {im[0]['memory']} steps, {residual:.3f} of it is left "
                   f"(a per-step balancer could remove at most {100 * (1 - (residual / spread) ** 2):.0f} % of its variance)")
+            fr = [r[p]["frozen"] for r in rounds]
+            print(f"  the same pair-kernel call repeated {fr[0]['steps']} times on a frozen configuration, no communication "
+                  f"(fixed work per rank: the machine's own spread): the slowest rank exceeds the mean by "
+                  f"{1e3 * float(np.median([i['wait'] for i in fr])):.3f} ms, spread {float(np.median([i['spread'] for i in fr])):.3f}")
         measured[n] = m
     return measured
 
