@@ -157,8 +157,17 @@ def test_auto_ranks_per_replica_refusals_and_an_explicit_grid(tmp_path):
         validate_deck(minimal(ensemble={"ranks_per_replica": "all"}), tmp_path)
 
 
-def test_readme_holds_the_generated_deck_reference():
-    assert reference_markdown() in (ROOT / "README.md").read_text()
+def test_readme_holds_the_generated_deck_reference_once_and_no_paragraph_twice():
+    """The table is pasted in by hand after a schema change; an edit that pasted the paragraph after
+    it along with it left five copies of the preparation paragraph in the README."""
+    import collections
+    import re
+
+    text = (ROOT / "README.md").read_text()
+    assert text.count(reference_markdown()) == 1
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text) if len(p.strip()) > 120]
+    repeated = [p[:60] for p, k in collections.Counter(paragraphs).items() if k > 1]
+    assert repeated == []
 
 
 def test_preparation_section_derives_the_start_and_its_own_deck(tmp_path):
