@@ -109,8 +109,11 @@ def replica_stem(path, replica: int, n_replicas: int) -> str:
 def read_inherent_structures(path, replica: int = 0) -> ISTrajectory:
     """The IS energy trajectory of one replica (``observables/<replica>/inherent_structure_energy``)."""
     with open_file(path) as f:
-        grp = _get(f, L.observable_path(replica, L.IS_ENERGY))
         species = _get(f, f"{L.particles_path(replica)}/{L.SPECIES}")[()]
+        if L.observable_path(replica, L.IS_ENERGY) not in f:  # a run of ours that made no quench
+            raise CorruptFileError(f"'{path}' holds no inherent structures: its run made no quenches "
+                                   f"(quench.every: 0 in its deck)")
+        grp = f[L.observable_path(replica, L.IS_ENERGY)]
         box = _get(f, f"{L.box_path(replica)}/{L.EDGES}")[()]
         prov = provenance(f)
         prov["replica"] = replica
@@ -137,8 +140,11 @@ def read_positions(path, replica: int = 0, frames=slice(None)):
 def read_is_positions(path, replica: int = 0):
     """Unwrapped IS positions: (time [τ], step, x (n_frames, N, 3) [σ]) — see the module docstring."""
     with open_file(path) as f:
-        grp = _get(f, L.element_path(replica, L.INHERENT_STRUCTURE))
         box = np.asarray(_get(f, f"{L.box_path(replica)}/{L.EDGES}")[()], float)
+        if L.element_path(replica, L.INHERENT_STRUCTURE) not in f:  # a run of ours that stored none
+            raise CorruptFileError(f"'{path}' holds no inherent-structure positions: its run stored none "
+                                   f"(output.is_positions: 0 in its deck)")
+        grp = f[L.element_path(replica, L.INHERENT_STRUCTURE)]
         n = written_frames(grp)
         t, step, x = grp[L.TIME][:n], grp[L.STEP][:n], grp[L.VALUE][:n]
     try:

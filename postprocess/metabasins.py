@@ -169,11 +169,13 @@ def main(argv=None) -> int:
     ap.add_argument("--energy-tol", type=nonnegative(float), default=ENERGY_TOL)
     args = ap.parse_args(argv)
     out = Path(args.out)
-    replicas = {name: pio.replicas(name) for name in args.files}  # every input checked before any output
+    replicas = {name: pio.replicas(name) for name in args.files}
+    trajectories = {(name, r): pio.read_inherent_structures(name, r)  # every input read before any output
+                    for name, reps in replicas.items() for r in reps}
     out.mkdir(parents=True, exist_ok=True)
     for name, reps in replicas.items():
         for r in reps:
-            traj = pio.read_inherent_structures(name, r)
+            traj = trajectories[name, r]
             mbs = find_metabasins(traj.energy_total, traj.time, args.energy_tol)
             pio.write_metabasins(out / (pio.replica_stem(name, r, len(reps)) + "_mb"), mbs, traj, args.energy_tol)
             print(f"{name} replica {r}: {len(mbs)} metabasins -> {out}")

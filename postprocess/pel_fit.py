@@ -139,6 +139,9 @@ def sets_from_files(files, energy_tol: float = ENERGY_TOL):
             energy.append(mbs.energy[mbs.complete])
             tau.append(mbs.waiting_time[mbs.complete])
         tau = np.concatenate(tau)
+        if not tau.size:
+            raise DeckError(f"'{name}' has no completed metabasin (one the trajectory has left) in its "
+                            f"{traj.time.size} inherent structure(s) per replica: run longer")
         sets.append((1.0 / traj.temperature, np.concatenate(energy), tau))
         dt_q = float(np.median(np.diff(traj.time))) if traj.time.size > 1 else float("nan")
         short = float(np.mean(tau <= 2.0 * dt_q)) if tau.size else float("nan")

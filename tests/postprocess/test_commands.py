@@ -107,3 +107,41 @@ def test_output_into_a_closed_pipe_ends_quietly(tmp_path):
     proc.stdout.close()
     assert proc.wait(timeout=60) == 141
     assert proc.stderr.read() == b""
+
+
+@pytest.fixture(scope="module")
+def runs_without_structures(tmp_path_factory):
+    """Two real 65-particle runs of ours: one that made no quench, one that quenched every 50 steps but
+    stored no IS positions (both defaults of a deck: quench.every 0, output.is_positions 0)."""
+    from pel_hpc import cli
+
+    d = tmp_path_factory.mktemp("runs")
+    for name, quench in (("plain", ""), ("quenched", "quench: {every: 50}\n")):
+        (d / f"{name}.yaml").write_text(f"run: {{name: {name}}}\nsystem: {{n: 65, cutoff: 1.8}}\n"
+                                        f"integrator: {{temperature: 0.6}}\nstages: [{{name: s, steps: 100}}]\n"
+                                        f"output: {{thermo: 50, positions: 50}}\n{quench}")
+        assert cli.main(["run", str(d / f"{name}.yaml")]) == 0
+    return d / "plain.h5", d / "quenched.h5"
+
+
+@pytest.mark.parametrize("module", ["metabasins", "pel_fit", "figures.fig01"])
+def test_a_run_without_quenches_is_named_as_such(module, runs_without_structures, tmp_path, capsys):
+    """Before, the message read as if the file were not ours ("has no 'observables/...' (not a pel_hpc
+    H5MD file, or not written)"), and metabasins had already made its --out folder."""
+    plain, _ = runs_without_structures
+    out = tmp_path / "out"
+    err = _one_line_refusal(capsys, module, [plain, "--out", out], {CorruptFileError.exit_code})
+    assert "plain.h5' holds no inherent structures" in err and "quench.every: 0" in err
+    assert not out.exists()
+
+
+def test_missing_is_positions_and_metabasins_never_left_are_named(runs_without_structures, tmp_path, capsys):
+    _, quenched = runs_without_structures
+    err = _one_line_refusal(capsys, "figures.fig01", [quenched, "--out", tmp_path / "f"], {CorruptFileError.exit_code})
+    assert "holds no inherent-structure positions" in err and "output.is_positions: 0" in err
+    # one metabasin for all three inherent structures (an energy tolerance wider than any gap): none
+    # is completed, so there are no waiting times to fit (before: a numpy traceback)
+    err = _one_line_refusal(capsys, "pel_fit", [quenched, "--out", tmp_path / "p", "--energy-tol", "1e9"],
+                            {DeckError.exit_code})
+    assert "has no completed metabasin" in err and "3 inherent structure(s)" in err
+    assert not (tmp_path / "f").exists() and not (tmp_path / "p").exists()
