@@ -130,6 +130,6 @@ def diffusion_from_msd(time, msd, t_min: float, t_max: float = np.inf) -> tuple[
     time, msd = np.asarray(time, float), np.asarray(msd, float)
     sel = (time >= t_min) & (time <= t_max)
     if sel.sum() < 3:
-        raise DeckError("diffusion_from_msd needs at least three lags with t >= t_min")
+        raise DeckError(f"the MSD fit for D needs at least three lags in [{t_min:g}, {t_max:g}] tau, found {int(sel.sum())}")
     coef, cov = np.polyfit(time[sel], msd[sel], 1, cov="unscaled" if sel.sum() == 3 else True)
     return float(coef[0] / 6.0), float(np.sqrt(abs(cov[0, 0])) / 6.0)

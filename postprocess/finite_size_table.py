@@ -15,6 +15,7 @@ import h5py
 import numpy as np
 
 from pel_hpc.io import layout as L
+from pel_hpc.errors import DeckError
 from postprocess import dynamics, kww
 from postprocess import io as pio
 from postprocess.command import positive, run
@@ -34,9 +35,13 @@ def md_row(path, k: float = K_DEFAULT) -> dict:
         results.append(dynamics.scattering(x, dt, np.array([k]), n_origins=50, select=select))
     time = results[0].time
     fs, msd = np.mean([res.fs[:, 0] for res in results], axis=0), np.mean([res.msd for res in results], axis=0)
-    fit = kww.fit_kww(time, fs)
     span = float(traj_t[-1] - traj_t[0])
-    d, d_err = dynamics.diffusion_from_msd(time, msd, t_min=0.1 * span, t_max=0.3 * span)
+    try:  # both fits need enough of the decay: name the file and its cadence if there is too little
+        fit = kww.fit_kww(time, fs)
+        d, d_err = dynamics.diffusion_from_msd(time, msd, t_min=0.1 * span, t_max=0.3 * span)
+    except DeckError as err:
+        raise DeckError(f"'{path}': {err} ({span:g} tau of positions, stored every {dt:g} tau; D is fitted "
+                        f"in 10-30 % of it): store positions more often or run longer") from None
     tau_err = fit.tau_alpha * np.hypot(fit.tau0_err / fit.tau0, fit.beta_err / max(fit.beta, 1e-12))
     return {"T": pio.deck_temperature(prov), "N": x.shape[1], "replicas": len(results), "tau_alpha": fit.tau_alpha,
             "tau_alpha_err": tau_err, "beta": fit.beta, "D": d, "D_err": d_err, "file": str(Path(path).resolve())}

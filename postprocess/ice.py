@@ -166,7 +166,14 @@ def relaxation(ensemble: Ensemble, options: IceOptions) -> Relaxation:
 
 
 def analyse(ensemble: Ensemble, options: IceOptions) -> IceResult:
-    """Run the whole ICE analysis (module docstring) and return an :class:`IceResult`."""
+    """Run the whole ICE analysis (module docstring) and return an :class:`IceResult`.
+
+    Each replica contributes one pair of events (its first two), so a file of one replica is refused:
+    its N(d) would be a single count."""
+    if ensemble.n_replicas < 2:
+        raise DeckError(f"{ensemble.provenance.get('file', 'the file')} holds {ensemble.n_replicas} replica: the "
+                        "structural-event analysis takes one event pair per replica of an iso-configurational "
+                        "ensemble (a run with ensemble.replicas >= 2, mode iso_configurational)")
     box = np.asarray(ensemble.box, dtype=float)
     rdf = radial_distribution(sampled_frames(ensemble, options.rdf_frames), box, ensemble.types,
                               pair=(0, 0), n_bins=200)
@@ -250,15 +257,18 @@ def open_ensemble(path: Path) -> Ensemble:
     return Ensemble(np.asarray(types), np.asarray(box, dtype=float), n, partial(_read_replica, Path(path)), prov)
 
 
-def run_cli(argv, prog: str, description: str):
+def run_cli(argv, prog: str, description: str, require=None):
     """Parse the shared options, analyse the file and write its CSV: (args, result, csv path).
 
-    Bad input raises a :class:`~pel_hpc.errors.PelError` (one line through :func:`postprocess.command.run`).
+    Bad input raises a :class:`~pel_hpc.errors.PelError` (one line through :func:`postprocess.command.run`),
+    as does ``require(result)`` (a figure's own condition), before anything is written.
     """
     parser = argparse.ArgumentParser(prog=prog, description=description)
     add_arguments(parser)
     args = parser.parse_args(argv)
     result = analyse(open_ensemble(args.file), options_from(args))
+    if require is not None:
+        require(result)
     args.out.mkdir(parents=True, exist_ok=True)
     return args, result, write_csv(result, args.out / f"{args.file.stem}_events.csv", str(args.file))
 

@@ -13,6 +13,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from pel_hpc.errors import DeckError  # noqa: E402
 from postprocess.ice import IceResult, run_cli  # noqa: E402
 from postprocess.figures.save import save_png  # noqa: E402
 from postprocess.command import run  # noqa: E402
@@ -30,11 +31,23 @@ def footer(result: IceResult) -> str:
             f"MSD > {rule.msd_threshold} σ², r_shell {rule.r_shell:.3g} σ")
 
 
+def drawn(result: IceResult):
+    """The bins drawn: those where at least half a pair is expected (not the core, d < 0.9 σ)."""
+    return result.stats.n_av >= MIN_EXPECTED
+
+
+def require_a_bin(result: IceResult) -> None:
+    """Refuse an ensemble too small for any bin to be drawn (the figure would be empty)."""
+    if not drawn(result).any():
+        raise DeckError(f"{result.stats.n_pairs} event pair(s) from {len(result.tables)} replicas: no distance bin "
+                        f"expects {MIN_EXPECTED} of them, so Fig. 4 would be empty (more replicas, or a longer run)")
+
+
 def plot(result: IceResult, source: Path, path: Path) -> Path:
     """Draw N(d)/N_av(d) with its ensemble error bars and save it as PNG."""
     s = result.stats
     d = 0.5 * (s.edges[1:] + s.edges[:-1])
-    ok = s.n_av >= MIN_EXPECTED  # skip bins (the core, d < 0.9 σ) where less than half a pair is expected
+    ok = drawn(result)
     fig, ax = plt.subplots(figsize=(5.0, 3.8))
     ax.errorbar(d[ok], s.ratio[ok], yerr=s.ratio_err[ok], fmt="o-", ms=4, capsize=2)
     ax.axhline(1.0, color="gray", ls=":", lw=1)
@@ -46,7 +59,7 @@ def plot(result: IceResult, source: Path, path: Path) -> Path:
 
 
 def main(argv=None) -> int:
-    args, result, _ = run_cli(argv, "python -m postprocess.figures.fig04", __doc__.splitlines()[0])
+    args, result, _ = run_cli(argv, "python -m postprocess.figures.fig04", __doc__.splitlines()[0], require_a_bin)
     print(plot(result, args.file, args.out / f"fig04_{args.file.stem}.png"))
     return 0
 

@@ -145,3 +145,11 @@ def test_missing_is_positions_and_metabasins_never_left_are_named(runs_without_s
                             {DeckError.exit_code})
     assert "has no completed metabasin" in err and "3 inherent structure(s)" in err
     assert not (tmp_path / "f").exists() and not (tmp_path / "p").exists()
+
+
+def test_finite_size_table_names_a_run_too_short_for_the_msd_fit(runs_without_structures, tmp_path, capsys):
+    plain, _ = runs_without_structures  # positions every 0.25 tau over 0.5 tau: no lag in 10-30 % of it
+    err = _one_line_refusal(capsys, "finite_size_table", [plain, "--out", tmp_path / "t"], {DeckError.exit_code})
+    assert "plain.h5': KWW fit: fewer than 3 points" in err  # before: no file named
+    assert "(0.5 tau of positions, stored every 0.25 tau; D is fitted in 10-30 % of it)" in err
+    assert not (tmp_path / "t").exists()

@@ -9,7 +9,7 @@ from postprocess.figures import fig04, fig11
 from postprocess.ice import Ensemble, analyse, open_ensemble
 from test_events_ice import ENSEMBLE, OPTIONS
 
-REPLICAS = 3
+REPLICAS = 6  # all of ENSEMBLE: with 3, no bin expected half a pair and Fig. 4 was empty
 ARGS = ["--window", "1.0", "--jump", "0.4", "--lag", "4.0", "--d-bin", "0.5", "--rdf-frames", "8"]
 
 
@@ -77,3 +77,18 @@ def test_missing_and_foreign_files_are_refused(tmp_path):
         f["x"] = 1
     with pytest.raises(CorruptFileError, match="foreign.h5"):
         open_ensemble(tmp_path / "foreign.h5")
+
+
+def test_one_replica_and_an_empty_figure_are_refused_before_writing(tmp_path):
+    """A one-replica file gave one event pair and, in Fig. 4, an empty plot, silently; now refused."""
+    from pel_hpc.errors import DeckError
+
+    with pytest.raises(DeckError, match="holds 1 replica: the structural-event analysis takes one event pair per"):
+        analyse(Ensemble(ENSEMBLE.types, ENSEMBLE.box, 1, ENSEMBLE.read), OPTIONS)
+    two = analyse(Ensemble(ENSEMBLE.types, ENSEMBLE.box, 2, ENSEMBLE.read), OPTIONS)
+    drawable = fig04.drawn(two).any()  # whether 2 pairs expect half a pair in some bin of this small box
+    few = two.stats.__class__(**{**two.stats.__dict__, "n_av": two.stats.n_av * 0.0})  # no bin expects any
+    with pytest.raises(DeckError, match="Fig. 4 would be empty"):
+        fig04.require_a_bin(two.__class__(**{**two.__dict__, "stats": few}))
+    if drawable:
+        fig04.require_a_bin(two)
