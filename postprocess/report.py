@@ -51,7 +51,7 @@ HONESTY = (
     "T = 0.45–0.55 need 10⁶–10⁷ MD steps per 65-particle run and are out of reach here; the IS runs use "
     "T = 0.60–0.80, where metabasins are short-lived and the PEL description is least accurate. "
     "Expect noisy figures: a few hundred metabasins per temperature, one seed, N ≤ 1040 in the finite-size "
-    "series, six replicas in the iso-configurational ensemble. Table I fitted from such data has large "
+    "series, 24 replicas (one event pair each) in the iso-configurational ensemble. Table I fitted from such data has large "
     "errors and may differ from the paper's values beyond them (the paper fits T = 0.45–0.6); the values "
     "below are what our files give, with no adjustment; e_cut in particular is set by the lowest MB energies "
     "visited, which T ≥ 0.6 does not reach, and Γ0 (the rate above e_c) is affected by the 0.25 τ quench "
