@@ -56,7 +56,7 @@ def _run(args) -> int:
     comm = world()
     restart = continue_run(cfg, args.restart, args.overwrite, sys.stderr if comm.rank == 0 else None)
     comm.barrier()  # every rank has looked at the disk before anyone writes
-    run_deck(cfg, comm, restart=restart, ignore_late_signals=True)
+    run_deck(cfg, comm, restart=restart, ignore_late_signals=True, overwrite=args.overwrite)
     return 0
 
 

@@ -171,7 +171,8 @@ def _run(pcfg, world, resume: bool, stream) -> None:
     flag = None if inside else StopFlag().install()  # a stop signal must not kill a waiting rank
     try:
         if inside:
-            run_deck(pcfg, sub, restart=resume, stream=stream, check_allocation=False)
+            run_deck(pcfg, sub, restart=resume, stream=stream, check_allocation=False,
+                     overwrite=True)  # a preparation of another deck, or one without a checkpoint, is redone
     except CheckpointExit:
         outcome = "stopped"
     except Exception as exc:  # noqa: BLE001 - re-raised below, after every rank knows

@@ -22,7 +22,8 @@ import numpy as np
 import yaml
 
 from pel_hpc import units
-from pel_hpc.errors import CorruptFileError, InputFileError
+from pel_hpc.errors import CorruptFileError, InputFileError, file_in_use
+from pel_hpc.io.runlock import check_not_running
 from pel_hpc.io import layout as L
 from pel_hpc.io.reader import stored_deck, written_frames
 
@@ -51,14 +52,17 @@ class ISTrajectory:
 
 
 def open_file(path) -> h5py.File:
-    """``path`` opened read-only: InputFileError if it does not exist, CorruptFileError if HDF5 cannot read it."""
+    """``path`` opened read-only: InputFileError if it does not exist, FileInUseError if a job is writing
+    it (its run lock, :mod:`pel_hpc.io.runlock`, or HDF5's file lock), CorruptFileError if HDF5 cannot read it."""
     path = Path(path)
     if not path.exists():
         raise InputFileError(f"no such file: '{path}'")
+    check_not_running(path)
     try:
         return h5py.File(path, "r")
     except OSError as exc:
-        raise CorruptFileError(f"'{path}' is not a readable HDF5 file ({exc.__class__.__name__})") from None
+        raise file_in_use(path, exc) or CorruptFileError(f"'{path}' is not a readable HDF5 file "
+                                                         f"({exc.__class__.__name__})") from None
 
 
 def _get(f: h5py.File, path: str):

@@ -38,7 +38,9 @@ def _add_info(parser) -> None:
 
 def _info(args) -> int:
     from pel_hpc.io.reader import describe
+    from pel_hpc.io.runlock import check_not_running
 
+    check_not_running(args.file)
     print(describe(args.file))
     return 0
 
@@ -54,7 +56,9 @@ def _add_export(parser) -> None:
 
 def _export(args) -> int:
     from pel_hpc.io.export import export_replica
+    from pel_hpc.io.runlock import check_not_running
 
+    check_not_running(args.file)
     export_replica(args.file, args.out, args.replica, args.mdanalysis, args.overwrite)
     print(f"wrote replica {args.replica} of {args.file} to {args.out}")
     return 0

@@ -18,7 +18,7 @@ import h5py
 import numpy as np
 
 from pel_hpc import __version__, units
-from pel_hpc.errors import CorruptFileError, InputFileError
+from pel_hpc.errors import CorruptFileError, InputFileError, OutputExistsError, file_in_use
 from pel_hpc.io import layout as L
 from pel_hpc.io.plan import CLOCK_CHUNK
 
@@ -37,6 +37,10 @@ def open_h5(path, mode: str, comm=None) -> h5py.File:
     ------
     InputFileError
         Reading (``r``, ``r+``) a file that does not exist.
+    FileInUseError
+        Another process holds the file open (HDF5's file lock), e.g. a job writing it.
+    OutputExistsError
+        Creating (``x``) a file that exists.
     CorruptFileError
         The file exists but is not readable HDF5 (e.g. truncated).
     """
@@ -46,11 +50,39 @@ def open_h5(path, mode: str, comm=None) -> h5py.File:
         if comm is not None and comm.size > 1:  # no raw-data chunk cache: see pel_hpc.io.plan
             return h5py.File(path, mode, driver="mpio", comm=comm.raw, rdcc_nbytes=0)
         return h5py.File(path, mode)
+    except FileExistsError:
+        raise OutputExistsError(f"'{path}' was created by another process meanwhile (another run writing the "
+                                f"same file?)") from None
     except OSError as exc:
-        if Path(path).exists() and mode != "w":
+        in_use = file_in_use(path, exc)
+        if in_use is not None:
+            raise in_use from None
+        if Path(path).exists() and mode not in ("w", "x"):
             raise CorruptFileError(f"'{path}' is not a readable HDF5 file ({exc.__class__.__name__}: "
                                    f"{str(exc).splitlines()[0][:120]})") from None
         raise
+
+
+def create_file(path, replace: bool = False) -> h5py.File:
+    """Create ``path`` for writing (serial, rank 0) without ever truncating a file in use.
+
+    HDF5's ``w`` mode truncates before it takes its file lock, so it would destroy the file of a job
+    still writing it; here an existing file is replaced only with ``replace`` (``--overwrite``) and
+    only if HDF5 can lock it (:class:`FileInUseError` otherwise), by unlinking it (a corrupt file
+    too); the new file is created exclusively (``x``: :class:`OutputExistsError` if another process
+    created it in between).
+    """
+    path = Path(path)
+    if path.exists():
+        if not replace:
+            raise OutputExistsError(f"output file '{path}' exists (created after this run checked for it: "
+                                    f"another run writing the same file?)")
+        try:
+            open_h5(path, "r+").close()  # HDF5's own lock decides whether anyone holds it
+        except CorruptFileError:
+            pass  # not HDF5 (or truncated): nothing to protect
+        path.unlink()
+    return open_h5(path, "x")
 
 
 def transfer_plist(comm, collective: bool = False):

@@ -2,6 +2,7 @@
 
 :func:`run_deck` is what ``pel-hpc run DECK [--restart]`` calls.  In order:
 
+0. the output's run lock (:mod:`pel_hpc.io.runlock`), held to the end: one running job per output;
 1. launch checks (``SLURM_NTASKS`` equals the world size; a multiple of
    ``ensemble.ranks_per_replica`` ranks, at most one group per replica) and the replica split
    of :func:`pel_hpc.parallel.ensemble.replica_table` (several replicas per group when the
@@ -29,8 +30,9 @@ import sys
 
 from pel_hpc.deck.checks import check_world_size
 from pel_hpc.deck.restart import check_restart_deck
-from pel_hpc.errors import InputFileError
+from pel_hpc.errors import FileInUseError, InputFileError
 from pel_hpc.io import layout as L
+from pel_hpc.io import runlock
 from pel_hpc.io.checkpoint import checkpoint_step, read_restart_states, write_checkpoint
 from pel_hpc.io.h5md import open_h5
 from pel_hpc.io.ops import ProgressOp, output_operations
@@ -62,6 +64,9 @@ def start_states(cfg, layout, world, restart: bool) -> list:
         return replica_states(cfg, layout.replicas, pair_table(cfg.system.cutoff, cfg.system.truncation))
     if not os.path.isfile(cfg.output.file):
         raise InputFileError(f"--restart: no output file '{cfg.output.file}' to append to")
+    if cfg.checkpoint.file is None:
+        raise InputFileError(f"--restart: the deck writes no checkpoint (checkpoint.file: null), so "
+                             f"'{cfg.output.file}' cannot be continued: start afresh with --overwrite")
     return read_restart_states(cfg.checkpoint.file, world, layout.replicas)
 
 
@@ -94,9 +99,29 @@ def run_remaining(group, cfg) -> None:
             group.run(left, output=stage.output)
 
 
+def take_run_lock(path, world):
+    """Rank 0 takes the run lock of the output ``path`` (:mod:`pel_hpc.io.runlock`); every rank raises
+    :class:`FileInUseError` alike if another job holds it.  Returns rank 0's lock (None elsewhere)."""
+    fd, refusal = None, None
+    if world.rank == 0:
+        try:
+            fd = runlock.acquire(path)
+        except FileInUseError as err:
+            refusal = str(err)
+    refusal = world.bcast(refusal)
+    if refusal is not None:
+        raise FileInUseError(refusal)
+    return fd
+
+
 def run_deck(cfg, world, restart: bool = False, stream=None, check_allocation: bool = True,
-             ignore_late_signals: bool = False):
+             ignore_late_signals: bool = False, overwrite: bool = False):
     """Run ``cfg`` on ``world`` with output, checkpoints, signal handling and optional restart.
+
+    The run holds its output's run lock throughout (:func:`take_run_lock`): a second run of the same
+    output while this one runs is refused before it reads or writes anything.  A fresh run (not
+    ``restart``) replaces an existing output file only with ``overwrite``, and never one that
+    another process holds open (:func:`pel_hpc.io.h5md.create_file`).
 
     A deck with a ``preparation`` section first runs or reuses it (:mod:`pel_hpc.preparation`,
     which runs it on a sub-communicator with ``check_allocation=False``: SLURM_NTASKS is the world's).
@@ -110,6 +135,15 @@ def run_deck(cfg, world, restart: bool = False, stream=None, check_allocation: b
     ReplicaGroup
         This rank's replicas at the end of the run (for tests).
     """
+    lock = take_run_lock(cfg.output.file, world)
+    try:
+        return _run_locked(cfg, world, restart, stream, check_allocation, ignore_late_signals, overwrite)
+    finally:
+        runlock.release(lock)
+
+
+def _run_locked(cfg, world, restart, stream, check_allocation, ignore_late_signals, overwrite):
+    """:func:`run_deck`'s work, under the run lock."""
     from pel_hpc.parallel.launch import check_slurm_ntasks, use_threads
 
     if check_allocation:
@@ -140,7 +174,7 @@ def run_deck(cfg, world, restart: bool = False, stream=None, check_allocation: b
         else:
             parts = {m.state.replica: (m.state.tag[:m.state.n_local], m.state.typ[:m.state.n_local])
                      for m in group.members}
-            writer.create(group.members[0].state.box, parts)
+            writer.create(group.members[0].state.box, parts, replace=overwrite)
         group.operations += output_operations(cfg, writer, _quench_op(group.members[0]), world, flag)
         group.operations.append(ProgressOp(cfg, (stream or sys.stdout) if world.rank == 0 else None))
         run_remaining(group, cfg)

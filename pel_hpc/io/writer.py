@@ -95,15 +95,16 @@ class H5MDWriter:
             h5md.write_block(dset, start, data, self.dxpl)
 
     # -- opening -------------------------------------------------------------------------
-    def create(self, box, parts: dict) -> "H5MDWriter":
+    def create(self, box, parts: dict, replace: bool = False) -> "H5MDWriter":
         """Create the file with every group, the box and ``species`` (``parts[replica] = (tags, species)``).
 
         Rank 0 creates every group, dataset and attribute serially (chunks allocated at
         creation), then all ranks open the file together and write ``species``: the
-        metadata costs no collective operations.
+        metadata costs no collective operations.  An existing file is replaced only with
+        ``replace`` and only if no other process holds it (:func:`pel_hpc.io.h5md.create_file`).
         """
         if self.comm.rank == 0:
-            with h5md.open_h5(self.path, "w") as f:
+            with h5md.create_file(self.path, replace) as f:
                 h5md.write_header(f, self.cfg.deck_text, self.comm.size, self.replicas, h5md.git_commit())
                 for r in range(self.replicas):
                     h5md.write_box(f, r, box)

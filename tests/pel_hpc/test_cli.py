@@ -91,9 +91,99 @@ def test_existing_output_is_never_silently_replaced(tmp_path, capsys):
     assert len(err.splitlines()) == 1 and "out.h5" in err and "--restart" in err and "--overwrite" in err
     assert (out.read_bytes(), out.stat().st_mtime_ns) == before
     assert main(["run", str(deck), "--overwrite"]) == 0 and out.stat().st_mtime_ns != before[1]
+    capsys.readouterr()
+    assert main(["run", str(deck), "--restart"]) == 3  # this deck writes no checkpoint (was a TypeError)
+    assert "--restart: the deck writes no checkpoint (checkpoint.file: null)" in capsys.readouterr().err
     out.unlink()
     assert main(["run", str(deck), "--restart"]) == 0 and out.exists()
     assert "starting from the beginning" in capsys.readouterr().err
+
+
+def test_output_held_by_another_process_is_neither_truncated_nor_appended(tmp_path, capsys):
+    """A job still writing its output (held open here by another process) and a second submission of
+    the same deck: ``--overwrite`` used to truncate the file before HDF5 refused its lock (the running
+    job then crashed and its file was unreadable), ``--restart`` and the readers said "not a readable
+    HDF5 file".  Now each is refused in one line, exit 9, and the file is byte for byte the same."""
+    from pel_hpc.errors import FileInUseError
+    from postprocess import io as pio
+
+    deck = tmp_path / "d.yaml"
+    deck.write_text(DECK.format(extra="").replace("steps: 300", "steps: 100").replace("file: null", "every: 100"))
+    assert main(["run", str(deck)]) == 0
+    out = tmp_path / "out.h5"
+    holder = subprocess.Popen([sys.executable, "-c", f"import h5py, sys, time; f = h5py.File({str(out)!r}, 'r+'); "
+                               "print('open', flush=True); time.sleep(120)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        before = out.read_bytes()  # as the holder left it (opening for writing marks the superblock)
+        capsys.readouterr()
+        for argv in (["run", str(deck), "--overwrite"], ["run", str(deck), "--restart"], ["info", str(out)]):
+            assert main(argv) == FileInUseError.exit_code, argv
+            err = capsys.readouterr().err.strip()
+            assert len(err.splitlines()) == 1 and "out.h5' is open in another process (HDF5 file lock)" in err
+            assert out.read_bytes() == before
+        with pytest.raises(FileInUseError):
+            pio.open_file(out)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert main(["run", str(deck), "--overwrite"]) == 0  # once it is closed, replaced as asked
+
+
+def test_a_running_job_owns_its_output(tmp_path, capsys):
+    """While a job runs (its run lock held by another process here), a second run of the same output
+    (fresh with --overwrite, --restart, under mpirun on 2 ranks) and the readers are refused in one
+    line naming the holder, exit 9, with the file and checkpoint unchanged.  Before, under MPI-IO
+    (which HDF5 1.10 does not lock) --overwrite unlinked the running job's file and the job hung."""
+    from pel_hpc.errors import FileInUseError
+    from pel_hpc.io.runlock import lock_path
+    from postprocess import io as pio
+
+    deck = tmp_path / "d.yaml"
+    deck.write_text(DECK.format(extra="").replace("steps: 300", "steps: 100").replace("file: null", "every: 100"))
+    assert main(["run", str(deck)]) == 0
+    out, chk = tmp_path / "out.h5", tmp_path / "out.chk.h5"
+    before = (out.read_bytes(), chk.read_bytes())
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pel_hpc.io.runlock import acquire; "
+                               f"acquire({str(out)!r}); print('held', flush=True); time.sleep(120)"],
+                              stdout=subprocess.PIPE, text=True, env=dict(os.environ))
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert f"pid {holder.pid} on " in lock_path(out).read_text()
+        capsys.readouterr()
+        for argv in (["run", str(deck), "--overwrite"], ["run", str(deck), "--restart"], ["info", str(out)],
+                     ["export", str(out), str(tmp_path / "r0.h5")]):
+            assert main(argv) == FileInUseError.exit_code, argv
+            err = capsys.readouterr().err.strip()
+            assert len(err.splitlines()) == 1 and f"out.h5' belongs to a running job (pid {holder.pid} on " in err
+        with pytest.raises(FileInUseError, match="belongs to a running job"):
+            pio.open_file(out)
+        proc = _mpirun(2, "-m", "pel_hpc", "run", str(deck), "--overwrite", cwd=tmp_path)
+        lines = _error_lines(proc)
+        assert proc.returncode == FileInUseError.exit_code and len(lines) == 1 and "running job" in lines[0], proc.stderr
+        assert (out.read_bytes(), chk.read_bytes()) == before and not (tmp_path / "r0.h5").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert main(["run", str(deck), "--restart"]) == 0  # the lock dies with its process: continued
+
+
+def test_a_file_created_after_the_check_is_not_truncated(tmp_path):
+    """Two submissions of one deck both find no output; the later creation must not truncate the file
+    the earlier one made (HDF5's "w" did): exclusive creation refuses it."""
+    from pel_hpc.errors import OutputExistsError
+    from pel_hpc.io.h5md import create_file
+
+    path = tmp_path / "race.h5"
+    with create_file(path) as f:
+        f["x"] = 1.0
+    before = path.read_bytes()
+    with pytest.raises(OutputExistsError, match="created after this run checked for it"):
+        create_file(path)
+    assert path.read_bytes() == before
+    path.write_text("not HDF5")  # a corrupt leftover is replaced when asked
+    with create_file(path, replace=True) as f:
+        assert "x" not in f
 
 
 MPIRUN = ["mpirun", "--oversubscribe"]

@@ -114,7 +114,8 @@ def _run(cfg, stop_preparation_at=None, monkeypatch=None):
             original(group, cfg_)
 
         monkeypatch.setattr(session, "run_remaining", killed)
-    return session.run_deck(cfg, SerialComm(), stream=open(os.devnull, "w"))
+    # as `pel-hpc run --overwrite`: a rerun replaces the production's output (the preparation decides alone)
+    return session.run_deck(cfg, SerialComm(), stream=open(os.devnull, "w"), overwrite=True)
 
 
 def test_chosen_start_is_the_lowest_stored_inherent_structure(tmp_path):
