@@ -10,6 +10,8 @@ module sees a raw deck dict.
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -88,3 +90,6 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("pel-hpc: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader of our output went away (``pel-hpc info F | head``): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+        return 128 + signal.SIGPIPE

@@ -231,3 +231,14 @@ def test_a_rank_failing_alone_reports_and_ends_the_job(tmp_path):
             "comm.barrier()\n")
     proc = _mpirun(3, "-c", code, timeout=60)
     assert proc.returncode == 5 and _error_lines(proc) == ["pel-hpc: error: rank 1 alone"]
+
+
+def test_output_into_a_closed_pipe_ends_quietly():
+    """``pel-hpc info F | head`` printed a BrokenPipeError traceback when head stopped first; now the
+    command ends as if killed by SIGPIPE (exit 141), with nothing on stderr (the reader is gone before
+    the first line here)."""
+    proc = subprocess.Popen([sys.executable, "-m", "pel_hpc", "deck-reference"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=dict(os.environ))
+    proc.stdout.close()
+    assert proc.wait(timeout=120) == 141
+    assert proc.stderr.read() == b""
