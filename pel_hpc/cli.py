@@ -35,7 +35,10 @@ def continue_run(cfg, restart: bool, overwrite: bool, stream=sys.stderr) -> bool
     (raises :class:`OutputExistsError` otherwise).  ``--restart`` with neither an output file nor a
     checkpoint (e.g. killed during a deck's ``preparation``) has nothing to continue and starts afresh.
     """
+    from pel_hpc.io.runlock import check_not_running
+
     out, chk = Path(cfg.output.file), cfg.checkpoint.file
+    check_not_running(out)  # a job still running this output: say so rather than "exists"
     if restart:
         if not out.exists() and not (chk is not None and Path(chk).exists()):
             if stream is not None:

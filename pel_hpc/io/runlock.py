@@ -9,8 +9,11 @@ file lock does not cover this: HDF5 1.10 takes no lock under the MPI-IO driver, 
 truncates before it locks.  Readers (``pel-hpc info``, ``export``, the post-processing commands)
 refuse a file whose run still holds its lock, whose contents are then incomplete.
 
-The lock file stays (empty apart from who held it last).  On a file system without ``flock``
-(some Lustre mounts) no lock is taken and runs proceed unprotected, as before.
+The lock file names its holder (pid, host, SLURM job) and is removed when the run ends (a run killed
+hard leaves it unlocked; the next run takes it over).  Removal while holding the lock is safe because a
+run that locks the file checks that the name still leads to the file it locked, and starts over if
+not.  On a file system without ``flock`` (some Lustre mounts) no lock is taken and runs proceed
+unprotected, as before.
 """
 from __future__ import annotations
 
@@ -45,33 +48,46 @@ def _refusal(output, lock: Path) -> FileInUseError:
 
 
 def acquire(output):
-    """Take the run lock of ``output`` (rank 0 of a run); returns the open lock file, to pass to
-    :func:`release`, or None where the file system has no ``flock``.  Raises :class:`FileInUseError`
-    if another process holds it."""
+    """Take the run lock of ``output`` (rank 0 of a run); returns the lock, to pass to :func:`release`,
+    or None where the file system has no ``flock``.  Raises :class:`FileInUseError` if another process
+    holds it."""
     lock = lock_path(output)
-    try:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-    except FileNotFoundError:
-        raise InputFileError(f"no folder '{lock.parent}' for the output file '{output}'") from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise _refusal(output, lock) from None
-    except OSError as exc:
-        os.close(fd)
-        if exc.errno in _UNSUPPORTED:
-            return None
-        raise
+    while True:
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except FileNotFoundError:
+            raise InputFileError(f"no folder '{lock.parent}' for the output file '{output}'") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise _refusal(output, lock) from None
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in _UNSUPPORTED:
+                return None
+            raise
+        try:
+            same = os.stat(lock).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # the holder removed it between our open and our lock: lock the new one
     job = os.environ.get("SLURM_JOB_ID")
     os.ftruncate(fd, 0)
     os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}{f', SLURM job {job}' if job else ''}\n".encode())
-    return fd
+    return lock, fd
 
 
-def release(fd) -> None:
-    """Drop the lock taken by :func:`acquire` (None: nothing to drop)."""
-    if fd is not None:
+def release(taken) -> None:
+    """Remove and drop the lock taken by :func:`acquire` (None: nothing to drop)."""
+    if taken is not None:
+        lock, fd = taken
+        try:
+            os.unlink(lock)  # while still held: no other run has it
+        except FileNotFoundError:
+            pass
         os.close(fd)
 
 

@@ -30,7 +30,7 @@ import sys
 
 from pel_hpc.deck.checks import check_world_size
 from pel_hpc.deck.restart import check_restart_deck
-from pel_hpc.errors import FileInUseError, InputFileError
+from pel_hpc.errors import InputFileError, PelError
 from pel_hpc.io import layout as L
 from pel_hpc.io import runlock
 from pel_hpc.io.checkpoint import checkpoint_step, read_restart_states, write_checkpoint
@@ -101,16 +101,17 @@ def run_remaining(group, cfg) -> None:
 
 def take_run_lock(path, world):
     """Rank 0 takes the run lock of the output ``path`` (:mod:`pel_hpc.io.runlock`); every rank raises
-    :class:`FileInUseError` alike if another job holds it.  Returns rank 0's lock (None elsewhere)."""
+    its refusal alike (:class:`FileInUseError` if another job holds it).  Returns rank 0's lock (None
+    elsewhere)."""
     fd, refusal = None, None
     if world.rank == 0:
         try:
             fd = runlock.acquire(path)
-        except FileInUseError as err:
-            refusal = str(err)
+        except PelError as err:
+            refusal = err
     refusal = world.bcast(refusal)
     if refusal is not None:
-        raise FileInUseError(refusal)
+        raise refusal
     return fd
 
 

@@ -143,6 +143,7 @@ def test_a_running_job_owns_its_output(tmp_path, capsys):
     deck.write_text(DECK.format(extra="").replace("steps: 300", "steps: 100").replace("file: null", "every: 100"))
     assert main(["run", str(deck)]) == 0
     out, chk = tmp_path / "out.h5", tmp_path / "out.chk.h5"
+    assert not lock_path(out).exists()  # removed when the run ended
     before = (out.read_bytes(), chk.read_bytes())
     holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pel_hpc.io.runlock import acquire; "
                                f"acquire({str(out)!r}); print('held', flush=True); time.sleep(120)"],
@@ -151,8 +152,8 @@ def test_a_running_job_owns_its_output(tmp_path, capsys):
         assert holder.stdout.readline().strip() == "held"
         assert f"pid {holder.pid} on " in lock_path(out).read_text()
         capsys.readouterr()
-        for argv in (["run", str(deck), "--overwrite"], ["run", str(deck), "--restart"], ["info", str(out)],
-                     ["export", str(out), str(tmp_path / "r0.h5")]):
+        for argv in (["run", str(deck)], ["run", str(deck), "--overwrite"], ["run", str(deck), "--restart"],
+                     ["info", str(out)], ["export", str(out), str(tmp_path / "r0.h5")]):
             assert main(argv) == FileInUseError.exit_code, argv
             err = capsys.readouterr().err.strip()
             assert len(err.splitlines()) == 1 and f"out.h5' belongs to a running job (pid {holder.pid} on " in err
@@ -165,7 +166,9 @@ def test_a_running_job_owns_its_output(tmp_path, capsys):
     finally:
         holder.kill()
         holder.wait()
+    assert lock_path(out).exists()  # the killed holder's file stays, unlocked
     assert main(["run", str(deck), "--restart"]) == 0  # the lock dies with its process: continued
+    assert not lock_path(out).exists()
 
 
 def test_a_file_created_after_the_check_is_not_truncated(tmp_path):
