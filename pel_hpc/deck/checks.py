@@ -113,6 +113,13 @@ def _check_files(cfg) -> None:
         raise DeckError("checkpoint.file: must differ from output.file")
     if cfg.checkpoint.every > 0 and chk is None:
         raise DeckError("checkpoint.file: is null but checkpoint.every > 0")
+    files = [("output.file", out), ("checkpoint.file", chk)]
+    files += [("preparation.file", cfg.preparation.file)] if cfg.preparation is not None else []
+    for key, path in files:
+        if path is not None and Path(path).is_dir():
+            raise DeckError(f"{key}: '{path}' is a folder; name a file in it")
+        if path is not None and not Path(path).parent.is_dir():
+            raise DeckError(f"{key}: folder '{Path(path).parent}' does not exist")
 
 
 def box_edge(cfg) -> float:
