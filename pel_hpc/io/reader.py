@@ -52,7 +52,12 @@ def _element(f, source: str, replica: int):
     n_replicas = len(_get(f, L.PARTICLES))
     if not 0 <= replica < n_replicas:
         raise CorruptFileError(f"'{f.filename}' has {n_replicas} replica groups, no replica {replica}")
-    return _get(f, L.element_path(replica, SOURCES[source]))
+    path = L.element_path(replica, SOURCES[source])
+    if path not in f:  # a file of ours whose run stored none
+        key = "output.is_positions" if source == "inherent_structure" else "output.positions"
+        raise CorruptFileError(f"'{f.filename}' holds no {source.replace('_', ' ')} frames: its run stored none "
+                               f"({key}: 0 in its deck)")
+    return f[path]
 
 
 def written_frames(group) -> int:

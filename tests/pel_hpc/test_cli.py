@@ -245,3 +245,18 @@ def test_output_into_a_closed_pipe_ends_quietly():
     proc.stdout.close()
     assert proc.wait(timeout=120) == 141
     assert proc.stderr.read() == b""
+
+
+def test_a_start_from_a_file_without_those_frames_names_the_cadence(tmp_path, capsys):
+    """lowest_inherent_structure from a run that stored no IS positions said "has no 'particles/...'
+    (not a pel_hpc H5MD file?)" of our own file; now it names the deck key that was 0."""
+    deck = tmp_path / "d.yaml"
+    deck.write_text(DECK.format(extra="").replace("steps: 300", "steps: 100"))
+    assert main(["run", str(deck)]) == 0
+    start = tmp_path / "start.yaml"
+    start.write_text("system: {cutoff: 1.8, init: {kind: lowest_inherent_structure, file: out.h5}}\n"
+                     "integrator: {temperature: 0.6}\nstages: [{name: s, steps: 10}]\n")
+    capsys.readouterr()
+    assert main(["validate", str(start)]) == 4
+    err = capsys.readouterr().err
+    assert "out.h5' holds no inherent structure frames: its run stored none (output.is_positions: 0" in err
