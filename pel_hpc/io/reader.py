@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import h5py
 import numpy as np
 
-from pel_hpc.errors import CorruptFileError
+from pel_hpc.errors import CorruptFileError, DeckError
 from pel_hpc.io import checkpoint, layout as L
 from pel_hpc.io.h5md import open_h5
 
@@ -49,9 +49,12 @@ def _get(f: h5py.File, path: str):
 
 
 def _element(f, source: str, replica: int):
+    if checkpoint.is_checkpoint(f):
+        raise CorruptFileError(f"'{f.filename}' is a checkpoint, not an output file: start from the run's output "
+                               f"file, or continue the run with --restart")
     n_replicas = len(_get(f, L.PARTICLES))
     if not 0 <= replica < n_replicas:
-        raise CorruptFileError(f"'{f.filename}' has {n_replicas} replica groups, no replica {replica}")
+        raise DeckError(f"system.init.replica: {replica}, but '{f.filename}' holds replicas 0 to {n_replicas - 1}")
     path = L.element_path(replica, SOURCES[source])
     if path not in f:  # a file of ours whose run stored none
         key = "output.is_positions" if source == "inherent_structure" else "output.positions"

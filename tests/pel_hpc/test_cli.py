@@ -251,7 +251,7 @@ def test_a_start_from_a_file_without_those_frames_names_the_cadence(tmp_path, ca
     """lowest_inherent_structure from a run that stored no IS positions said "has no 'particles/...'
     (not a pel_hpc H5MD file?)" of our own file; now it names the deck key that was 0."""
     deck = tmp_path / "d.yaml"
-    deck.write_text(DECK.format(extra="").replace("steps: 300", "steps: 100"))
+    deck.write_text(DECK.format(extra="").replace("steps: 300", "steps: 100").replace("file: null", "every: 100"))
     assert main(["run", str(deck)]) == 0
     start = tmp_path / "start.yaml"
     start.write_text("system: {cutoff: 1.8, init: {kind: lowest_inherent_structure, file: out.h5}}\n"
@@ -260,3 +260,9 @@ def test_a_start_from_a_file_without_those_frames_names_the_cadence(tmp_path, ca
     assert main(["validate", str(start)]) == 4
     err = capsys.readouterr().err
     assert "out.h5' holds no inherent structure frames: its run stored none (output.is_positions: 0" in err
+    for init, code, message in (("{kind: file, file: out.h5, replica: 2}", 2,
+                                 "system.init.replica: 2, but '" + str(tmp_path / "out.h5") + "' holds replicas 0 to 0"),
+                                ("{kind: file, file: out.chk.h5}", 4, "out.chk.h5' is a checkpoint, not an output file")):
+        start.write_text(f"system: {{init: {init}}}\nintegrator: {{temperature: 0.6}}\nstages: [{{name: s, steps: 10}}]\n")
+        assert main(["validate", str(start)]) == code
+        assert message in capsys.readouterr().err
