@@ -247,7 +247,7 @@ def test_output_into_a_closed_pipe_ends_quietly():
     assert proc.stderr.read() == b""
 
 
-def test_a_start_from_a_file_without_those_frames_names_the_cadence(tmp_path, capsys):
+def test_a_start_or_export_from_the_wrong_file_names_what_it_is(tmp_path, capsys):
     """lowest_inherent_structure from a run that stored no IS positions said "has no 'particles/...'
     (not a pel_hpc H5MD file?)" of our own file; now it names the deck key that was 0."""
     deck = tmp_path / "d.yaml"
@@ -266,3 +266,5 @@ def test_a_start_from_a_file_without_those_frames_names_the_cadence(tmp_path, ca
         start.write_text(f"system: {{init: {init}}}\nintegrator: {{temperature: 0.6}}\nstages: [{{name: s, steps: 10}}]\n")
         assert main(["validate", str(start)]) == code
         assert message in capsys.readouterr().err
+    assert main(["export", str(tmp_path / "out.chk.h5"), str(tmp_path / "c.h5")]) == 4  # said "replicas 0 to 5"
+    assert "out.chk.h5' is a checkpoint, not an output file" in capsys.readouterr().err

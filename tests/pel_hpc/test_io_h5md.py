@@ -12,7 +12,7 @@ import pytest
 
 from pel_hpc import units
 from pel_hpc.deck.validate import load_deck
-from pel_hpc.errors import CorruptFileError, InputFileError, OutputExistsError
+from pel_hpc.errors import CorruptFileError, DeckError, InputFileError, OutputExistsError
 from pel_hpc.io import layout as L
 from pel_hpc.io.checkpoint import read_checkpoint
 from pel_hpc.io.export import export_replica
@@ -151,7 +151,7 @@ def test_export_of_one_replica(tmp_path):
         assert list(f[L.PARTICLES]) == [L.replica_group(2)] and list(f[L.OBSERVABLES]) == [L.replica_group(2)]
         assert np.all(f[L.element_path(2, L.POSITION)][L.VALUE][()] == 2.5)
         assert f[L.element_path(2, L.POSITION)][L.STEP].id == f[L.element_path(2, L.IMAGE)][L.STEP].id
-    with pytest.raises(CorruptFileError, match="no replica 3"):
+    with pytest.raises(DeckError, match=r"--replica 3: '.*' holds replicas 0 to 2"):
         export_replica(cfg.output.file, tmp_path / "r3.h5", 3)
     assert not (tmp_path / "r3.h5").exists() and not (tmp_path / "r3.h5.tmp").exists()
     before = (tmp_path / "r2.h5").read_bytes()
