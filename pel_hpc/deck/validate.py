@@ -63,6 +63,9 @@ def typed_sections(data) -> dict:
         raise DeckError("the deck is empty (expected sections run, system, integrator, stages, ...)")
     if not isinstance(data, dict):
         raise DeckError(f"the deck must be a mapping of sections, got {type(data).__name__}")
+    if "grid" in data and set(data) <= {"pel", "grid", "run"}:  # postprocess.clm.scan's sections
+        raise DeckError("this is a CLM scan file (sections pel, grid, run), not an MD deck: run it with "
+                        "python -m postprocess.clm.scan FILE --out SCAN.h5")
     _reject_unknown(data, TOP_LEVEL, "")
     sections = {}
     for name in TOP_LEVEL:

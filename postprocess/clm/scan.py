@@ -71,6 +71,9 @@ def load_scan(path) -> list[CLMConfig]:
         raise InputFileError(f"cannot read scan file {path}: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
         raise DeckError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
+    if isinstance(doc, dict) and {"integrator", "stages"} & set(doc):  # pel_hpc's deck sections
+        raise DeckError(f"{path} is an MD deck (sections integrator, stages, ...), not a CLM scan file: run it with "
+                        f"pel-hpc run")
     _check_keys(doc, ("pel", "grid", "run"), str(path))
     pel_over, grid, run = doc.get("pel") or {}, doc.get("grid") or {}, doc.get("run") or {}
     _check_keys(pel_over, [f.name for f in dataclasses.fields(TABLE_I)], f"{path}: pel")

@@ -66,6 +66,18 @@ def test_report_without_a_study_folder_is_refused(tmp_path, capsys):
     assert "manifest" in err and not (tmp_path / "report").exists()
 
 
+def test_an_md_deck_and_a_clm_scan_file_are_told_apart(capsys):
+    """Each given to the other's command said "unknown key(s)"; now each names what it is and its command."""
+    from pel_hpc.deck.validate import load_deck
+
+    root = Path(__file__).resolve().parents[2]
+    err = _one_line_refusal(capsys, "clm.scan", [root / "input" / "demo.yaml", "--out", "unused.h5"],
+                            {DeckError.exit_code})
+    assert "demo.yaml is an MD deck" in err and "pel-hpc run" in err and not Path("unused.h5").exists()
+    with pytest.raises(DeckError, match=r"this is a CLM scan file .* python -m postprocess.clm.scan"):
+        load_deck(root / "input" / "clm_scan.yaml")
+
+
 @pytest.mark.parametrize("text, error", [(None, InputFileError), ("grid: [1\n", DeckError),
                                          ("grid: {temperature: [0.6]}\nbogus: 1\n", DeckError)])
 def test_clm_scan_refuses_a_bad_scan_file(text, error, tmp_path, capsys):
