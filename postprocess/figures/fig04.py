@@ -9,6 +9,7 @@ Options: ``python -m postprocess.figures.fig04 --help``.
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -43,13 +44,19 @@ def require_a_bin(result: IceResult) -> None:
                         f"expects {MIN_EXPECTED} of them, so Fig. 4 would be empty (more replicas, or a longer run)")
 
 
+def error_bars(ratio, err):
+    """(2, n) lower and upper error bars of N/N_av: the lower one stops at 0 (a count is not negative;
+    an empty bin carries the upper error of one pair, :func:`postprocess.events.distance_statistics`)."""
+    return np.vstack([np.minimum(err, ratio), err])
+
+
 def plot(result: IceResult, source: Path, path: Path) -> Path:
     """Draw N(d)/N_av(d) with its ensemble error bars and save it as PNG."""
     s = result.stats
     d = 0.5 * (s.edges[1:] + s.edges[:-1])
     ok = drawn(result)
     fig, ax = plt.subplots(figsize=(5.0, 3.8))
-    ax.errorbar(d[ok], s.ratio[ok], yerr=s.ratio_err[ok], fmt="o-", ms=4, capsize=2)
+    ax.errorbar(d[ok], s.ratio[ok], yerr=error_bars(s.ratio[ok], s.ratio_err[ok]), fmt="o-", ms=4, capsize=2)
     ax.axhline(1.0, color="gray", ls=":", lw=1)
     ax.set_xlabel("d [σ]")
     ax.set_ylabel("N(d) / N_av(d)")

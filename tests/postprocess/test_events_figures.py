@@ -92,3 +92,9 @@ def test_one_replica_and_an_empty_figure_are_refused_before_writing(tmp_path):
         fig04.require_a_bin(two.__class__(**{**two.__dict__, "stats": few}))
     if drawable:
         fig04.require_a_bin(two)
+
+
+def test_fig04_lower_error_bars_stop_at_zero():
+    """An empty bin (ratio 0) carries the upper error of one pair; its bar went as far below 0."""
+    bars = fig04.error_bars(np.array([0.0, 0.5, 2.0]), np.array([1.4, 0.7, 0.6]))
+    np.testing.assert_array_equal(bars, [[0.0, 0.5, 0.6], [1.4, 0.7, 0.6]])
