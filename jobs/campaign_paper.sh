@@ -18,7 +18,7 @@ submit() {  # submit NAME SBATCH-ARGS... ; prints the job id (or a placeholder i
     local name=$1
     shift
     if [ "$DRY" = "--dry-run" ]; then
-        echo "sbatch --parsable $*" >&2
+        echo "sbatch --parsable ${*@Q}" >&2  # quoted as the shell needs it: a line to copy and run
         echo "<$name>"
     else
         sbatch --parsable "$@" | cut -d';' -f1

@@ -1,6 +1,7 @@
 """Job scripts without SLURM: syntax, the campaign's dependency graph, per-task decks, and the
 launcher's restart-if-checkpoint logic run as a plain shell (SLURM_NTASKS=1)."""
 import os
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -38,8 +39,11 @@ def test_campaign_dry_run_orders_post_processing_after_production():
                          text=True, cwd=ROOT, env=env)
     lines = [line for line in out.stderr.splitlines() if line.startswith("sbatch")]
     assert out.returncode == 0 and len(lines) == 5, out.stderr
-    assert "--array=0-3 jobs/ice520.sbatch" in lines[3] and "dependency" not in lines[3]  # one-deck campaign
-    assert "--dependency=afterok:<ka65>:<fsize_small>:<fsize_large>:<ice520> jobs/postprocess.sbatch" in lines[4]
+    argv = [shlex.split(line) for line in lines]  # each printed line runs as printed (NS lists keep their spaces)
+    assert argv[1][4:] == ["--array=0-5", "--export=ALL,NS=65 130 260 520 1040 2080", "jobs/finite_size.sbatch"]
+    assert argv[3][2:] == ["--array=0-3", "jobs/ice520.sbatch"]  # one-deck campaign, no dependency
+    assert argv[4][2:4] == ["--dependency=afterok:<ka65>:<fsize_small>:<fsize_large>:<ice520>",
+                            "jobs/postprocess.sbatch"]
 
 
 def test_derive_sets_keys_and_anchors_paths(tmp_path):
