@@ -15,7 +15,7 @@ import signal
 import sys
 from pathlib import Path
 
-from pel_hpc.errors import OutputExistsError, PelError
+from pel_hpc.errors import OutputExistsError, OutputWriteError, PelError
 from pel_hpc.io.commands import COMMANDS as WORKFLOW_COMMANDS
 
 
@@ -89,6 +89,10 @@ def main(argv=None) -> int:
         from pel_hpc.parallel.comm import report_failure  # once per run, whole, on stderr
 
         report_failure(f"pel-hpc: error: {err}", err.exit_code)
+        if isinstance(err, OutputWriteError):  # HDF5 still holds the unwritable file's state; its exit
+            sys.stdout.flush()                  # handler would flush it and crash (SIGSEGV): leave now
+            sys.stderr.flush()
+            os._exit(err.exit_code)
         return err.exit_code
     except KeyboardInterrupt:
         print("pel-hpc: interrupted", file=sys.stderr)

@@ -59,6 +59,13 @@ class FileInUseError(PelError):
     exit_code = 9
 
 
+class OutputWriteError(PelError):
+    """A file the run writes could not be written (disk full, quota, I/O error); what was written
+    before, and the last complete checkpoint, are kept."""
+
+    exit_code = 10
+
+
 def file_in_use(path, exc: OSError) -> "FileInUseError | None":
     """The :class:`FileInUseError` for ``path`` if ``exc`` (from opening it) is HDF5's lock refusal, else None."""
     if isinstance(exc, BlockingIOError) or "unable to lock file" in str(exc):

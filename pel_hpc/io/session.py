@@ -26,11 +26,12 @@ The deck was validated before this function is called, so a bad deck never creat
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 from pel_hpc.deck.checks import check_world_size
 from pel_hpc.deck.restart import check_restart_deck
-from pel_hpc.errors import InputFileError, PelError
+from pel_hpc.errors import InputFileError, OutputWriteError, PelError
 from pel_hpc.io import layout as L
 from pel_hpc.io import runlock
 from pel_hpc.io.checkpoint import checkpoint_step, read_restart_states, write_checkpoint
@@ -167,7 +168,7 @@ def _run_locked(cfg, world, restart, stream, check_allocation, ignore_late_signa
     group = build_group(cfg, layout, comm, states, stream)
     writer = H5MDWriter(cfg, world)  # transfers as the deck says (output.transfer)
     flag = StopFlag().install()
-    completed = False
+    completed = failed = False
     try:
         if restart:
             writer.reopen(group.step)
@@ -184,10 +185,54 @@ def _run_locked(cfg, world, restart, stream, check_allocation, ignore_late_signa
             write_checkpoint(cfg.checkpoint.file, [m.state for m in group.members], world,
                              extra={"step": group.step})
         completed = True
+    except (OSError, RuntimeError) as exc:  # HDF5 reports a refused write as either
+        if not is_write_failure(exc):
+            raise
+        failed = True
+        _quiet_handle_releases()
+        raise write_failure(exc, group.step, cfg.checkpoint.file) from None
     finally:
-        writer.close()
+        if failed:
+            writer.abandon()
+        else:
+            writer.close()
         flag.restore(ignore=ignore_late_signals and (completed or flag.requested))
     return group
+
+
+def _quiet_handle_releases() -> None:
+    """After a refused write every h5py handle of the file fails to release (h5py's ``__dealloc__``
+    prints a traceback through ``sys.excepthook``, then reports it through ``sys.unraisablehook``):
+    keep those off stderr for the rest of the process, whose one line is the :class:`OutputWriteError`."""
+    default_unraisable, default_except = sys.unraisablehook, sys.excepthook
+
+    def unraisable(u):
+        if not is_write_failure(u.exc_value):
+            default_unraisable(u)
+
+    def excepthook(kind, value, tb):
+        if not is_write_failure(value):
+            default_except(kind, value, tb)
+
+    sys.unraisablehook, sys.excepthook = unraisable, excepthook
+
+
+def is_write_failure(exc: Exception) -> bool:
+    """Did the file system refuse a write (disk full, quota, I/O error), as opposed to a bug?"""
+    return isinstance(exc, OSError) or "write failed" in str(exc) or "errno = " in str(exc)
+
+
+def write_failure(exc: Exception, step: int, checkpoint) -> OutputWriteError:
+    """One line for a failed write of the output or checkpoint at ``step``: the file, the system's reason
+    (HDF5 puts it inside its message) and what is kept."""
+    text = str(exc)
+    reason = re.search(r"error message = '([^']+)'", text)
+    reason = reason.group(1) if reason else (getattr(exc, "strerror", None) or text.splitlines()[0][:160])
+    name = getattr(exc, "filename", None) or (re.search(r"filename = '([^']+)'", text) or [None, "a file of the run"])[1]
+    last = checkpoint_step(checkpoint) if checkpoint is not None else None
+    kept = (f"the checkpoint of step {last} is intact: free space, then --restart" if last is not None
+            else "there is no checkpoint to continue from")
+    return OutputWriteError(f"writing '{name}' failed at step {step}: {reason}; {kept}")
 
 
 def _quench_op(sim):

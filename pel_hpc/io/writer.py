@@ -17,6 +17,8 @@ file: :meth:`~H5MDWriter.close` trims them serially (why: :mod:`pel_hpc.io.plan`
 """
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 
 from pel_hpc.io import h5md, plan
@@ -277,6 +279,19 @@ class H5MDWriter:
         if excess and self.comm.rank == 0:
             trim(self.path, lengths)
         self.comm.barrier()
+
+
+    def abandon(self) -> None:
+        """Close the file after a failed write, without flushing again (it would fail again)."""
+        if self.file is None:
+            return
+        self.values, self.clocks = {}, {}  # no dataset handle may outlive the file
+        try:
+            self.file.close()
+        except Exception:  # noqa: BLE001 - the write error is already being reported
+            pass
+        self.file = None
+        gc.collect()
 
 
 def trim(path, lengths: dict) -> None:

@@ -1,5 +1,6 @@
 """The ``pel-hpc run`` command: thermo table from a deck, one-line typed errors."""
 import os
+import re
 import subprocess
 import sys
 
@@ -268,3 +269,25 @@ def test_a_start_or_export_from_the_wrong_file_names_what_it_is(tmp_path, capsys
         assert message in capsys.readouterr().err
     assert main(["export", str(tmp_path / "out.chk.h5"), str(tmp_path / "c.h5")]) == 4  # said "replicas 0 to 5"
     assert "out.chk.h5' is a checkpoint, not an output file" in capsys.readouterr().err
+
+
+def test_a_full_disk_is_one_line_and_a_clean_exit(tmp_path):
+    """The output's file system fills up (a 3 MB tmpfs): the run used to die of a segmentation fault
+    after pages of h5py tracebacks; now one line names the file, the reason and what is kept, exit 10,
+    and the run lock is gone.  Serial run (under MPI-IO the same failure hangs: see the README)."""
+    small = tmp_path / "small"
+    small.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(small)], capture_output=True).returncode:
+        pytest.skip("cannot mount a small tmpfs on this machine")
+    try:
+        (small / "full.yaml").write_text("run: {name: full, seed: 3}\nsystem: {n: 1000}\n"
+                                         "integrator: {temperature: 0.8}\nstages: [{name: prod, steps: 8000}]\n"
+                                         "output: {thermo: 100, positions: 100, velocities: 100}\n")
+        proc = subprocess.run([sys.executable, "-m", "pel_hpc", "run", str(small / "full.yaml")],
+                              capture_output=True, text=True, timeout=300, env=dict(os.environ))
+        assert proc.returncode == 10, proc.stderr[-2000:]
+        assert re.fullmatch(f"pel-hpc: error: writing '{small / 'full.h5'}' failed at step [0-9]+: No space left "
+                            "on device; there is no checkpoint to continue from\n", proc.stderr), proc.stderr[-2000:]
+        assert not (small / ".full.h5.lock").exists()
+    finally:
+        subprocess.run(["umount", str(small)], capture_output=True)
