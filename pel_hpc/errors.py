@@ -66,14 +66,6 @@ class OutputWriteError(PelError):
     exit_code = 10
 
 
-def file_in_use(path, exc: OSError) -> "FileInUseError | None":
-    """The :class:`FileInUseError` for ``path`` if ``exc`` (from opening it) is HDF5's lock refusal, else None."""
-    if isinstance(exc, BlockingIOError) or "unable to lock file" in str(exc):
-        return FileInUseError(f"'{path}' is open in another process (HDF5 file lock): a job still writing it? "
-                              f"Wait until it has ended")
-    return None
-
-
 class CheckpointExit(PelError):
     """Raised after a checkpoint was written on SIGTERM/SIGUSR1: a clean, requeue-able exit."""
 

@@ -22,10 +22,11 @@ import numpy as np
 import yaml
 
 from pel_hpc import units
-from pel_hpc.errors import CorruptFileError, InputFileError, file_in_use
+from pel_hpc.errors import CorruptFileError
 from pel_hpc.io.runlock import check_not_running
 from pel_hpc.io import layout as L
-from pel_hpc.io.reader import stored_deck, written_frames
+from pel_hpc.io.h5md import open_h5
+from pel_hpc.io.reader import stored, stored_deck, written_frames
 
 
 @dataclass(frozen=True)
@@ -53,16 +54,11 @@ class ISTrajectory:
 
 def open_file(path) -> h5py.File:
     """``path`` opened read-only: InputFileError if it does not exist, FileInUseError if a job is writing
-    it (its run lock, :mod:`pel_hpc.io.runlock`, or HDF5's file lock), CorruptFileError if HDF5 cannot read it."""
-    path = Path(path)
-    if not path.exists():
-        raise InputFileError(f"no such file: '{path}'")
-    check_not_running(path)
-    try:
-        return h5py.File(path, "r")
-    except OSError as exc:
-        raise file_in_use(path, exc) or CorruptFileError(f"'{path}' is not a readable HDF5 file "
-                                                         f"({exc.__class__.__name__})") from None
+    it (its run lock, :mod:`pel_hpc.io.runlock`, or HDF5's file lock), CorruptFileError if HDF5 cannot read it
+    (:func:`pel_hpc.io.h5md.open_h5`)."""
+    if Path(path).exists():
+        check_not_running(path)
+    return open_h5(path, "r")
 
 
 def _get(f: h5py.File, path: str):
@@ -114,10 +110,8 @@ def read_inherent_structures(path, replica: int = 0) -> ISTrajectory:
     """The IS energy trajectory of one replica (``observables/<replica>/inherent_structure_energy``)."""
     with open_file(path) as f:
         species = _get(f, f"{L.particles_path(replica)}/{L.SPECIES}")[()]
-        if L.observable_path(replica, L.IS_ENERGY) not in f:  # a run of ours that made no quench
-            raise CorruptFileError(f"'{path}' holds no inherent structures: its run made no quenches "
-                                   f"(quench.every: 0 in its deck)")
-        grp = f[L.observable_path(replica, L.IS_ENERGY)]
+        grp = stored(f, L.observable_path(replica, L.IS_ENERGY), "inherent structures",
+                     "its run made no quenches (quench.every: 0 in its deck)")
         box = _get(f, f"{L.box_path(replica)}/{L.EDGES}")[()]
         prov = provenance(f)
         prov["replica"] = replica
@@ -145,10 +139,8 @@ def read_is_positions(path, replica: int = 0):
     """Unwrapped IS positions: (time [τ], step, x (n_frames, N, 3) [σ]) — see the module docstring."""
     with open_file(path) as f:
         box = np.asarray(_get(f, f"{L.box_path(replica)}/{L.EDGES}")[()], float)
-        if L.element_path(replica, L.INHERENT_STRUCTURE) not in f:  # a run of ours that stored none
-            raise CorruptFileError(f"'{path}' holds no inherent-structure positions: its run stored none "
-                                   f"(output.is_positions: 0 in its deck)")
-        grp = f[L.element_path(replica, L.INHERENT_STRUCTURE)]
+        grp = stored(f, L.element_path(replica, L.INHERENT_STRUCTURE), "inherent-structure positions",
+                     "its run stored none (output.is_positions: 0 in its deck)")
         n = written_frames(grp)
         t, step, x = grp[L.TIME][:n], grp[L.STEP][:n], grp[L.VALUE][:n]
     try:

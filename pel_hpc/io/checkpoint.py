@@ -173,6 +173,12 @@ def is_checkpoint(f) -> bool:
     return f.attrs.get(ATTR_FORMAT) == FORMAT
 
 
+def refuse_checkpoint(f, advice: str) -> None:
+    """CorruptFileError if the open file ``f``, given where an output file belongs, is a checkpoint."""
+    if is_checkpoint(f):
+        raise CorruptFileError(f"'{f.filename}' is a checkpoint, not an output file: {advice}")
+
+
 def describe_checkpoint(f) -> list[str]:
     """Lines of ``pel-hpc info`` for an open checkpoint ``f``: writers, each replica's particles, step
     and box [sigma]."""

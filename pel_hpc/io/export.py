@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from pel_hpc.errors import CorruptFileError, DeckError, InputFileError, OutputExistsError
-from pel_hpc.io.checkpoint import is_checkpoint
+from pel_hpc.io.checkpoint import refuse_checkpoint
 from pel_hpc.io import layout as L
 from pel_hpc.io.h5md import open_h5
 
@@ -40,8 +40,7 @@ def export_replica(path, out, replica: int = 0, mdanalysis: bool = False, overwr
         raise InputFileError(f"output folder '{out.absolute().parent}' does not exist")
     tmp = out.with_name(out.name + ".tmp")
     with open_h5(path, "r") as src:
-        if is_checkpoint(src):
-            raise CorruptFileError(f"'{path}' is a checkpoint, not an output file: export from the run's output file")
+        refuse_checkpoint(src, "export from the run's output file")
         if L.PARTICLES not in src or not len(src[L.PARTICLES]):
             raise CorruptFileError(f"'{path}' has no '{L.PARTICLES}' group: not a pel_hpc H5MD output file")
         if L.particles_path(replica) not in src:

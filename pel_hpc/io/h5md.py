@@ -18,7 +18,7 @@ import h5py
 import numpy as np
 
 from pel_hpc import __version__, units
-from pel_hpc.errors import CorruptFileError, InputFileError, OutputExistsError, file_in_use
+from pel_hpc.errors import CorruptFileError, FileInUseError, InputFileError, OutputExistsError
 from pel_hpc.io import layout as L
 from pel_hpc.io.plan import CLOCK_CHUNK
 
@@ -54,9 +54,9 @@ def open_h5(path, mode: str, comm=None) -> h5py.File:
         raise OutputExistsError(f"'{path}' was created by another process meanwhile (another run writing the "
                                 f"same file?)") from None
     except OSError as exc:
-        in_use = file_in_use(path, exc)
-        if in_use is not None:
-            raise in_use from None
+        if isinstance(exc, BlockingIOError) or "unable to lock file" in str(exc):  # HDF5's lock refusal
+            raise FileInUseError(f"'{path}' is open in another process (HDF5 file lock): a job still writing it? "
+                                 f"Wait until it has ended") from None
         if Path(path).exists() and mode not in ("w", "x"):
             raise CorruptFileError(f"'{path}' is not a readable HDF5 file ({exc.__class__.__name__}: "
                                    f"{str(exc).splitlines()[0][:120]})") from None

@@ -48,19 +48,22 @@ def _get(f: h5py.File, path: str):
         raise CorruptFileError(f"'{f.filename}' has no '{path}' (not a pel_hpc H5MD file?)") from None
 
 
+def stored(f: h5py.File, path: str, what: str, why: str):
+    """``f[path]`` of a file of ours, or the CorruptFileError "'<file>' holds no <what>: <why>" when its run
+    did not store it (``why`` names the deck key that was 0)."""
+    if path not in f:
+        raise CorruptFileError(f"'{f.filename}' holds no {what}: {why}")
+    return f[path]
+
+
 def _element(f, source: str, replica: int):
-    if checkpoint.is_checkpoint(f):
-        raise CorruptFileError(f"'{f.filename}' is a checkpoint, not an output file: start from the run's output "
-                               f"file, or continue the run with --restart")
+    checkpoint.refuse_checkpoint(f, "start from the run's output file, or continue the run with --restart")
     n_replicas = len(_get(f, L.PARTICLES))
     if not 0 <= replica < n_replicas:
         raise DeckError(f"system.init.replica: {replica}, but '{f.filename}' holds replicas 0 to {n_replicas - 1}")
-    path = L.element_path(replica, SOURCES[source])
-    if path not in f:  # a file of ours whose run stored none
-        key = "output.is_positions" if source == "inherent_structure" else "output.positions"
-        raise CorruptFileError(f"'{f.filename}' holds no {source.replace('_', ' ')} frames: its run stored none "
-                               f"({key}: 0 in its deck)")
-    return f[path]
+    key = "output.is_positions" if source == "inherent_structure" else "output.positions"
+    return stored(f, L.element_path(replica, SOURCES[source]), f"{source.replace('_', ' ')} frames",
+                  f"its run stored none ({key}: 0 in its deck)")
 
 
 def written_frames(group) -> int:

@@ -280,7 +280,6 @@ class H5MDWriter:
             trim(self.path, lengths)
         self.comm.barrier()
 
-
     def abandon(self) -> None:
         """Close the file after a failed write, without flushing again (it would fail again)."""
         if self.file is None:
