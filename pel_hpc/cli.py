@@ -89,8 +89,10 @@ def main(argv=None) -> int:
         from pel_hpc.parallel.comm import report_failure  # once per run, whole, on stderr
 
         report_failure(f"pel-hpc: error: {err}", err.exit_code)
-        if isinstance(err, OutputWriteError):  # HDF5 still holds the unwritable file's state; its exit
-            sys.stdout.flush()                  # handler would flush it and crash (SIGSEGV): leave now
+        if isinstance(err, OutputWriteError) or getattr(err, "hard_exit", False):
+            # HDF5 still holds a file that must not be closed (unwritable, or collective over ranks that
+            # are not closing it); its exit handler would close it and crash or hang: leave now
+            sys.stdout.flush()
             sys.stderr.flush()
             os._exit(err.exit_code)
         return err.exit_code

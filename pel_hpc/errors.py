@@ -66,6 +66,23 @@ class OutputWriteError(PelError):
     exit_code = 10
 
 
+class UnstableDynamicsError(PelError):
+    """The MD diverged (a time step too large for the forces, or overlapping particles in a start
+    configuration): a displacement or energy no longer finite, an NVT kinetic temperature beyond
+    :data:`pel_hpc.md.thermostat.RUNAWAY` times the target, or H jumping between thermo rows
+    (:data:`pel_hpc.operations.DRIFT_LIMIT`).  The output keeps the rows written before; no checkpoint
+    is written of the diverged state."""
+
+    exit_code = 11
+
+    @classmethod
+    def at(cls, replicas, step: int, reason: str, dt: float) -> "UnstableDynamicsError":
+        """The one-line report: which replicas, by which step [MD steps], what was not finite, the usual causes."""
+        who = f"replica {replicas[0]}" if len(replicas) == 1 else f"replicas {', '.join(map(str, replicas))}"
+        return cls(f"{who}: the MD diverged by step {step}: {reason}; integrator.dt = {dt:g} tau may be too large "
+                   f"(KA-LJ is usually integrated at 0.005) or the start has overlapping particles")
+
+
 class CheckpointExit(PelError):
     """Raised after a checkpoint was written on SIGTERM/SIGUSR1: a clean, requeue-able exit."""
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 import sys
 from collections import deque
 
+from pel_hpc.errors import UnstableDynamicsError
 from pel_hpc.md.minimize import QuenchResult, quench
 from pel_hpc.trigger import Periodic
 
 THERMO_COLUMNS = ("step", "time", "T", "E_pot", "E_kin", "H", "P")
+DRIFT_LIMIT = 1.0  # [epsilon per particle]: a larger change of H between two thermo rows is a diverged run
 
 
 class QuenchOp:
@@ -51,6 +53,12 @@ class ThermoOp:
 
     Columns: step, time [tau], T [epsilon/k_B], E_pot, E_kin, H (conserved quantity) per
     particle [epsilon], P [epsilon/sigma³].
+
+    A row whose H differs by more than :data:`DRIFT_LIMIT` from the previous row stops the run
+    (:class:`~pel_hpc.errors.UnstableDynamicsError`, after printing the row): at Δt = 0.005 H stays
+    within 3·10⁻³ epsilon per particle over 4·10⁴ steps (N = 500, T = 0.6, NVT), so a jump of a whole
+    epsilon between two rows means the integration broke down (in NVE as well, where no thermostat
+    reports it).  Rows, not the run's start, are compared: a slow drift over 10⁸ steps is not a failure.
     """
 
     is_output = False
@@ -60,6 +68,7 @@ class ThermoOp:
         self.stream = sys.stdout if stream is None else stream
         self.rows: deque[dict] = deque(maxlen=keep)  # the last ``keep`` rows: bounded in long runs
         self.printed_header = False
+        self.h_last: float | None = None
 
     def act(self, sim, step: int) -> None:
         row = sim.thermo()
@@ -67,6 +76,17 @@ class ThermoOp:
             if not self.printed_header:
                 print("".join(f"{c:>14s}" for c in THERMO_COLUMNS), file=self.stream)
                 self.printed_header = True
-            print(f"{row['step']:>14d}" + "".join(f"{row[c]:>14.6f}" for c in THERMO_COLUMNS[1:]),
+            print(f"{row['step']:>14d}" + "".join(_column(row[c]) for c in THERMO_COLUMNS[1:]),
                   file=self.stream, flush=True)
         self.rows.append(row)
+        last, self.h_last = self.h_last, row["H"]
+        if last is not None and not abs(row["H"] - last) <= DRIFT_LIMIT:  # every rank of the replica alike
+            raise UnstableDynamicsError.at(
+                [sim.state.replica], step,
+                f"the conserved energy H jumped from {last:.6g} to {row['H']:.6g} per particle since the "
+                f"previous thermo row (more than {DRIFT_LIMIT:g} epsilon)", sim.integrator.dt)
+
+
+def _column(value: float) -> str:
+    """One thermo-table cell: fixed point, or exponent form where that would overflow the column."""
+    return f"{value:>14.6f}" if abs(value) < 1e6 else f"{value:>14.6e}"

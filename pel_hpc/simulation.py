@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pel_hpc.errors import UnstableDynamicsError
 from pel_hpc.md import integrate, thermostat
 from pel_hpc.md.forces import energy_shares, force_rows, local_forces
 from pel_hpc.md.observables import kinetic_energy, n_dof, pressure, squared_speeds, temperature
@@ -69,6 +70,9 @@ class Integrator:
             ke2, bound = float(domain.sum_per_particle(sq)), None
         else:
             ke2, bound = domain.sum_and_reach(sq, reach)
+        if thermostat.runaway(ke2, self.ndof, self.temperature):  # reduced: every rank of the domain alike
+            raise UnstableDynamicsError(f"the kinetic temperature reached {ke2 / self.ndof:.3g}, more than "
+                                        f"{thermostat.RUNAWAY:g} times the thermostat's {self.temperature:g}")
         s = self._chain_scale(state, ke2)
         integrate.scale(state.v, s, n)
         state.nhc_ke2 = ke2 * s * s
@@ -188,10 +192,13 @@ class Simulation:
         """``k`` steps; only the last evaluates E_pot and W (operations act after it)."""
         if self.compiled:
             self._advance_compiled(k)
-        else:
-            clear = False  # a forecast holds only between steps with nothing acting in between
+            return
+        clear = False  # a forecast holds only between steps with nothing acting in between
+        try:
             for left in range(k, 0, -1):
                 clear = self.step(energy=left == 1, check=not clear)
+        except UnstableDynamicsError as err:
+            raise UnstableDynamicsError.at([self.state.replica], self.state.step, str(err), self.integrator.dt) from None
 
     def step(self, energy: bool = True, check: bool = True) -> bool:
         """One MD step in Python-orchestrated kernels (any domain), steps 1–7 of :meth:`run`.
@@ -235,3 +242,4 @@ class Simulation:
                 "E_pot": self.epot / n, "E_kin": ke / n,
                 "H": (self.epot + ke + self.integrator.chain_energy(st)) / n,
                 "P": pressure(ke, self.virial, st.volume)}
+

@@ -31,7 +31,7 @@ import sys
 
 from pel_hpc.deck.checks import check_world_size
 from pel_hpc.deck.restart import check_restart_deck
-from pel_hpc.errors import InputFileError, OutputWriteError, PelError
+from pel_hpc.errors import InputFileError, OutputWriteError, PelError, UnstableDynamicsError
 from pel_hpc.io import layout as L
 from pel_hpc.io import runlock
 from pel_hpc.io.checkpoint import checkpoint_step, read_restart_states, write_checkpoint
@@ -168,7 +168,7 @@ def _run_locked(cfg, world, restart, stream, check_allocation, ignore_late_signa
     group = build_group(cfg, layout, comm, states, stream)
     writer = H5MDWriter(cfg, world)  # transfers as the deck says (output.transfer)
     flag = StopFlag().install()
-    completed = failed = False
+    completed = failed = alone = False
     try:
         if restart:
             writer.reopen(group.step)
@@ -185,6 +185,18 @@ def _run_locked(cfg, world, restart, stream, check_allocation, ignore_late_signa
             write_checkpoint(cfg.checkpoint.file, [m.state for m in group.members], world,
                              extra={"step": group.step})
         completed = True
+    except UnstableDynamicsError as exc:
+        # Every rank of this replica group sees the same reduced value; when the group is the
+        # world, all close the file together (the rows before the divergence are written). A
+        # group of an ensemble cannot: the file's close is collective over the world, whose other
+        # groups run on, so it leaves the file as the last flush wrote it, and the process leaves
+        # without HDF5's exit handlers (they would close it) once the failure is reported.
+        alone = comm.size < world.size
+        kept = ("rows up to its last checkpoint or stage end" if alone else "every row before the divergence")
+        report = UnstableDynamicsError(f"{exc}; '{cfg.output.file}' holds {kept}, and no checkpoint was written "
+                                       f"of the diverged state")
+        report.hard_exit = alone
+        raise report from None
     except (OSError, RuntimeError) as exc:  # HDF5 reports a refused write as either
         if not is_write_failure(exc):
             raise
@@ -194,7 +206,7 @@ def _run_locked(cfg, world, restart, stream, check_allocation, ignore_late_signa
     finally:
         if failed:
             writer.abandon()
-        else:
+        elif not alone:
             writer.close()
         flag.restore(ignore=ignore_late_signals and (completed or flag.requested))
     return group

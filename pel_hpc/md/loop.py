@@ -20,8 +20,9 @@ Kernel signature (arrays carry a leading replica axis ``R``)::
     eta, eta_v : (R, M) Nosé–Hoover chain state (M = 0 for NVE);  q : (M,) masses
     ke2c : (R,) in/out: the carried 2K of each replica (``State.nhc_ke2``, NaN: sum afresh)
     ndof : 3N − 3;  temp : target T [epsilon/k_B];  steps : steps for every replica
-    info : (R, 3) float64 out: E_pot, virial W of the last step [epsilon] (the only step that
-        evaluates them, in a second pass that leaves the forces alone), wraps (added)
+    info : (R, 4) float64 out: E_pot, virial W of the last step [epsilon] (the only step that
+        evaluates them, in a second pass that leaves the forces alone), wraps (added), and the
+        largest kinetic temperature 2K/N_f before a thermostat scale (NaN sticks; NVT only, else 0)
 
 Tiny boxes use the list-free minimum-image forces (:func:`pel_hpc.md.forces.pair_forces_min_image`,
 exact for r_c < L/2): no neighbour list, ``x_build``/``image``/``skin`` only time the wrapping.
@@ -49,6 +50,7 @@ def advance(x, v, f, image, x_build, typ, box, coeff, force_shift, skin, dt, eta
         ke2 = ke2c[r]  # carried: 2K·s² after the previous step's last NHC scale s (Integrator.first_half)
         if nhc and ke2 != ke2:
             ke2 = sum_v2(vr, n)
+        t_max = 0.0
         for left in range(steps, 0, -1):
             s = half_step(eta[r], eta_v[r], q, ke2, ndof, temp, dt) if nhc else 1.0
             scale_kick_drift(xr, vr, fr, s, 0.5 * dt, dt, n)
@@ -60,7 +62,10 @@ def advance(x, v, f, image, x_build, typ, box, coeff, force_shift, skin, dt, eta
             kick(vr, fr, 0.5 * dt, n)
             if nhc:
                 ke2 = sum_v2(vr, n)
+                if ke2 != ke2 or ke2 > t_max * ndof:
+                    t_max = ke2 / ndof  # thermostat.runaway's temperature; a NaN stays
                 s = half_step(eta[r], eta_v[r], q, ke2, ndof, temp, dt)
                 scale(vr, s, n)
                 ke2 *= s * s
         ke2c[r] = ke2 if nhc else np.nan
+        info[r, 3] = t_max

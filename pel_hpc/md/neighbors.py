@@ -15,10 +15,12 @@ The list is rebuilt when the largest displacement since the build exceeds skin/2
 (:func:`list_is_stale`).  Boxes with an edge below 2.5 list radii (N = 65) use no list at all in
 serial runs: the minimum-image kernels of :mod:`pel_hpc.md.forces` (:func:`fits_min_image`).
 """
+import math
+
 import numpy as np
 from numba import njit, prange
 
-from pel_hpc.errors import DecompositionError
+from pel_hpc.errors import DecompositionError, UnstableDynamicsError
 from pel_hpc.md.box import wrap
 from pel_hpc.physics.kob_andersen import SIGMA
 
@@ -34,10 +36,13 @@ def check_rows(n_total: int) -> None:
 
 @njit(cache=True)
 def max_displacement2(x, x_build, n):
-    """Largest squared displacement of the first ``n`` particles since the build [sigma²]."""
+    """Largest squared displacement of the first ``n`` particles since the build [sigma²]; inf if
+    any is not finite (a NaN would lose every comparison and hide a diverged particle)."""
     m = 0.0
     for i in range(n):
         d = (x[i, 0] - x_build[i, 0]) ** 2 + (x[i, 1] - x_build[i, 1]) ** 2 + (x[i, 2] - x_build[i, 2]) ** 2
+        if d != d:
+            return np.inf
         m = max(m, d)
     return m
 
@@ -65,9 +70,14 @@ def reach_after_drift(x, x_build, v, f, h, dt, n):
 
 
 def list_is_stale(state, x_build, skin: float, comm) -> bool:
-    """Verlet criterion, globally reduced: has any particle moved more than skin/2 since the build?"""
-    d2 = max_displacement2(state.x, x_build, state.n_local)
-    return comm.allreduce_max(d2) > 0.25 * skin**2
+    """Verlet criterion, globally reduced: has any particle moved more than skin/2 since the build?
+
+    Raises :class:`~pel_hpc.errors.UnstableDynamicsError` when a displacement is not finite (on every
+    rank of the domain alike: the maximum is reduced first), before a cell list is built from it."""
+    d2 = comm.allreduce_max(max_displacement2(state.x, x_build, state.n_local))
+    if not math.isfinite(d2):
+        raise UnstableDynamicsError("a particle's displacement since the last list build is not finite")
+    return d2 > 0.25 * skin**2
 
 
 @njit(cache=True)

@@ -18,6 +18,17 @@ G. J. Martyna, M. E. Tuckerman, D. J. Tobias and M. L. Klein, Mol. Phys. 87, 111
 import numpy as np
 from numba import njit
 
+RUNAWAY = 100.0  # an NVT run whose kinetic temperature exceeds RUNAWAY × its target has diverged
+
+
+def runaway(ke2: float, ndof: int, temperature: float) -> bool:
+    """Has an NVT run diverged?  2K = ``ke2`` [epsilon] not finite, or the kinetic temperature 2K/N_f
+    above :data:`RUNAWAY` times the target.  Every start draws its velocities at the target, and even a
+    start far from equilibrium (a random or hotter configuration) converts a few epsilon per particle
+    into heat: a factor 100 is reached only when the integration has broken down (a time step too large
+    for the forces), which the thermostat would otherwise hide by freezing every particle in place."""
+    return not ke2 <= RUNAWAY * ndof * temperature
+
 
 def masses(chain: int, ndof: int, temperature: float, tau: float) -> np.ndarray:
     """Thermostat masses Q_k (chain,) [epsilon·tau²]."""

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pel_hpc.errors import DecompositionError
-from pel_hpc.md import loop
+from pel_hpc.errors import DecompositionError, UnstableDynamicsError
+from pel_hpc.md import loop, thermostat
 
 STACKED = ("x", "v", "f", "image", "nhc_eta", "nhc_veta")  # State fields the batch owns (views in members)
 
@@ -61,7 +61,7 @@ class ReplicaBatch:
             s.domain.x_build = self.x_build[r]
         self.typ = np.stack([st.typ[:n] for st in states])
         self.box = np.stack([st.box for st in states])
-        self.info = np.zeros((len(self.sims), 3))
+        self.info = np.zeros((len(self.sims), 4))
         return self
 
     def advance(self, steps: int) -> None:
@@ -74,11 +74,26 @@ class ReplicaBatch:
         loop.advance(self.x, self.v, self.f, self.image, self.x_build, self.typ, self.box, t.coeff, t.force_shift,
                      self.sims[0].domain.skin, integ.dt, self.nhc_eta, self.nhc_veta, ke2c, integ.q, integ.ndof,
                      integ.temperature, int(steps), self.info)
-        for s, (epot, virial, wraps), carried in zip(self.sims, self.info.tolist(), ke2c.tolist()):
+        self._check_diverged(int(steps), integ.dt)
+        for s, (epot, virial, wraps), carried in zip(self.sims, self.info[:, :3].tolist(), ke2c.tolist()):
             s.state.nhc_ke2 = carried
             s.state.step += int(steps)
             s.set_energy(epot, virial)
             s.domain.n_rebuilds += int(wraps)
+
+    def _check_diverged(self, steps: int, dt: float) -> None:
+        """Raise :class:`~pel_hpc.errors.UnstableDynamicsError` naming every replica that diverged: its
+        last step's E_pot or virial not finite (NaN and inf reach them within a step), or in NVT its
+        kinetic temperature beyond :func:`pel_hpc.md.thermostat.runaway`'s limit at some step."""
+        bad = ~np.isfinite(self.info[:, :2]).all(axis=1)
+        integ = self.sims[0].integrator
+        hot = np.array([integ.chain > 0 and thermostat.runaway(t * integ.ndof, integ.ndof, integ.temperature)
+                        for t in self.info[:, 3]])
+        if (bad | hot).any():
+            replicas = [s.state.replica for s, b in zip(self.sims, bad | hot) if b]
+            reason = (f"the kinetic temperature exceeded {thermostat.RUNAWAY:g} times the thermostat's "
+                      f"{integ.temperature:g}" if hot.any() else "the energy is not finite")
+            raise UnstableDynamicsError.at(replicas, self.sims[0].state.step + steps, reason, dt)
 
     def _attached(self) -> bool:
         """True while every member's state and domain still view the stacked arrays."""

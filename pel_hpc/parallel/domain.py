@@ -39,6 +39,7 @@ from pel_hpc.parallel.reduction import exact_sum
 from pel_hpc.state import PER_PARTICLE
 
 _REACH_POWER = 64  # power sums that carry maxima through a sum reduction (DecomposedDomain.sum_and_reach)
+_REACH_CAP = 2.0**14  # (2^14)^64 = 2^896: summed over 2^100 ranks still a finite float
 
 
 class DecomposedDomain:
@@ -163,7 +164,8 @@ class DecomposedDomain:
         h, p = 0.5 * self.skin, _REACH_POWER
         buf = self._reach_buf
         buf[0] = values.sum()
-        buf[1], buf[2] = (reach[0] / h) ** p, (reach[1] / h) ** p
+        cap = _REACH_CAP  # a diverging run's reach: still far above 1 (check, not overflow); NaN passes
+        buf[1], buf[2] = min(reach[0] / h, cap) ** p, min(reach[1] / h, cap) ** p
         tot = self.comm.allreduce_sum(buf)
         return float(tot[0]), (h * float(tot[1]) ** (1.0 / p), h * float(tot[2]) ** (1.0 / p))
 
