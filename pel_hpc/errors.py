@@ -79,8 +79,10 @@ class UnstableDynamicsError(PelError):
     def at(cls, replicas, step: int, reason: str, dt: float) -> "UnstableDynamicsError":
         """The one-line report: which replicas, by which step [MD steps], what was not finite, the usual causes."""
         who = f"replica {replicas[0]}" if len(replicas) == 1 else f"replicas {', '.join(map(str, replicas))}"
-        return cls(f"{who}: the MD diverged by step {step}: {reason}; integrator.dt = {dt:g} tau may be too large "
-                   f"(KA-LJ is usually integrated at 0.005) or the start has overlapping particles")
+        hint = (f"integrator.dt = {dt:g} tau is larger than the usual 0.005: reduce it, or look for overlapping "
+                f"particles in the start" if dt > 0.005 else
+                f"look for overlapping particles in the start (integrator.dt = {dt:g} tau)")
+        return cls(f"{who}: the MD diverged by step {step}: {reason}; {hint}")
 
 
 class CheckpointExit(PelError):

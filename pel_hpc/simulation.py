@@ -198,7 +198,9 @@ class Simulation:
             for left in range(k, 0, -1):
                 clear = self.step(energy=left == 1, check=not clear)
         except UnstableDynamicsError as err:
-            raise UnstableDynamicsError.at([self.state.replica], self.state.step, str(err), self.integrator.dt) from None
+            # the step under way, st.step + 1, is the one that diverged
+            raise UnstableDynamicsError.at([self.state.replica], self.state.step + 1, str(err), self.integrator.dt) \
+                from None
 
     def step(self, energy: bool = True, check: bool = True) -> bool:
         """One MD step in Python-orchestrated kernels (any domain), steps 1–7 of :meth:`run`.

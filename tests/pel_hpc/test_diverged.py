@@ -25,15 +25,15 @@ DECK = """run: {{name: blow, seed: 1}}
 system: {{n: {n}, density: 1.2{cutoff}}}
 integrator: {{dt: {dt}, temperature: 0.6, ensemble: {ensemble}}}
 stages: [{{name: production, steps: {steps}}}]
-output: {{thermo: {thermo}, positions: 0, file: out.h5}}
+output: {{thermo: {thermo}, positions: {positions}, file: out.h5}}
 ensemble: {{replicas: {replicas}}}
 """
 
 
-def write_deck(folder, n=500, dt=0.05, ensemble="nvt", steps=400, thermo=100, replicas=1, cutoff=""):
+def write_deck(folder, n=500, dt=0.05, ensemble="nvt", steps=400, thermo=100, replicas=1, cutoff="", positions=0):
     deck = folder / "blow.yaml"
     deck.write_text(DECK.format(n=n, dt=dt, ensemble=ensemble, steps=steps, thermo=thermo, replicas=replicas,
-                                cutoff=cutoff))
+                                cutoff=cutoff, positions=positions))
     return deck
 
 
@@ -79,6 +79,25 @@ def test_the_limits_are_far_from_a_healthy_run(tmp_path, capsys):
     t, h = np.array([float(r[2]) for r in lines]), np.array([float(r[5]) for r in lines])
     assert t.max() < 0.1 * thermostat.RUNAWAY * 0.6
     assert np.abs(np.diff(h)).max() < 1e-2
+
+
+def test_a_start_with_overlapping_particles_diverges_in_its_first_step(tmp_path, capsys):
+    """Two particles of a start frame 0.05 sigma apart (a hand-edited or wrongly replicated file): at the
+    usual time step the report points at the start, not at integrator.dt."""
+    deck = write_deck(tmp_path, dt=0.005, steps=100, positions=100)
+    assert main(["run", str(deck)]) == 0
+    with h5py.File(tmp_path / "out.h5", "r+") as f:
+        frames = f[f"{L.PARTICLES}/{L.replica_group(0)}/position/value"]
+        x = frames[-1]
+        x[1] = x[0] + 0.05
+        frames[-1] = x
+    (tmp_path / "out.h5").rename(tmp_path / "start.h5")
+    capsys.readouterr()
+    (tmp_path / "ovl.yaml").write_text(deck.read_text().replace("n: 500,", "init: {kind: file, file: start.h5},")
+                                       .replace("dt: 0.05", "dt: 0.005"))
+    assert main(["run", str(tmp_path / "ovl.yaml"), "--overwrite"]) == 11
+    line = one_error_line(capsys.readouterr().err)
+    assert "the MD diverged by step 1: " in line and "look for overlapping particles in the start" in line
 
 
 def test_a_diverging_batch_of_small_replicas_names_them(tmp_path, capsys):
