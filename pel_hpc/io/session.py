@@ -93,11 +93,17 @@ def build_group(cfg, layout, comm, states, stream):
 
 
 def run_remaining(group, cfg) -> None:
-    """Run every stage from the group's current step to the end of the deck."""
+    """Run every stage from the group's current step to the end of the deck.
+
+    A deck whose stages have no steps at all (a start written out, or its energy evaluated: LAMMPS'
+    ``run 0``) still acts its operations at its one step, with the last stage's output flag; otherwise
+    the last step has acted already and the final call does nothing."""
     for i, stage in enumerate(cfg.stages):
         left = cfg.stage_start(i) + stage.steps - group.step
         if left > 0:
             group.run(left, output=stage.output)
+    if cfg.stages:
+        group.run(0, output=cfg.stages[-1].output)
 
 
 def take_run_lock(path, world):

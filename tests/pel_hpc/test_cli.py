@@ -4,6 +4,8 @@ import re
 import subprocess
 import sys
 
+import h5py
+import numpy as np
 import pytest
 
 from pel_hpc.cli import main
@@ -76,6 +78,32 @@ def test_start_from_our_file_replicated_keeps_energy_per_particle(tmp_path, caps
     rows_second = [ln.split() for ln in capsys.readouterr().out.splitlines() if ln.strip()[:1].isdigit()]
     assert int(rows_first[-1][0]) == 500 and int(rows_second[0][0]) == 0
     assert float(rows_second[0][3]) == pytest.approx(float(rows_first[-1][3]), abs=2e-6)  # E_pot, 6 decimals
+
+
+def test_a_deck_of_zero_steps_writes_its_start(tmp_path, capsys):
+    """Stages of 0 steps (LAMMPS' ``run 0``: a start written out, its energy evaluated) act the
+    operations at step 0: the frame read from another run's last frame is written back bitwise, its
+    E_pot row is that run's, and a --restart of the finished run adds nothing.  Before, such a run
+    wrote an empty file."""
+    first = tmp_path / "first.yaml"
+    first.write_text(DECK.format(extra="").replace("positions: 0, file: out.h5", "positions: 500, file: out.h5"))
+    assert main(["run", str(first)]) == 0
+    rows_first = [ln.split() for ln in capsys.readouterr().out.splitlines() if ln.strip()[:1].isdigit()]
+    second = tmp_path / "second.yaml"
+    second.write_text(DECK.format(extra=", init: {kind: file, file: out.h5}")
+                      .replace("n: 65, ", "").replace("positions: 0, file: out.h5", "positions: 100, file: out0.h5")
+                      .replace("steps: 200, output: false", "steps: 0, output: false").replace("steps: 300", "steps: 0")
+                      .replace("checkpoint: {file: null}", "checkpoint: {every: 0}"))
+    for args in ([], ["--restart"]):
+        assert main(["run", str(second), *args]) == 0
+        rows = [ln.split() for ln in capsys.readouterr().out.splitlines() if ln.strip()[:1].isdigit()]
+        assert [r[0] for r in rows] == (["0"] if not args else [])
+        if rows:
+            assert rows[0][3] == rows_first[-1][3]  # E_pot per particle, as printed
+    with h5py.File(tmp_path / "out.h5", "r") as a, h5py.File(tmp_path / "out0.h5", "r") as b:
+        pa, pb = (f["particles/replica_000/position"] for f in (a, b))
+        assert pb["step"][:].tolist() == [0]
+        assert np.array_equal(pb["value"][0], pa["value"][-1])
 
 
 def test_existing_output_is_never_silently_replaced(tmp_path, capsys):
