@@ -81,7 +81,8 @@ class UnstableDynamicsError(PelError):
         who = f"replica {replicas[0]}" if len(replicas) == 1 else f"replicas {', '.join(map(str, replicas))}"
         hint = (f"integrator.dt = {dt:g} tau is larger than the usual 0.005: reduce it, or look for overlapping "
                 f"particles in the start" if dt > 0.005 else
-                f"look for overlapping particles in the start (integrator.dt = {dt:g} tau)")
+                f"the forces are too steep for integrator.dt = {dt:g} tau: look for overlapping particles in the "
+                f"start, or reduce dt (a density far above 1.2 needs it)")
         return cls(f"{who}: the MD diverged by step {step}: {reason}; {hint}")
 
 
