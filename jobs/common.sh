@@ -11,7 +11,8 @@
 #
 # Exit codes of pel-hpc (pel_hpc/errors.py): 0 done, 2 bad deck, 3 missing input, 4 corrupt file,
 # 5 impossible decomposition, 6 rank count differs from SLURM_NTASKS, 7 output exists (fresh run without
-# --overwrite), 75 checkpointed on a signal.
+# --overwrite), 8 every offered start is crystalline, 9 output in use by another job, 10 a write failed
+# (disk full), 11 the MD diverged, 75 checkpointed on a signal (requeued below).
 
 PEL_ROOT="${PEL_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 PEL_VENV="${PEL_VENV:-$PEL_ROOT/.venv}"

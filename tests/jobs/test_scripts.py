@@ -1,6 +1,7 @@
 """Job scripts without SLURM: syntax, the campaign's dependency graph, per-task decks, and the
 launcher's restart-if-checkpoint logic run as a plain shell (SLURM_NTASKS=1)."""
 import os
+import re
 import shlex
 import subprocess
 from pathlib import Path
@@ -18,6 +19,17 @@ SCRIPTS = sorted((ROOT / "jobs").glob("*.sbatch")) + [ROOT / "jobs" / "common.sh
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
 def test_shell_syntax(script):
     assert subprocess.run(["bash", "-n", str(script)], capture_output=True).returncode == 0
+
+
+def test_the_launcher_lists_every_exit_code():
+    """The exit codes a job script may see, listed in common.sh's header, are those of pel_hpc/errors.py."""
+    from pel_hpc import errors
+
+    codes = {cls.exit_code for cls in vars(errors).values()
+             if isinstance(cls, type) and issubclass(cls, errors.PelError) and cls is not errors.PelError}
+    header = (ROOT / "jobs" / "common.sh").read_text().split("PEL_ROOT=")[0]
+    block = header.split("Exit codes of pel-hpc")[1]
+    assert codes <= {int(c) for c in re.findall(r"(?<![\w.])(\d+) [a-z]", block)}
 
 
 def test_sbatch_headers_signal_requeue():
