@@ -78,7 +78,8 @@ class UnstableDynamicsError(PelError):
     @classmethod
     def at(cls, replicas, step: int, reason: str, dt: float) -> "UnstableDynamicsError":
         """The one-line report: which replicas, by which step [MD steps], what was not finite, the usual causes."""
-        who = f"replica {replicas[0]}" if len(replicas) == 1 else f"replicas {', '.join(map(str, replicas))}"
+        names = ", ".join(map(str, replicas[:6])) + (f" and {len(replicas) - 6} more" if len(replicas) > 6 else "")
+        who = f"replica {replicas[0]}" if len(replicas) == 1 else f"replicas {names}"
         hint = (f"integrator.dt = {dt:g} tau is larger than the usual 0.005: reduce it, or look for overlapping "
                 f"particles in the start" if dt > 0.005 else
                 f"the forces are too steep for integrator.dt = {dt:g} tau: look for overlapping particles in the "
