@@ -63,19 +63,29 @@ def test_module_entry_point_cutoff_error(tmp_path):
     assert "system.cutoff" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
-def test_start_from_our_file_replicated_keeps_energy_per_particle(tmp_path, capsys):
-    """Run, then start a second deck from the last frame, replicated 2×1×1: same E_pot per particle."""
+def _rows(capsys):
+    """The thermo rows printed since the last call, split into columns."""
+    return [ln.split() for ln in capsys.readouterr().out.splitlines() if ln.strip()[:1].isdigit()]
+
+
+def _first_run(tmp_path, capsys):
+    """Run :data:`DECK` with positions every 500 steps into ``out.h5``; its thermo rows."""
     first = tmp_path / "first.yaml"
     first.write_text(DECK.format(extra="").replace("positions: 0, file: out.h5", "positions: 500, file: out.h5"))
     assert main(["run", str(first)]) == 0
-    rows_first = [ln.split() for ln in capsys.readouterr().out.splitlines() if ln.strip()[:1].isdigit()]
+    return _rows(capsys)
+
+
+def test_start_from_our_file_replicated_keeps_energy_per_particle(tmp_path, capsys):
+    """Run, then start a second deck from the last frame, replicated 2×1×1: same E_pot per particle."""
+    rows_first = _first_run(tmp_path, capsys)
     second = tmp_path / "second.yaml"
     second.write_text(DECK.format(extra=", init: {kind: replicate, file: out.h5, replicate: [2, 1, 1]}")
                       .replace("n: 65, ", "").replace("file: out.h5}", "file: out2.h5}")
                       .replace("steps: 200, output: false", "steps: 0, output: false")
                       .replace("steps: 300", "steps: 1"))
     assert main(["run", str(second)]) == 0
-    rows_second = [ln.split() for ln in capsys.readouterr().out.splitlines() if ln.strip()[:1].isdigit()]
+    rows_second = _rows(capsys)
     assert int(rows_first[-1][0]) == 500 and int(rows_second[0][0]) == 0
     assert float(rows_second[0][3]) == pytest.approx(float(rows_first[-1][3]), abs=2e-6)  # E_pot, 6 decimals
 
@@ -85,10 +95,7 @@ def test_a_deck_of_zero_steps_writes_its_start(tmp_path, capsys):
     operations at step 0: the frame read from another run's last frame is written back bitwise, its
     E_pot row is that run's, and a --restart of the finished run adds nothing.  Before, such a run
     wrote an empty file."""
-    first = tmp_path / "first.yaml"
-    first.write_text(DECK.format(extra="").replace("positions: 0, file: out.h5", "positions: 500, file: out.h5"))
-    assert main(["run", str(first)]) == 0
-    rows_first = [ln.split() for ln in capsys.readouterr().out.splitlines() if ln.strip()[:1].isdigit()]
+    rows_first = _first_run(tmp_path, capsys)
     second = tmp_path / "second.yaml"
     second.write_text(DECK.format(extra=", init: {kind: file, file: out.h5}")
                       .replace("n: 65, ", "").replace("positions: 0, file: out.h5", "positions: 100, file: out0.h5")
@@ -96,7 +103,7 @@ def test_a_deck_of_zero_steps_writes_its_start(tmp_path, capsys):
                       .replace("checkpoint: {file: null}", "checkpoint: {every: 0}"))
     for args in ([], ["--restart"]):
         assert main(["run", str(second), *args]) == 0
-        rows = [ln.split() for ln in capsys.readouterr().out.splitlines() if ln.strip()[:1].isdigit()]
+        rows = _rows(capsys)
         assert [r[0] for r in rows] == (["0"] if not args else [])
         if rows:
             assert rows[0][3] == rows_first[-1][3]  # E_pot per particle, as printed
