@@ -19,6 +19,7 @@ import argparse
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -213,6 +214,25 @@ class Scheduler:
             del self.running[name]
             self.save()
 
+    def interrupt(self, grace: float = 5.0) -> int:
+        """After Ctrl-C: let the running steps end (a terminal's SIGINT reached them too; a run checkpoints
+        and stops), SIGTERM those still running after ``grace`` seconds (a SIGINT sent to this process alone
+        would leave them running orphaned), record them as interrupted.  Returns the steps done.  Further
+        SIGINTs are ignored meanwhile (``timeout -s INT`` and a second Ctrl-C send more): the wait is bounded."""
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        end = time.time() + grace
+        for name, (proc, fh, t, step) in list(self.running.items()):
+            try:
+                proc.wait(timeout=max(0.1, end - time.time()))
+            except subprocess.TimeoutExpired:
+                proc.terminate()
+                proc.wait()
+            fh.close()
+            step.status, step.wall = "interrupted", time.time() - t
+            del self.running[name]
+        self.save()
+        return sum(s.status == "done" for s in self.steps)
+
     def save(self) -> None:
         doc = {"root": str(ROOT), "started": self.t0, "elapsed": time.time() - self.t0, "cores": self.cores,
                "steps": [asdict(s) for s in self.steps]}
@@ -293,7 +313,13 @@ def main(argv=None) -> int:
     sched = Scheduler(steps, args.np, runs / "logs", runs / "manifest.json", args.every)
     sched.say(f"{len(md)} MD runs and {len(steps) - len(md)} post-processing steps on {args.np} cores "
               f"(scale {args.scale:g}, load {os.getloadavg()[0]:.1f}); manifest {runs / 'manifest.json'}")
-    ok = sched.run()
+    try:
+        ok = sched.run()
+    except KeyboardInterrupt:
+        done = sched.interrupt()
+        sched.say(f"interrupted: {done} of {len(steps)} steps finished; `python jobs/study_laptop.py --resume` with "
+                  f"the same options keeps them and redoes the rest")
+        return 130
     sched.say(f"{'finished' if ok else 'finished with failures'}: report {args.root.resolve() / 'report' / 'index.html'}")
     return 0 if ok else 1
 

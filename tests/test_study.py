@@ -7,9 +7,13 @@ temporary run (SHA-256 recomputed here, no file of the repository involved), tha
 table names them too, and that the decks and temperatures in the report are the run's own.
 """
 import hashlib
+import json
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -108,6 +112,38 @@ def test_resume_keeps_finished_runs_and_only_reports_again(study):
     started = re.findall(r"\] start (\S+)", proc.stdout)
     assert started == ["report"]
     assert hashlib.sha256(run.read_bytes()).hexdigest() == digest
+
+
+@pytest.mark.parametrize("kill", [os.killpg, os.kill], ids=["ctrl-c", "kill-int"])
+def test_ctrl_c_stops_the_runs_and_says_how_to_resume(tmp_path, kill):
+    """Ctrl-C in a terminal (SIGINT to the driver's whole process group, its runs included) or ``kill -INT``
+    of the driver alone: the runs checkpoint and stop (the latter on the driver's SIGTERM after a grace
+    time), the driver records them as interrupted and ends with exit 130 and one line saying how to
+    resume, and no process of the study is left running.  It ended in a KeyboardInterrupt traceback, and
+    after ``kill -INT`` its runs went on orphaned."""
+    decks = tmp_path / "decks"
+    decks.mkdir()
+    (decks / "ka65_T0.80.yaml").write_text(DECK.format(T="0.80", seed=6).replace("20000}", "20000000}"))
+    proc = subprocess.Popen([sys.executable, str(ROOT / "jobs" / "study_laptop.py"), "--root", str(tmp_path),
+                             "--decks", str(decks), "--np", "1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    lines = []
+    try:
+        for line in proc.stdout:  # wait until the run is under way
+            lines.append(line)
+            if "] start ka65_T0.80" in line:
+                break
+        time.sleep(3.0)
+        kill(proc.pid, signal.SIGINT)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        left = subprocess.run(["pkill", "-f", str(tmp_path)], capture_output=True).returncode == 0
+    out = "".join(lines) + out
+    assert not left, "a process of the study was still running"
+    assert proc.returncode == 130, out[-3000:]
+    assert "Traceback" not in out and "interrupted: 0 of " in out and "--resume" in out.splitlines()[-1]
+    manifest = json.loads((tmp_path / "runs" / "study" / "manifest.json").read_text())
+    assert {s["name"]: s["status"] for s in manifest["steps"]}["ka65_T0.80"] == "interrupted"
 
 
 @pytest.mark.parametrize("args, named", [(["--np", "0"], "--np"), (["--scale", "-1"], "--scale"),
