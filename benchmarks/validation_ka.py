@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,6 +41,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "benchmarks" / "lammps"))
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
+from pel_hpc.io.h5md import git_commit  # noqa: E402
 from pel_hpc.md.domain import SerialDomain  # noqa: E402
 from pel_hpc.md.init import random_state, soft_push  # noqa: E402
 from pel_hpc.md.minimize import quench  # noqa: E402
@@ -283,15 +283,6 @@ def measure(args, argv: list[str]) -> list[dict]:
     for r in rows:
         r["seeds"], r["command"], r["commit"] = ", ".join(map(str, seeds)), " ".join(argv), commit
     return rows
-
-
-def git_commit() -> str:
-    """``git describe --always --dirty`` of the working tree, or "unknown"."""
-    try:
-        return subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True,
-                              text=True, timeout=10).stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 def provenance(argv: list[str], rows: list[dict]) -> str:

@@ -69,9 +69,23 @@ COMMANDS = {"run": (_add_run, _run, "run a deck (under mpirun for several ranks)
 COMMANDS.update(WORKFLOW_COMMANDS)  # workflow: validate, info, export, deck-reference
 
 
+class _Version(argparse.Action):
+    """``--version``: the package version and git commit (as every output file records them), found only
+    when asked (it runs git)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from pel_hpc import __version__
+        from pel_hpc.io.h5md import git_commit
+
+        print(f"pel-hpc {__version__} (git {git_commit()})")
+        parser.exit()
+
+
 def make_parser() -> argparse.ArgumentParser:
     """The argument parser with every registered subcommand."""
     parser = argparse.ArgumentParser(prog="pel-hpc", description="Kob–Andersen MD and PEL analysis (LJ units)")
+    parser.add_argument("--version", action=_Version, nargs=0,
+                        help="print the package version and the git commit of the sources, then exit")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (add_arguments, handler, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text)

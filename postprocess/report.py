@@ -72,6 +72,11 @@ def sha256(path, n: int = 16) -> str:
     return h.hexdigest()[:n]
 
 
+def _short(commit: str) -> str:
+    """A commit as the report shows it: 12 hex digits, keeping git's ``-dirty`` mark of modified sources."""
+    return commit[:12] + ("-dirty" if commit.endswith("-dirty") else "")
+
+
 def run_provenance(path) -> dict:
     """What a run file says about itself: run name, N, T, replicas, git commit, version, ranks, SHA-256."""
     path = Path(path)
@@ -85,7 +90,7 @@ def run_provenance(path) -> dict:
     deck = yaml.safe_load(prov.get("deck", "")) or {}
     return {"file": str(path.resolve()), "run": (deck.get("run") or {}).get("name", path.stem),
             "n": n, "temperature": (deck.get("integrator") or {}).get("temperature", "—"),
-            "replicas": replicas, "git_commit": ", ".join(sorted({str(c)[:12] for c in commits})) or "?",
+            "replicas": replicas, "git_commit": ", ".join(sorted({_short(str(c)) for c in commits})) or "?",
             "version": prov.get("package_version", "?"), "ranks": prov.get("n_ranks", "?"),
             "sha256": sha256(path)}
 

@@ -147,11 +147,20 @@ def write_block(dset, start: tuple, data, dxpl=None) -> None:
 
 
 def git_commit() -> str:
-    """The git commit of the package sources ("unknown" outside a work tree)."""
+    """The git commit of the sources, with ``-dirty`` appended (git describe's mark) when tracked files of
+    ``pel_hpc/`` or ``postprocess/`` differ from it: a result made by modified code says so.  "unknown"
+    outside a work tree."""
+    root = Path(__file__).resolve().parents[2]
+
+    def git(*args) -> str:
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10).stdout.strip()
+
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
-                             text=True, timeout=10)
-        return out.stdout.strip() or "unknown"
+        commit = git("rev-parse", "HEAD")
+        if not commit:
+            return "unknown"
+        return commit + ("-dirty" if git("status", "--porcelain", "--untracked-files=no", "--", "pel_hpc",
+                                         "postprocess") else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 

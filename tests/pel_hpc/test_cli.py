@@ -3,6 +3,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -111,6 +112,31 @@ def test_a_deck_of_zero_steps_writes_its_start(tmp_path, capsys):
         pa, pb = (f["particles/replica_000/position"] for f in (a, b))
         assert pb["step"][:].tolist() == [0]
         assert np.array_equal(pb["value"][0], pa["value"][-1])
+
+
+def test_version_names_the_commit_and_modified_sources(tmp_path):
+    """``pel-hpc --version`` and the commit every output file records: ``git rev-parse HEAD`` of the sources
+    (asked of git here), with ``-dirty`` once a file of pel_hpc/ or postprocess/ differs from it (a
+    changed README does not count).  Checked in a clone, so this work tree's state does not matter."""
+    root = Path(__file__).resolve().parents[2]
+    clone = tmp_path / "clone"
+    if subprocess.run(["git", "clone", "-q", str(root), str(clone)], capture_output=True).returncode:
+        pytest.skip("the sources are not a git work tree")
+    head = subprocess.run(["git", "-C", str(clone), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    env = dict(os.environ, PYTHONPATH=str(clone))
+
+    def version():
+        out = subprocess.run([sys.executable, "-m", "pel_hpc", "--version"], capture_output=True, text=True,
+                             cwd=tmp_path, env=env)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.strip()
+
+    assert version() == f"pel-hpc 0.1.0 (git {head})"
+    (clone / "README.md").write_text("changed\n")
+    assert version() == f"pel-hpc 0.1.0 (git {head})"
+    with open(clone / "pel_hpc" / "units.py", "a") as f:
+        f.write("# a local change\n")
+    assert version() == f"pel-hpc 0.1.0 (git {head}-dirty)"
 
 
 def test_existing_output_is_never_silently_replaced(tmp_path, capsys):
