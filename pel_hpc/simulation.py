@@ -24,9 +24,12 @@ class Integrator:
     tau: float = 0.5
     chain: int = 3
 
-    def setup(self, state) -> None:
-        """Size the chain state in ``state`` (kept if it already has the right length)."""
+    def setup(self, state, start_temperature: float = 0.0) -> None:
+        """Size the chain state in ``state`` (kept if it already has the right length); the reference
+        of the runaway test (:func:`~pel_hpc.md.thermostat.runaway`) is the larger of the target and
+        ``start_temperature``, the kinetic temperature of the velocities the run starts with."""
         self.ndof = n_dof(state.n_global)
+        self.t_reference = max(self.temperature, start_temperature)  # a NaN start: the target
         self.q = thermostat.masses(self.chain, self.ndof, self.temperature, self.tau)
         if len(state.nhc_eta) != self.chain:
             state.nhc_eta, state.nhc_veta = np.zeros(self.chain), np.zeros(self.chain)
@@ -70,9 +73,10 @@ class Integrator:
             ke2, bound = float(domain.sum_per_particle(sq)), None
         else:
             ke2, bound = domain.sum_and_reach(sq, reach)
-        if thermostat.runaway(ke2, self.ndof, self.temperature):  # reduced: every rank of the domain alike
+        if thermostat.runaway(ke2, self.ndof, self.t_reference):  # reduced: every rank of the domain alike
             raise UnstableDynamicsError(f"the kinetic temperature reached {ke2 / self.ndof:.3g}, more than "
-                                        f"{thermostat.RUNAWAY:g} times the thermostat's {self.temperature:g}")
+                                        f"{thermostat.RUNAWAY:g} times {self.t_reference:g} (the larger of the "
+                                        f"target and the start's)")
         s = self._chain_scale(state, ke2)
         integrate.scale(state.v, s, n)
         state.nhc_ke2 = ke2 * s * s
@@ -141,7 +145,7 @@ class Simulation:
     def setup(self) -> "Simulation":
         """Domain set-up, thermostat sizing and the initial forces."""
         self.domain.setup(self.state)
-        self.integrator.setup(self.state)
+        self.integrator.setup(self.state, temperature(kinetic_energy(self.state, self.domain), self.state.n_global))
         if self.compiled is None:
             self.compiled = bool(self.domain.min_image) and self.domain.comm.size == 1
         self._energy = local_forces(self.state, self.domain, self.table, "separate")  # the MD steps' forces

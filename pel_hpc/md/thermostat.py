@@ -18,16 +18,17 @@ G. J. Martyna, M. E. Tuckerman, D. J. Tobias and M. L. Klein, Mol. Phys. 87, 111
 import numpy as np
 from numba import njit
 
-RUNAWAY = 100.0  # an NVT run whose kinetic temperature exceeds RUNAWAY × its target has diverged
+RUNAWAY = 100.0  # an NVT run hotter than RUNAWAY × its reference temperature has diverged
 
 
-def runaway(ke2: float, ndof: int, temperature: float) -> bool:
+def runaway(ke2: float, ndof: int, reference: float) -> bool:
     """Has an NVT run diverged?  2K = ``ke2`` [epsilon] not finite, or the kinetic temperature 2K/N_f
-    above :data:`RUNAWAY` times the target.  Every start draws its velocities at the target, and even a
-    start far from equilibrium (a random or hotter configuration) converts a few epsilon per particle
-    into heat: a factor 100 is reached only when the integration has broken down (a time step too large
-    for the forces), which the thermostat would otherwise hide by freezing every particle in place."""
-    return not ke2 <= RUNAWAY * ndof * temperature
+    above :data:`RUNAWAY` times ``reference`` [epsilon/k_B], the larger of the target and the start's
+    kinetic temperature (a quench from a hot file keeps the file's velocities).  Even a start far from
+    equilibrium (a random or compressed configuration) converts only a few epsilon per particle into heat:
+    a factor 100 is reached when the integration has broken down (a time step too large for the forces),
+    which the thermostat would otherwise hide by freezing every particle in place."""
+    return not ke2 <= RUNAWAY * ndof * reference
 
 
 def masses(chain: int, ndof: int, temperature: float, tau: float) -> np.ndarray:

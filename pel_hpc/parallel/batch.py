@@ -86,13 +86,13 @@ class ReplicaBatch:
         last step's E_pot or virial not finite (NaN and inf reach them within a step), or in NVT its
         kinetic temperature beyond :func:`pel_hpc.md.thermostat.runaway`'s limit at some step."""
         bad = ~np.isfinite(self.info[:, :2]).all(axis=1)
-        integ = self.sims[0].integrator
-        hot = np.array([integ.chain > 0 and thermostat.runaway(t * integ.ndof, integ.ndof, integ.temperature)
-                        for t in self.info[:, 3]])
+        hot = np.array([s.integrator.chain > 0 and thermostat.runaway(t * s.integrator.ndof, s.integrator.ndof,
+                                                                      s.integrator.t_reference)
+                        for s, t in zip(self.sims, self.info[:, 3])])
         if (bad | hot).any():
             replicas = [s.state.replica for s, b in zip(self.sims, bad | hot) if b]
-            reason = (f"the kinetic temperature exceeded {thermostat.RUNAWAY:g} times the thermostat's "
-                      f"{integ.temperature:g}" if hot.any() else "the energy is not finite")
+            reason = (f"the kinetic temperature exceeded {thermostat.RUNAWAY:g} times the larger of the target "
+                      f"and the start's" if hot.any() else "the energy is not finite")
             raise UnstableDynamicsError.at(replicas, self.sims[0].state.step + steps, reason, dt)
 
     def _attached(self) -> bool:
