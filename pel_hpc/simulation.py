@@ -248,4 +248,3 @@ class Simulation:
                 "E_pot": self.epot / n, "E_kin": ke / n,
                 "H": (self.epot + ke + self.integrator.chain_energy(st)) / n,
                 "P": pressure(ke, self.virial, st.volume)}
-
