@@ -27,9 +27,11 @@ class Integrator:
     def setup(self, state, start_temperature: float = 0.0) -> None:
         """Size the chain state in ``state`` (kept if it already has the right length); the reference
         of the runaway test (:func:`~pel_hpc.md.thermostat.runaway`) is the larger of the target and
-        ``start_temperature``, the kinetic temperature of the velocities the run starts with."""
+        ``start_temperature``, the kinetic temperature of the velocities this process starts with (kept
+        when a checkpoint re-sets the simulation up)."""
         self.ndof = n_dof(state.n_global)
-        self.t_reference = max(self.temperature, start_temperature)  # a NaN start: the target
+        if getattr(self, "t_reference", None) is None:
+            self.t_reference = max(self.temperature, start_temperature)  # a NaN start: the target
         self.q = thermostat.masses(self.chain, self.ndof, self.temperature, self.tau)
         if len(state.nhc_eta) != self.chain:
             state.nhc_eta, state.nhc_veta = np.zeros(self.chain), np.zeros(self.chain)
