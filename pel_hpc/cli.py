@@ -15,7 +15,7 @@ import signal
 import sys
 from pathlib import Path
 
-from pel_hpc.errors import OutputExistsError, OutputWriteError, PelError
+from pel_hpc.errors import OutputExistsError, PelError
 from pel_hpc.io.commands import COMMANDS as WORKFLOW_COMMANDS
 
 
@@ -103,9 +103,7 @@ def main(argv=None) -> int:
         from pel_hpc.parallel.comm import report_failure  # once per run, whole, on stderr
 
         report_failure(f"pel-hpc: error: {err}", err.exit_code)
-        if isinstance(err, OutputWriteError) or getattr(err, "hard_exit", False):
-            # HDF5 still holds a file that must not be closed (unwritable, or collective over ranks that
-            # are not closing it); its exit handler would close it and crash or hang: leave now
+        if err.hard_exit:  # HDF5 holds a file it must not close (PelError.hard_exit): leave now
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(err.exit_code)

@@ -6,9 +6,13 @@ Raise them with a message that names the problem (a deck key path, a file, a gri
 
 
 class PelError(Exception):
-    """Base class: a user-facing error with a one-line message."""
+    """Base class: a user-facing error with a one-line message.
+
+    ``hard_exit``: after the report the process leaves without Python's and HDF5's exit handlers, because
+    HDF5 still holds a file that must not be closed (unwritable, or collective over ranks not closing it)."""
 
     exit_code = 1
+    hard_exit = False
 
 
 class DeckError(PelError):
@@ -64,6 +68,7 @@ class OutputWriteError(PelError):
     before, and the last complete checkpoint, are kept."""
 
     exit_code = 10
+    hard_exit = True  # HDF5's exit handler would flush the unwritable file again and crash (SIGSEGV)
 
 
 class UnstableDynamicsError(PelError):

@@ -201,7 +201,7 @@ def _run_locked(cfg, world, restart, stream, check_allocation, ignore_late_signa
         kept = ("rows up to its last checkpoint or stage end" if alone else "every row before the divergence")
         report = UnstableDynamicsError(f"{exc}; '{cfg.output.file}' holds {kept}, and no checkpoint was written "
                                        f"of the diverged state")
-        report.hard_exit = alone
+        report.hard_exit = alone  # the file stays open: see PelError.hard_exit
         raise report from None
     except (OSError, RuntimeError) as exc:  # HDF5 reports a refused write as either
         if not is_write_failure(exc):
