@@ -1,7 +1,7 @@
 """Simulation: a State, a Domain, one integrator and a list of triggered operations."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -23,14 +23,15 @@ class Integrator:
     temperature: float = 1.0
     tau: float = 0.5
     chain: int = 3
+    # reference of the runaway test (thermostat.runaway): set once, by the first setup of the process
+    t_reference: float | None = field(default=None, init=False, compare=False)
 
     def setup(self, state, start_temperature: float = 0.0) -> None:
-        """Size the chain state in ``state`` (kept if it already has the right length); the reference
-        of the runaway test (:func:`~pel_hpc.md.thermostat.runaway`) is the larger of the target and
-        ``start_temperature``, the kinetic temperature of the velocities this process starts with (kept
-        when a checkpoint re-sets the simulation up)."""
+        """Size the chain state in ``state`` (kept if it already has the right length); the first call
+        sets :attr:`t_reference` to the larger of the target and ``start_temperature``, the kinetic
+        temperature of the velocities this process starts with (a re-set-up after a checkpoint keeps it)."""
         self.ndof = n_dof(state.n_global)
-        if getattr(self, "t_reference", None) is None:
+        if self.t_reference is None:
             self.t_reference = max(self.temperature, start_temperature)  # a NaN start: the target
         self.q = thermostat.masses(self.chain, self.ndof, self.temperature, self.tau)
         if len(state.nhc_eta) != self.chain:
@@ -147,7 +148,9 @@ class Simulation:
     def setup(self) -> "Simulation":
         """Domain set-up, thermostat sizing and the initial forces."""
         self.domain.setup(self.state)
-        self.integrator.setup(self.state, temperature(kinetic_energy(self.state, self.domain), self.state.n_global))
+        start = (temperature(kinetic_energy(self.state, self.domain), self.state.n_global)
+                 if self.integrator.t_reference is None else 0.0)  # one reduction, at the process's first setup
+        self.integrator.setup(self.state, start)
         if self.compiled is None:
             self.compiled = bool(self.domain.min_image) and self.domain.comm.size == 1
         self._energy = local_forces(self.state, self.domain, self.table, "separate")  # the MD steps' forces
