@@ -15,6 +15,11 @@ Steps (Sect. II of the paper; conventions, including the sign s of the entropic 
 3. σ_γ from eq. (3), pooled (:func:`postprocess.mb_stats.sigma_gamma`), averaged over temperatures.
 
 Errors are 1-σ from the least-squares Jacobian, scaled by √(χ²/dof) when that exceeds 1.
+The crossover e_c is only measured inside the sampled energies: the fit keeps it between e_cut and
+the highest binned MB energy.  Data without a visible e-dependence of Γ (a short run, a narrow
+energy range) would otherwise send e_c off to ±10⁴ with λ growing to match; a fit that ends on
+such a bound reports the parameter as not determined (``PELFit.undetermined``, error NaN, a line in
+``table1.csv``) instead of a number with a meaningless error.
 
 Time resolution: an MB shorter than the quench interval Δt_q is invisible (merged into its
 neighbours), so ⟨τ(e)⟩ cannot fall below ≈ Δt_q and the liquid-like plateau Γ0 is only measured
@@ -49,6 +54,7 @@ class PELFit:
     errors: dict = field(default_factory=dict)
     chi2_dof: float = float("nan")
     n_points: int = 0
+    undetermined: tuple = ()  # fit parameters that ended on a bound of their range (errors NaN)
 
     def table_rows(self):
         """[(name, value, error)] in Table I order (σ, λ, e_c, κ, Γ0, e_cut, σ_γ, then e0, V0)."""
@@ -62,11 +68,16 @@ def _log_rate_model(theta, e, beta, e0, sigma, sign, fit_v0):
     return log_g0 - beta * v0 + lam * (beta + sign * kappa * k) * np.minimum(e - e_c, 0.0)
 
 
+THETA_NAMES = ("gamma0", "lam", "e_c", "kappa", "v0")
+
+
 def fit_escape_rate(binned: list[BinnedWaitingTimes], e0: float, sigma: float,
-                    sign: int = ENTROPIC_SIGN, fit_v0: bool = False, guess=None):
+                    sign: int = ENTROPIC_SIGN, fit_v0: bool = False, guess=None, e_cut: float = -np.inf):
     """Weighted least-squares fit of ln(1/⟨τ(e)⟩) to eq. (1) over all temperatures.
 
-    Returns (theta, errors, chi2_dof) with theta = (ln Γ0, λ, e_c, κ[, V0]).  The default start is
+    Returns (theta, errors, chi2_dof, undetermined) with theta = (ln Γ0, λ, e_c, κ[, V0]) and
+    ``undetermined`` the names (:data:`THETA_NAMES`) of parameters that ended on a bound, whose errors
+    are NaN: e_c is kept in (e_cut, highest bin energy] (module docstring).  The default start is
     Table I relative to the fitted DOS: e_c = e0 − 4.1σ, λ = κ = 0.5, ln Γ0 = max ln(1/⟨τ⟩).
     """
     if len(binned) < 2:
@@ -86,15 +97,21 @@ def fit_escape_rate(binned: list[BinnedWaitingTimes], e0: float, sigma: float,
     if guess is None:
         guess = (float(np.max(y)), 0.5, e0 - 4.1 * sigma, 0.5, 0.0)
     x0 = np.asarray(guess[: 5 if fit_v0 else 4], float)
+    lower, upper = np.full(x0.size, -np.inf), np.full(x0.size, np.inf)
+    lower[2] = e_cut + 1e-6 * sigma  # PELParameters needs e_cut < e_c strictly
+    upper[2] = max(float(e.max()), lower[2] + 1e-6 * sigma)
+    x0[2] = np.clip(x0[2], lower[2], upper[2])
 
     def resid(theta):
         return (_log_rate_model(theta, e, beta, e0, sigma, sign, fit_v0) - y) / err
 
-    res = optimize.least_squares(resid, x0, method="lm", x_scale="jac")
+    res = optimize.least_squares(resid, x0, bounds=(lower, upper), method="trf", x_scale="jac")
     dof = max(y.size - x0.size, 1)
     chi2_dof = float(np.sum(res.fun**2) / dof)
     cov = np.linalg.pinv(res.jac.T @ res.jac) * max(chi2_dof, 1.0)
-    return res.x, np.sqrt(np.diag(cov)), chi2_dof
+    errors = np.sqrt(np.diag(cov))
+    errors[res.active_mask != 0] = np.nan
+    return res.x, errors, chi2_dof, tuple(THETA_NAMES[k] for k in np.flatnonzero(res.active_mask))
 
 
 def fit_pel(sets, edges, sign: int = ENTROPIC_SIGN, fit_v0: bool = False, e_cut=None,
@@ -106,7 +123,8 @@ def fit_pel(sets, edges, sign: int = ENTROPIC_SIGN, fit_v0: bool = False, e_cut=
     betas = [float(b) for b, _, _ in sets]
     dos = fit_dos([e for _, e, _ in sets], [t for _, _, t in sets], betas, e_cut)
     binned = [bin_waiting_times(e, t, b, edges, min_count) for b, e, t in sets]
-    theta, theta_err, chi2 = fit_escape_rate(binned, dos.e0, dos.sigma, sign, fit_v0)
+    theta, theta_err, chi2, undetermined = fit_escape_rate(binned, dos.e0, dos.sigma, sign, fit_v0,
+                                                           e_cut=dos.e_cut)
     sg = [sigma_gamma(e, t, b, edges, min_count) for b, e, t in sets]
     sg_val = float(np.mean([v for v, _ in sg]))
     sg_err = float(np.std([v for v, _ in sg]) / np.sqrt(len(sg)) + np.mean([s for _, s in sg]))
@@ -117,7 +135,8 @@ def fit_pel(sets, edges, sign: int = ENTROPIC_SIGN, fit_v0: bool = False, e_cut=
               "kappa": theta_err[3], "gamma0": params.gamma0 * theta_err[0], "sigma_gamma": sg_err}
     if fit_v0:
         errors["v0"] = theta_err[4]
-    return PELFit(params=params, errors=errors, chi2_dof=chi2, n_points=int(sum(b.centre.size for b in binned)))
+    return PELFit(params=params, errors=errors, chi2_dof=chi2, n_points=int(sum(b.centre.size for b in binned)),
+                  undetermined=undetermined)
 
 
 def sets_from_files(files, energy_tol: float = ENERGY_TOL):
@@ -165,6 +184,9 @@ def write_table(fit: PELFit, path, sources) -> None:
              f"# entropic_sign s = {fit.params.entropic_sign} (postprocess.landscape), chi2/dof = {fit.chi2_dof:.3g}, "
              f"{fit.n_points} bins; V0 {'fitted' if 'v0' in fit.errors else 'absorbed into Gamma0'}",
              "name,value,error"]
+    if fit.undetermined:
+        lines.insert(2, f"# not determined by these data (the fit ended on a bound of its range; error nan): "
+                        f"{', '.join(fit.undetermined)}")
     lines += [f"{n},{v:.6g},{e:.3g}" for n, v, e in fit.table_rows()]
     p = fit.params
     lines += [f"e_c-e0,{p.e_c - p.e0:.6g},{np.hypot(fit.errors.get('e_c', np.nan), fit.errors.get('e0', np.nan)):.3g}",

@@ -83,6 +83,37 @@ def test_escape_rate_fit_survives_a_bin_with_zero_spread():
         err[-1] = 0.0  # the liquid-like plateau bin: every MB exactly one interval
         binned.append(BinnedWaitingTimes(beta, np.linspace(-20.5, -4.5, 13), e, np.full(e.size, 50), e, tau,
                                          2 * tau**2, err))
-    theta, theta_err, _ = fit_escape_rate(binned, 0.0, 2.9, -1, False, guess=(1.0, 0.4, -11.0, 0.5, 0.0))
+    theta, theta_err, _, undetermined = fit_escape_rate(binned, 0.0, 2.9, -1, False, guess=(1.0, 0.4, -11.0, 0.5, 0.0))
     np.testing.assert_allclose(theta, truth, rtol=1e-6, atol=1e-6)
-    assert np.all(np.isfinite(theta_err))
+    assert np.all(np.isfinite(theta_err)) and undetermined == ()
+
+
+
+# Γ(e) bins of the laptop study's two N = 65 runs (T = 0.7, 0.8; 220 and 286 MBs) after the start's
+# push changed: (mean MB energy [ε], ⟨τ⟩ [τ], error of ln⟨τ⟩) per bin.  Γ shows no energy dependence
+# beyond its noise.
+FLAT_GAMMA = {1 / 0.7: [(-373.39, 0.390, 0.194), (-372.44, 0.395, 0.230), (-371.50, 0.321, 0.081),
+                        (-370.55, 0.273, 0.083)],
+              1 / 0.8: [(-375.48, 0.430, 0.284), (-374.62, 0.349, 0.210), (-373.51, 0.340, 0.123),
+                        (-372.57, 0.509, 0.233), (-371.48, 0.263, 0.033), (-370.58, 0.271, 0.053),
+                        (-369.52, 0.262, 0.045)]}
+
+
+def test_escape_rate_fit_keeps_e_c_in_the_data_when_gamma_shows_no_energy_dependence():
+    """On these bins an unbounded Levenberg–Marquardt fit sent e_c to −2.8·10⁴ (and λ to 2·10⁴), below
+    e_cut, and Table I failed.  e_c must stay between e_cut and the highest binned energy, the fit must
+    not be worse than that run-away, and a bound it ends on is reported with a NaN error."""
+    from postprocess.mb_stats import BinnedWaitingTimes
+    from postprocess.pel_fit import fit_escape_rate
+
+    binned = []
+    for beta, rows in FLAT_GAMMA.items():
+        e, tau, err = (np.array(c) for c in zip(*rows))
+        binned.append(BinnedWaitingTimes(beta, np.append(e - 0.5, e[-1] + 0.5), e, np.full(e.size, 20), e, tau,
+                                         2 * tau**2, err))
+    e0, sigma, e_cut = -362.96, 2.889, -379.83  # the DOS fit of the same runs
+    theta, theta_err, chi2, undetermined = fit_escape_rate(binned, e0, sigma, -1, False, e_cut=e_cut)
+    assert e_cut < theta[2] <= -369.52
+    assert chi2 < 3.77  # the run-away's χ²/dof
+    for k, name in enumerate(("gamma0", "lam", "e_c", "kappa")):
+        assert (name in undetermined) == np.isnan(theta_err[k]), name
