@@ -261,7 +261,7 @@ class DecomposedDomain:
                 break
             self.capacity = int(worst * 1.2) + 8
         if self.reproducible:
-            sort_rows_by_tag(self.nlist, self.count, state.typ, state.tag, state.x, n)
+            sort_rows_by_tag(self.nlist, self.count, state.typ, state.tag, state.x, n, n_tot)
 
     def reverse_forces(self, state) -> None:
         """Nothing to send back: full lists compute each pair on both owners."""

@@ -156,21 +156,54 @@ def count_misplaced(x, n, cuts_x, cuts_y, cuts_z, coords):
 
 
 @njit(cache=True)
-def sort_rows_by_tag(nlist, count, typ, tag, x, n_local):
+def sort_rows_by_tag(nlist, count, typ, tag, x, n_local, n_total):
     """Sort each neighbour row by partner species, then global tag (ties: by its coordinates).
 
     With a full list this fixes the order of every particle's force sum independently of the
     decomposition (reproducible mode); A partners stay first, as every list has them.
+
+    No row is sorted on its own: the rows ``[local | ghost]`` are ranked once by (species, tag, x),
+    the list is transposed (for each partner j, the rows i that hold it), and the rows are refilled
+    by visiting the partners in rank order, so every row comes out sorted: O(pairs + n log n).
     """
-    for i in range(n_local):
-        m = count[i]
-        for a in range(1, m):  # insertion sort: rows are short (≈ 50–80 entries)
-            e = nlist[i, a]
-            b = a - 1
-            while b >= 0 and _after(nlist[i, b], e, typ, tag, x):
-                nlist[i, b + 1] = nlist[i, b]
+    n_tot = n_total  # rows [local | ghost]
+    keys = np.empty(n_tot, np.int64)
+    for j in range(n_tot):
+        keys[j] = (np.int64(typ[j]) << 62) | tag[j]
+    order = np.argsort(keys, kind="mergesort")
+    a = 0
+    while a < n_tot:  # images of one particle (a small box) tie on species and tag: order them by x
+        z = a + 1
+        while z < n_tot and keys[order[z]] == keys[order[a]]:
+            z += 1
+        for c in range(a + 1, z):
+            e = order[c]
+            b = c - 1
+            while b >= a and _after(order[b], e, typ, tag, x):
+                order[b + 1] = order[b]
                 b -= 1
-            nlist[i, b + 1] = e
+            order[b + 1] = e
+        a = z
+    start = np.zeros(n_tot + 1, np.int64)  # transpose: holders of partner j at held[start[j]:start[j + 1]]
+    for i in range(n_local):
+        for k in range(count[i]):
+            start[nlist[i, k] + 1] += 1
+    for j in range(n_tot):
+        start[j + 1] += start[j]
+    fill = start[:-1].copy()
+    held = np.empty(start[n_tot], np.int32)
+    for i in range(n_local):
+        for k in range(count[i]):
+            j = nlist[i, k]
+            held[fill[j]] = i
+            fill[j] += 1
+    row_fill = np.zeros(n_local, np.int64)
+    for r in range(n_tot):
+        j = order[r]
+        for q in range(start[j], start[j + 1]):
+            i = held[q]
+            nlist[i, row_fill[i]] = j
+            row_fill[i] += 1
 
 
 @njit(inline="always", cache=True)

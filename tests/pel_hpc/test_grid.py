@@ -11,7 +11,7 @@ from pel_hpc.parallel.ensemble import replica_seed, replica_table
 from pel_hpc.parallel.grid import (balanced_cuts, choose_dims, largest_valid_grid, make_grid, owner_ranks,
                                   rebalanced, uniform_cuts)
 from pel_hpc.parallel.halo import _fill_holes, _to_matrix, _unpack_matrix
-from pel_hpc.parallel.halo_kernels import count_misplaced, leaving_rows
+from pel_hpc.parallel.halo_kernels import count_misplaced, leaving_rows, sort_rows_by_tag
 from pel_hpc.parallel.launch import check_slurm_ntasks
 from pel_hpc.parallel.reduction import N_LIMBS, accumulate_limbs, exact_sum, limbs_to_float
 
@@ -156,6 +156,26 @@ def test_exact_sum_is_correctly_rounded_and_order_free():
             accumulate_limbs(np.ascontiguousarray(chunk), len(chunk), part)
             limbs += part
         assert np.array_equal(limbs_to_float(limbs), total)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_rows_sorted_by_species_tag_then_position_as_pythons_sort_orders_them(seed):
+    """Reproducible mode's row order (species, tag, then x, y, z for images of one particle), checked
+    against Python's ``sorted`` on the same keys, for rows with several images of a particle."""
+    rng = np.random.default_rng(seed)
+    n_local, n_total, width = 30, 90, 40
+    tag = np.concatenate([np.arange(n_local), rng.integers(0, n_local, n_total - n_local)]).astype(np.int64)
+    typ = (tag % 5 == 0).astype(np.int32)  # species by particle, as images share it
+    x = rng.normal(size=(n_total, 3))
+    x[n_local + 1, :2] = x[tag[n_local + 1], :2]  # an image differing only in z
+    count = rng.integers(0, width, n_local).astype(np.int32)
+    nlist = np.zeros((n_local, width), np.int32)
+    for i in range(n_local):
+        nlist[i, :count[i]] = rng.choice(n_total, count[i], replace=False)
+    expect = [sorted(nlist[i, :count[i]], key=lambda j: (typ[j], tag[j], *x[j])) for i in range(n_local)]
+    sort_rows_by_tag(nlist, count, typ, tag, x, n_local, n_total)
+    for i in range(n_local):
+        assert nlist[i, :count[i]].tolist() == [int(j) for j in expect[i]]
 
 
 def test_replica_table_blocks_and_refusals():
