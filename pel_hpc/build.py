@@ -7,7 +7,7 @@ after the engine's QuenchOp so a step's quench precedes its output.
 from __future__ import annotations
 
 from pel_hpc.md.domain import SerialDomain
-from pel_hpc.md.init import random_state, replicate, soft_push
+from pel_hpc.md.init import pushed_random_state, replicate
 from pel_hpc.md.velocities import maxwell_boltzmann
 from pel_hpc.operations import QuenchOp, ThermoOp
 from pel_hpc.parallel.comm import SerialComm
@@ -40,7 +40,8 @@ def make_integrator(cfg) -> Integrator:
 def initial_state(cfg, domain, table, replica: int = 0) -> State:
     """Start configuration per ``system.init`` with Maxwell–Boltzmann velocities at T.
 
-    Random starts are pushed apart (capped FIRE); file starts read the frame with
+    Random starts are pushed apart (capped FIRE) on the ranks of ``domain`` (bitwise the same start on any
+    rank count, :func:`pel_hpc.md.init.pushed_random_state`); file starts read the frame with
     :func:`pel_hpc.io.reader.read_frame` and keep its velocities if stored with it;
     ``lowest_inherent_structure`` reads the IS of lowest energy of the file
     (:func:`pel_hpc.preparation.lowest_inherent_structure`) with fresh velocities.  Kinds
@@ -48,13 +49,13 @@ def initial_state(cfg, domain, table, replica: int = 0) -> State:
     In an iso-configurational ensemble (``ensemble.mode``) every replica starts from
     replica 0's positions with its own fresh velocities (never the file's), exactly as
     :func:`pel_hpc.parallel.ensemble.replica_states` makes them for batched replicas.
-    Every rank builds the full configuration; ``domain.setup`` then distributes it.
+    Every rank ends with the full configuration; ``domain.setup`` then distributes it.
     """
     sysc, init, seed = cfg.system, cfg.system.init, cfg.run.seed
     iso = cfg.ensemble.mode == "iso_configurational"
     if init.kind == "random":
-        state = random_state(sysc.n, sysc.density, sysc.fraction_a, seed, 0 if iso else replica)
-        soft_push(state, SerialDomain(table.rc_max, sysc.skin), table)
+        state = pushed_random_state(sysc.n, sysc.density, sysc.fraction_a, seed, 0 if iso else replica, table,
+                                    sysc.skin, None if domain is None else domain.comm, cfg.decomposition.grid)
         keep_v = False
     else:
         fr = _start_frame(init)

@@ -3,8 +3,15 @@
 Random placement draws positions uniformly in a cubic box of edge L = (N/ρ)^{1/3} from the
 counter-based generator of :mod:`pel_hpc.md.velocities` (a function of seed and tag only),
 then removes overlaps with a displacement-capped FIRE push (|Δx_i| ≤ 0.1 per iteration) on
-the KA potential itself, continued until the configuration is a local minimum to a loose
-tolerance, so MD starts from a finite, moderate energy.  Units: L [sigma], ρ [sigma⁻³].
+the KA potential itself, continued until no particle feels a force above
+:data:`PUSH_MAX_FORCE` (thermal forces in the liquid at T = 0.5 are ~20 ε/σ per particle, RMS),
+so MD starts from a finite, moderate energy (E_pot/N ≈ −7.4 at ρ = 1.2).  The push stops
+well before a minimum: at N = 8000 it takes ~450 FIRE iterations (a minimum to |F| ≤ 10⁻³√N
+took ~10⁴).
+
+:func:`pushed_random_state` pushes on the run's ranks, decomposed, in reproducible mode
+(:mod:`pel_hpc.parallel.domain`): the start is bitwise the same on any rank count, so a
+trajectory's start does not depend on how many ranks made it.  Units: L [sigma], ρ [sigma⁻³].
 """
 from __future__ import annotations
 
@@ -16,7 +23,7 @@ from pel_hpc.md.velocities import STREAM_POSITION, uniform
 from pel_hpc.physics.kob_andersen import types_for
 from pel_hpc.state import State
 
-PUSH_TOL_PER_PARTICLE = 1e-3  # [epsilon/sigma], |F| ≤ tol·sqrt(N) ends the push
+PUSH_MAX_FORCE = 3.0  # [epsilon/sigma], max_i |F_i| ≤ this ends the push
 
 
 @njit(cache=True)
@@ -42,10 +49,36 @@ def random_state(n: int, density: float = 1.2, fraction_a: float = 0.8, seed: in
 
 
 def soft_push(state, domain, table, max_iter: int = 20000) -> None:
-    """Remove overlaps in place by capped FIRE on the KA potential; velocities are zeroed."""
+    """Remove overlaps in place by capped FIRE on the KA potential; velocities are zeroed.
+
+    ``domain`` is set up here; on a decomposed one the state ends distributed over its ranks."""
     domain.setup(state)
-    tol = PUSH_TOL_PER_PARTICLE * np.sqrt(state.n_global)
-    minimize(state, domain, table, tol=tol, max_iter=max_iter)
+    minimize(state, domain, table, tol=PUSH_MAX_FORCE, max_iter=max_iter, norm="max")
+
+
+def pushed_random_state(n: int, density: float, fraction_a: float, seed: int, replica: int, table, skin: float,
+                        comm=None, grid="auto") -> State:
+    """:func:`random_state` pushed apart on the ranks of ``comm`` (default: this process alone), with
+    every particle, ordered by tag, on every rank.
+
+    A tiny box (:func:`pel_hpc.md.neighbors.fits_min_image`) on one rank is pushed by the list-free
+    serial path; any other on the decomposed domain of ``grid`` in reproducible mode, so the result
+    is bitwise the same for any rank count.
+    """
+    from pel_hpc.md.domain import SerialDomain
+    from pel_hpc.md.neighbors import fits_min_image
+    from pel_hpc.parallel.comm import SerialComm
+    from pel_hpc.parallel.domain import DecomposedDomain
+
+    comm = SerialComm() if comm is None else comm
+    state = random_state(n, density, fraction_a, seed, replica)
+    if comm.size == 1 and fits_min_image(state.box, table.rc_max + skin):
+        domain = SerialDomain(table.rc_max, skin, comm)
+    else:
+        domain = DecomposedDomain(table.rc_max, skin, comm, grid, reproducible=True)
+    soft_push(state, domain, table)
+    x, image = domain.gather_by_tag(state, state.x), domain.gather_by_tag(state, state.image)
+    return State.from_arrays(x, types_for(n, fraction_a), state.box, image=image, seed=seed, replica=replica)
 
 
 def replicate(state: State, reps, domain=None) -> State:

@@ -53,3 +53,16 @@ def test_quench_is_bitwise_identical_across_rank_counts(world, method):
     assert res.converged and one.converged and res.n_iter == one.n_iter > 100
     assert res.e_is == one.e_is and np.array_equal(res.x_is, one.x_is)
     assert -8.0 < res.e_is < -6.5  # a KA inherent structure at density 1.2 [epsilon]
+
+
+def test_random_start_is_pushed_decomposed_and_bitwise_the_one_rank_push(world):
+    """The deck's random start (``system.init: random``) is pushed apart on the run's ranks, in
+    reproducible mode: N = 1000 pushed on the world's ranks equals the one-rank push bit for bit,
+    on every rank, so a start never depends on the rank count that made it."""
+    from pel_hpc.md.init import pushed_random_state
+
+    mine = pushed_random_state(1000, 1.2, 0.8, 5, 3, TABLE, SKIN, MPIComm(world))
+    ref = pushed_random_state(1000, 1.2, 0.8, 5, 3, TABLE, SKIN, SerialComm())
+    assert mine.n_local == mine.n_global == 1000
+    assert np.array_equal(mine.x, ref.x) and np.array_equal(mine.image, ref.image)
+    assert np.array_equal(mine.typ, ref.typ) and np.array_equal(mine.tag, ref.tag)

@@ -95,7 +95,8 @@ def test_a_deck_of_zero_steps_writes_its_start(tmp_path, capsys):
     """Stages of 0 steps (LAMMPS' ``run 0``: a start written out, its energy evaluated) act the
     operations at step 0: the frame read from another run's last frame is written back bitwise, its
     E_pot row is that run's, and a --restart of the finished run adds nothing.  Before, such a run
-    wrote an empty file."""
+    wrote an empty file.  A particle that had left the box since the last list build is written
+    wrapped back into it at the set-up (as LAMMPS' ``run 0`` remaps atoms), its image one lower."""
     rows_first = _first_run(tmp_path, capsys)
     second = tmp_path / "second.yaml"
     second.write_text(DECK.format(extra=", init: {kind: file, file: out.h5}")
@@ -109,9 +110,13 @@ def test_a_deck_of_zero_steps_writes_its_start(tmp_path, capsys):
         if rows:
             assert rows[0][3] == rows_first[-1][3]  # E_pot per particle, as printed
     with h5py.File(tmp_path / "out.h5", "r") as a, h5py.File(tmp_path / "out0.h5", "r") as b:
-        pa, pb = (f["particles/replica_000/position"] for f in (a, b))
-        assert pb["step"][:].tolist() == [0]
-        assert np.array_equal(pb["value"][0], pa["value"][-1])
+        assert b["particles/replica_000/position/step"][:].tolist() == [0]
+        (xa, ia), (xb, ib) = ((f["particles/replica_000/position/value"][k], f["particles/replica_000/image/value"][k])
+                              for f, k in ((a, -1), (b, 0)))
+        box = b["particles/replica_000/box/edges"][()]
+    kept = np.all(ia == ib, axis=1)
+    assert np.array_equal(xb[kept], xa[kept]) and np.all((xb >= 0) & (xb < box))
+    np.testing.assert_allclose(xb + ib * box, xa + ia * box, rtol=0, atol=1e-13)
 
 
 def test_version_names_the_commit_and_modified_sources(tmp_path):

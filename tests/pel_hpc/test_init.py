@@ -4,7 +4,7 @@ import pytest
 
 from pel_hpc.md.domain import SerialDomain
 from pel_hpc.md.forces import compute_forces
-from pel_hpc.md.init import random_state, replicate, soft_push
+from pel_hpc.md.init import PUSH_MAX_FORCE, pushed_random_state, random_state, replicate, soft_push
 from pel_hpc.md.observables import kinetic_energy, momentum, temperature
 from pel_hpc.md.velocities import gaussian_velocities, maxwell_boltzmann
 from pel_hpc.physics.kob_andersen import pair_table
@@ -34,10 +34,33 @@ def test_random_state_density_composition_and_push():
     assert np.count_nonzero(s.typ == 0) == 400
     assert np.all((s.x >= 0) & (s.x < s.box))
     table = pair_table(2.5)
+    assert _energy(s, 2.5) > 1e3  # uniform placement overlaps
     soft_push(s, SerialDomain(table.rc_max, 0.3), table)
-    assert -8.0 < _energy(s, 2.5) < -6.0  # overlaps removed: a KA local minimum energy
+    assert -7.6 < _energy(s, 2.5) < -7.0  # overlaps removed: near the inherent structures (≈ −7.5 to −7.7)
+    assert np.sqrt(np.max(np.sum(s.f[:s.n_local] ** 2, axis=1))) <= PUSH_MAX_FORCE  # the push's stopping rule
     again = random_state(500, density=1.2, fraction_a=0.8, seed=3)
     assert not np.array_equal(again.x, random_state(500, seed=4).x)
+
+
+def test_pushed_start_is_the_serial_push_on_the_halo_path_with_every_particle_by_tag():
+    """:func:`pushed_random_state` (the deck's random start) pushes in reproducible mode: on one rank
+    it is the decomposed 1×1×1 domain's push (N = 500: a box above 2.5 list radii); every particle
+    comes back, ordered by tag, with its species, and no force above the push's limit."""
+    from pel_hpc.parallel.comm import SerialComm
+    from pel_hpc.parallel.domain import DecomposedDomain
+
+    table = pair_table(2.5)
+    s = pushed_random_state(500, 1.2, 0.8, 9, 2, table, 0.3)
+    ref = random_state(500, 1.2, 0.8, 9, 2)
+    dom = DecomposedDomain(table.rc_max, 0.3, SerialComm(), reproducible=True)
+    soft_push(ref, dom, table)
+    assert np.array_equal(s.x, dom.gather_by_tag(ref, ref.x)) and np.array_equal(s.tag, np.arange(500))
+    assert np.array_equal(s.typ, random_state(500, 1.2, 0.8, 9, 2).typ)
+    assert (s.seed, s.replica, s.n_local, s.n_global) == (9, 2, 500, 500)
+    dom = SerialDomain(table.rc_max, 0.3)
+    dom.setup(s)
+    compute_forces(s, dom, table)
+    assert np.sqrt(np.max(np.sum(s.f[:500] ** 2, axis=1))) <= PUSH_MAX_FORCE
 
 
 def test_maxwell_boltzmann_exact_temperature_zero_momentum(liquid500):
