@@ -6,6 +6,8 @@ after the engine's QuenchOp so a step's quench precedes its output.
 """
 from __future__ import annotations
 
+import sys
+
 from pel_hpc.md.domain import SerialDomain
 from pel_hpc.md.init import pushed_random_state, replicate
 from pel_hpc.md.velocities import maxwell_boltzmann
@@ -37,11 +39,12 @@ def make_integrator(cfg) -> Integrator:
     return Integrator(icfg.dt, icfg.temperature, icfg.tau_t, chain)
 
 
-def initial_state(cfg, domain, table, replica: int = 0) -> State:
+def initial_state(cfg, comm, table, replica: int = 0, stream=None) -> State:
     """Start configuration per ``system.init`` with Maxwell–Boltzmann velocities at T.
 
-    Random starts are pushed apart (capped FIRE) on the ranks of ``domain`` (bitwise the same start on any
-    rank count, :func:`pel_hpc.md.init.pushed_random_state`); file starts read the frame with
+    Random starts are pushed apart (capped FIRE) on the ranks of ``comm`` (None: this process alone;
+    bitwise the same start on any rank count, :func:`pel_hpc.md.init.pushed_random_state`); file starts
+    read the frame with
     :func:`pel_hpc.io.reader.read_frame` and keep its velocities if stored with it;
     ``lowest_inherent_structure`` reads the IS of lowest energy of the file
     (:func:`pel_hpc.preparation.lowest_inherent_structure`) with fresh velocities.  Kinds
@@ -49,13 +52,14 @@ def initial_state(cfg, domain, table, replica: int = 0) -> State:
     In an iso-configurational ensemble (``ensemble.mode``) every replica starts from
     replica 0's positions with its own fresh velocities (never the file's), exactly as
     :func:`pel_hpc.parallel.ensemble.replica_states` makes them for batched replicas.
-    Every rank ends with the full configuration; ``domain.setup`` then distributes it.
+    Every rank ends with the full configuration; ``domain.setup`` then distributes it.  ``stream``
+    receives the random start's one-line report.
     """
     sysc, init, seed = cfg.system, cfg.system.init, cfg.run.seed
     iso = cfg.ensemble.mode == "iso_configurational"
     if init.kind == "random":
         state = pushed_random_state(sysc.n, sysc.density, sysc.fraction_a, seed, 0 if iso else replica, table,
-                                    sysc.skin, None if domain is None else domain.comm, cfg.decomposition.grid)
+                                    sysc.skin, comm, cfg.decomposition.grid, stream)
         keep_v = False
     else:
         fr = _start_frame(init)
@@ -96,7 +100,8 @@ def build_simulation(cfg, comm=None, replica: int = 0, stream=None, extra_operat
     comm = SerialComm() if comm is None else comm
     table = pair_table(cfg.system.cutoff, cfg.system.truncation)
     domain = make_domain(cfg, comm, table)
-    state = initial_state(cfg, domain, table, replica) if state is None else state
+    if state is None:  # the start's report goes where the thermo table goes
+        state = initial_state(cfg, comm, table, replica, sys.stdout if stream is None else stream)
     q = cfg.quench
     quench_op = QuenchOp(q.every, q.tolerance, q.method, q.max_iter)
     ops = [quench_op, ThermoOp(cfg.output.thermo, stream)]

@@ -56,13 +56,15 @@ def replica_layout(cfg, world):
     return split_world(world, cfg.ensemble.replicas, check_world_size(cfg, world.size))
 
 
-def start_states(cfg, layout, world, restart: bool) -> list:
-    """Start states of this group's replicas: the deck's (per ``ensemble.mode``) or the checkpoint's."""
+def start_states(cfg, layout, world, restart: bool, comm=None, stream=None) -> list:
+    """Start states of this group's replicas: the deck's (per ``ensemble.mode``; a random start pushed
+    on the group communicator ``comm``, its report on ``stream``) or the checkpoint's."""
     if not restart:
         from pel_hpc.parallel.ensemble import replica_states
         from pel_hpc.physics.kob_andersen import pair_table
 
-        return replica_states(cfg, layout.replicas, pair_table(cfg.system.cutoff, cfg.system.truncation))
+        return replica_states(cfg, layout.replicas, pair_table(cfg.system.cutoff, cfg.system.truncation), comm,
+                              stream)
     if not os.path.isfile(cfg.output.file):
         raise InputFileError(f"--restart: no output file '{cfg.output.file}' to append to")
     if cfg.checkpoint.file is None:
@@ -164,7 +166,7 @@ def _run_locked(cfg, world, restart, stream, check_allocation, ignore_late_signa
         from pel_hpc.preparation import ensure_preparation
 
         ensure_preparation(cfg, world, (stream or sys.stdout) if world.rank == 0 else None)
-    states = start_states(cfg, layout, world, restart)
+    states = start_states(cfg, layout, world, restart, comm, (stream or sys.stdout) if world.rank == 0 else None)
     if world.rank != 0:  # rank 0 alone prints the thermo table and progress
         stream = open(os.devnull, "w")
     elif cfg.ensemble.replicas > 1 and cfg.output.thermo:  # one replica's table, not an average: say so

@@ -15,6 +15,8 @@ trajectory's start does not depend on how many ranks made it.  Units: L [sigma],
 """
 from __future__ import annotations
 
+from time import perf_counter
+
 import numpy as np
 from numba import njit
 
@@ -48,22 +50,23 @@ def random_state(n: int, density: float = 1.2, fraction_a: float = 0.8, seed: in
     return State.from_arrays(x, types_for(n, fraction_a), box, seed=seed, replica=replica)
 
 
-def soft_push(state, domain, table, max_iter: int = 20000) -> None:
+def soft_push(state, domain, table, max_iter: int = 20000):
     """Remove overlaps in place by capped FIRE on the KA potential; velocities are zeroed.
 
-    ``domain`` is set up here; on a decomposed one the state ends distributed over its ranks."""
+    ``domain`` is set up here; on a decomposed one the state ends distributed over its ranks.
+    Returns :func:`~pel_hpc.md.minimize.minimize`'s (E_pot, iterations, max_i |F_i|, converged)."""
     domain.setup(state)
-    minimize(state, domain, table, tol=PUSH_MAX_FORCE, max_iter=max_iter, norm="max")
+    return minimize(state, domain, table, tol=PUSH_MAX_FORCE, max_iter=max_iter, norm="max")
 
 
 def pushed_random_state(n: int, density: float, fraction_a: float, seed: int, replica: int, table, skin: float,
-                        comm=None, grid="auto") -> State:
+                        comm=None, grid="auto", stream=None) -> State:
     """:func:`random_state` pushed apart on the ranks of ``comm`` (default: this process alone), with
-    every particle, ordered by tag, on every rank.
+    every particle, ordered by tag, on every rank; one line on ``stream`` (if given) says how the push went.
 
-    A tiny box (:func:`pel_hpc.md.neighbors.fits_min_image`) on one rank is pushed by the list-free
-    serial path; any other on the decomposed domain of ``grid`` in reproducible mode, so the result
-    is bitwise the same for any rank count.
+    A tiny box (:func:`pel_hpc.md.neighbors.fits_min_image`: N ≲ 400 at r_c = 2.5) is pushed by the list-free
+    serial path on every rank alike; any other on the decomposed domain of ``grid`` in reproducible
+    mode.  Either way the result is bitwise the same for any rank count.
     """
     from pel_hpc.md.domain import SerialDomain
     from pel_hpc.md.neighbors import fits_min_image
@@ -72,11 +75,19 @@ def pushed_random_state(n: int, density: float, fraction_a: float, seed: int, re
 
     comm = SerialComm() if comm is None else comm
     state = random_state(n, density, fraction_a, seed, replica)
-    if comm.size == 1 and fits_min_image(state.box, table.rc_max + skin):
-        domain = SerialDomain(table.rc_max, skin, comm)
+    tiny = fits_min_image(state.box, table.rc_max + skin)
+    if tiny:
+        domain = SerialDomain(table.rc_max, skin)
     else:
         domain = DecomposedDomain(table.rc_max, skin, comm, grid, reproducible=True)
-    soft_push(state, domain, table)
+    t0 = perf_counter()
+    epot, iterations, fmax, converged = soft_push(state, domain, table)
+    if stream is not None:
+        ranks = "each rank" if tiny and comm.size > 1 else f"{comm.size} rank{'s' if comm.size > 1 else ''}"
+        print(f"# random start: {n} particles pushed apart on {ranks} in {iterations} FIRE iterations, "
+              f"{perf_counter() - t0:.1f} s: E_pot/N = {epot / n:.4f}, max |F_i| = {fmax:.3g} eps/sigma"
+              + ("" if converged else f" (above {PUSH_MAX_FORCE}: the push stopped at its iteration limit)"),
+              file=stream, flush=True)
     x, image = domain.gather_by_tag(state, state.x), domain.gather_by_tag(state, state.image)
     return State.from_arrays(x, types_for(n, fraction_a), state.box, image=image, seed=seed, replica=replica)
 

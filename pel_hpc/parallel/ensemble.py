@@ -124,12 +124,14 @@ def stack_replicas(values: dict) -> np.ndarray:
     return np.stack([np.asarray(values[k]) for k in sorted(values)])
 
 
-def replica_states(cfg, replicas, table) -> list:
-    """Start states of ``replicas`` (serial, all particles) per ``ensemble.mode``.
+def replica_states(cfg, replicas, table, comm=None, stream=None) -> list:
+    """Start states of ``replicas`` (all particles on every rank) per ``ensemble.mode``.
 
     ``independent``: each replica its own start (random placement seeded by the replica);
     ``iso_configurational``: replica 0's positions for all, fresh Maxwell–Boltzmann
     velocities at ``integrator.temperature`` from each replica's own counter-based stream.
+    A random start is pushed apart on the ranks of ``comm`` (the replica group; the same start on
+    any rank count); the first start's report goes to ``stream``.
     """
     from pel_hpc.build import initial_state
     from pel_hpc.md.domain import SerialDomain
@@ -137,8 +139,8 @@ def replica_states(cfg, replicas, table) -> list:
     from pel_hpc.parallel.comm import SerialComm
 
     if cfg.ensemble.mode != "iso_configurational":
-        return [initial_state(cfg, None, table, replica=k) for k in replicas]
-    base = initial_state(cfg, None, table, replica=0)
+        return [initial_state(cfg, comm, table, k, stream if i == 0 else None) for i, k in enumerate(replicas)]
+    base = initial_state(cfg, comm, table, 0, stream)
     states = []
     for k in replicas:
         s = base.copy()

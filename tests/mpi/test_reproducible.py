@@ -55,14 +55,43 @@ def test_quench_is_bitwise_identical_across_rank_counts(world, method):
     assert -8.0 < res.e_is < -6.5  # a KA inherent structure at density 1.2 [epsilon]
 
 
-def test_random_start_is_pushed_decomposed_and_bitwise_the_one_rank_push(world):
+@pytest.mark.parametrize("n", [300, 1000])
+def test_random_start_is_pushed_decomposed_and_bitwise_the_one_rank_push(world, n):
     """The deck's random start (``system.init: random``) is pushed apart on the run's ranks, in
-    reproducible mode: N = 1000 pushed on the world's ranks equals the one-rank push bit for bit,
-    on every rank, so a start never depends on the rank count that made it."""
+    reproducible mode: pushed on the world's ranks it equals the one-rank push bit for bit, on
+    every rank, so a start never depends on the rank count that made it.  N = 300 is a box that
+    one rank pushes list-free (minimum image) and two ranks could cut into halo-wide slabs."""
     from pel_hpc.md.init import pushed_random_state
 
-    mine = pushed_random_state(1000, 1.2, 0.8, 5, 3, TABLE, SKIN, MPIComm(world))
-    ref = pushed_random_state(1000, 1.2, 0.8, 5, 3, TABLE, SKIN, SerialComm())
-    assert mine.n_local == mine.n_global == 1000
+    mine = pushed_random_state(n, 1.2, 0.8, 5, 3, TABLE, SKIN, MPIComm(world))
+    ref = pushed_random_state(n, 1.2, 0.8, 5, 3, TABLE, SKIN, SerialComm())
+    assert mine.n_local == mine.n_global == n
     assert np.array_equal(mine.x, ref.x) and np.array_equal(mine.image, ref.image)
     assert np.array_equal(mine.typ, ref.typ) and np.array_equal(mine.tag, ref.tag)
+
+
+def test_pel_hpc_run_pushes_its_random_start_on_its_ranks(world, tmp_path_factory):
+    """Through :func:`~pel_hpc.io.session.run_deck` (``pel-hpc run``): the report names the world's
+    rank count, and the step-0 frame written is the one-rank push (unwrapped, as the set-up may wrap
+    a particle that the push left just outside the box)."""
+    import io
+
+    from pel_hpc.deck.validate import validate_deck
+    from pel_hpc.io.reader import read_frame
+    from pel_hpc.io.session import run_deck
+    from pel_hpc.md.init import pushed_random_state
+
+    folder = world.bcast(tmp_path_factory.mktemp("random_start") if world.rank == 0 else None)
+    cfg = validate_deck({"run": {"seed": 8}, "system": {"n": 1000}, "integrator": {"temperature": 0.5},
+                         "stages": [{"name": "start", "steps": 0}], "quench": {"every": 0},
+                         "output": {"thermo": 1, "positions": 1, "file": "start.h5"}}, folder)
+    report = io.StringIO()
+    run_deck(cfg, MPIComm(world), stream=report)
+    ref = pushed_random_state(1000, 1.2, 0.8, 8, 0, TABLE, SKIN, SerialComm())
+    if world.rank == 0:
+        ranks = f"{world.size} rank{'s' if world.size > 1 else ''}"
+        assert f"1000 particles pushed apart on {ranks} in" in report.getvalue()
+        fr = read_frame(folder / "start.h5")
+        assert fr.step == 0
+        np.testing.assert_allclose(fr.x + fr.image * fr.box, ref.x + ref.image * ref.box, rtol=0, atol=1e-13)
+    world.Barrier()
