@@ -15,7 +15,9 @@ the uninterrupted run within the engine's decomposition tolerance, and bitwise i
 
 The file is written by all ranks to ``<path>.tmp``, closed, then renamed over ``<path>``
 by rank 0 (``os.replace`` is atomic on POSIX): a checkpoint is never half-written, and the
-previous one survives a kill during the write.
+previous one survives a kill during the write.  A write that fails on some ranks (disk full, quota)
+fails on all: the ranks agree on every stage's outcome instead of meeting at a barrier that the
+failed ones never reach, every rank raises the first failure, and the ``.tmp`` is removed.
 """
 from __future__ import annotations
 
@@ -65,22 +67,48 @@ def write_checkpoint(path, state, comm, extra: dict | None = None) -> None:
     mine = np.arange(slots[comm.rank], slots[comm.rank + 1])
     rows = np.concatenate([np.arange(offsets[k], offsets[k + 1]) for k in mine]).astype(np.int64)
     arrays = _slot_arrays(states)
-    if comm.rank == 0:
+
+    def skeleton():
         _create_skeleton(tmp, arrays, int(offsets[-1]), int(slots[-1]), comm.size, extra)
         with open_h5(tmp, "r+") as f:
             f.create_dataset(f"{RANKS}/offset", data=offsets)
             f.create_dataset(f"{RANKS}/slots", data=slots)
-    comm.barrier()
-    dxpl = transfer_plist(comm, collective=False)
-    with open_h5(tmp, "r+", comm) as f:
-        for name, arr in arrays.items():
-            write_rows(f[name], None, rows if name.startswith(PARTICLES) else mine, arr, dxpl)
-    comm.barrier()
-    if comm.rank == 0:
+
+    def rows_of_every_rank():
+        dxpl = transfer_plist(comm, collective=False)
+        with open_h5(tmp, "r+", comm) as f:  # independent writes; the close is collective and always reached
+            for name, arr in arrays.items():
+                write_rows(f[name], None, rows if name.startswith(PARTICLES) else mine, arr, dxpl)
+
+    def complete():
         with open_h5(tmp, "r+") as f:
             f.attrs[ATTR_COMPLETE] = True
         os.replace(tmp, path)
-    comm.barrier()
+
+    for stage, everywhere in ((skeleton, False), (rows_of_every_rank, True), (complete, False)):
+        _agreed(comm, stage, everywhere, tmp)
+
+
+def _agreed(comm, stage, everywhere: bool, tmp: str) -> None:
+    """Run ``stage`` on every rank (or on rank 0 alone) and agree on its outcome: if it raised on any
+    rank, rank 0 removes ``tmp`` and every rank raises the first failure (its own, or a copy)."""
+    failure = None
+    if everywhere or comm.rank == 0:
+        try:
+            stage()
+        except Exception as exc:  # noqa: BLE001 - handed to every rank below, then raised
+            failure = exc
+    reported = comm.allgather(None if failure is None else (isinstance(failure, OSError), getattr(
+        failure, "errno", None), getattr(failure, "strerror", None) or str(failure), getattr(failure, "filename", None)))
+    first = next((r for r in reported if r is not None), None)
+    if first is None:
+        return
+    if comm.rank == 0 and os.path.exists(tmp):
+        os.remove(tmp)
+    if failure is not None:
+        raise failure
+    is_os, errno, text, filename = first
+    raise OSError(errno, text, filename) if is_os else RuntimeError(text)
 
 
 def _create_skeleton(path, arrays: dict, n_rows: int, n_slots: int, n_ranks: int, extra) -> None:

@@ -5,7 +5,9 @@ import os
 
 import h5py
 import numpy as np
+import pytest
 import yaml
+from _decomp_systems import lattice_state
 
 from pel_hpc.deck.validate import validate_deck
 from pel_hpc.io import layout as L
@@ -94,3 +96,39 @@ def test_restart_on_two_ranks_from_one_and_four(world, tmp_path_factory):
                         assert np.array_equal(fa[path][member][()], fb[path][member][()]), (writer, path, member)
         world.Barrier()
 
+
+
+@pytest.mark.parametrize("where", ["skeleton on rank 0", "rows on the last rank"])
+def test_a_checkpoint_write_failing_on_one_rank_fails_on_all_and_keeps_the_last(world, tmp_path_factory,
+                                                                                 monkeypatch, where):
+    """Disk full or a quota on one rank: rank 0 creating the file, or one rank writing its rows. The
+    other ranks used to wait at a barrier the failed rank never reached (the job hung to its time
+    limit); now every rank raises the failure, no ``.tmp`` is left, and the previous checkpoint is
+    still readable."""
+    import errno
+
+    from pel_hpc.io import checkpoint as C
+
+    folder = world.bcast(tmp_path_factory.mktemp("chk_fail") if world.rank == 0 else None)
+    comm, path = MPIComm(world), str(folder / "run.chk.h5")
+    state = lattice_state(4)
+    state.step = 7
+    C.write_checkpoint(path, state, comm)
+    target, fails_here = (("_create_skeleton", world.rank == 0) if where.startswith("skeleton")
+                          else ("write_rows", world.rank == world.size - 1))
+    real = getattr(C, target)
+
+    def broken(*args, **kw):
+        if fails_here:
+            raise OSError(errno.ENOSPC, "No space left on device", path + ".tmp")
+        return real(*args, **kw)
+
+    monkeypatch.setattr(C, target, broken)
+    state.step = 8
+    with pytest.raises(OSError, match="No space left on device") as info:
+        C.write_checkpoint(path, state, comm)
+    assert info.value.errno == errno.ENOSPC
+    world.Barrier()
+    assert not os.path.exists(path + ".tmp")
+    back, _ = read_checkpoint(path, comm)
+    assert back.step == 7
