@@ -86,18 +86,22 @@ def write_checkpoint(path, state, comm, extra: dict | None = None) -> None:
         os.replace(tmp, path)
 
     for stage, everywhere in ((skeleton, False), (rows_of_every_rank, True), (complete, False)):
-        _agreed(comm, stage, everywhere, tmp)
+        _agreed(comm, stage, everywhere, path)
 
 
-def _agreed(comm, stage, everywhere: bool, tmp: str) -> None:
+def _agreed(comm, stage, everywhere: bool, path: str) -> None:
     """Run ``stage`` on every rank (or on rank 0 alone) and agree on its outcome: if it raised on any
-    rank, rank 0 removes ``tmp`` and every rank raises the first failure (its own, or a copy)."""
-    failure = None
+    rank, rank 0 removes ``<path>.tmp`` and every rank raises the first failure (its own, or a copy;
+    an OSError without a file name is given ``path``, which the run's one-line error then names)."""
+    failure, tmp = None, f"{path}.tmp"
     if everywhere or comm.rank == 0:
         try:
             stage()
         except Exception as exc:  # noqa: BLE001 - handed to every rank below, then raised
             failure = exc
+            if isinstance(exc, OSError) and exc.filename is None:  # h5py's: the message alone
+                failure = OSError(exc.errno, exc.strerror or str(exc), path)
+                failure.__cause__ = exc
     reported = comm.allgather(None if failure is None else (isinstance(failure, OSError), getattr(
         failure, "errno", None), getattr(failure, "strerror", None) or str(failure), getattr(failure, "filename", None)))
     first = next((r for r in reported if r is not None), None)
