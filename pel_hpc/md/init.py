@@ -20,6 +20,7 @@ from time import perf_counter
 import numpy as np
 from numba import njit
 
+from pel_hpc.md.box import wrap
 from pel_hpc.md.minimize import minimize
 from pel_hpc.md.velocities import STREAM_POSITION, uniform
 from pel_hpc.physics.kob_andersen import types_for
@@ -92,19 +93,36 @@ def pushed_random_state(n: int, density: float, fraction_a: float, seed: int, re
     return State.from_arrays(x, types_for(n, fraction_a), state.box, image=image, seed=seed, replica=replica)
 
 
-def replicate(state: State, reps, domain=None) -> State:
+def replicate(state: State, reps, domain=None, keep=None) -> State:
     """Copy a serial configuration n_x×n_y×n_z times: N·n_x n_y n_z particles, box scaled.
 
-    Tags of copy c are ``c·N + tag``; velocities and species are copied along.
+    Tags of copy c are ``c·N + tag``; velocities and species are copied along.  ``keep(x) -> mask``
+    (e.g. "owned by this rank", of positions wrapped into the new box) selects the particles this
+    process holds, copy by copy, so that no rank ever holds all N·n_x n_y n_z of a large system;
+    ``n_global`` counts them all.  Without it every particle is kept.
     """
     reps = np.asarray(reps, dtype=np.int64).reshape(3)
     x = _by_tag(state, state.x, domain)
     v, typ = _by_tag(state, state.v, domain), _by_tag(state, state.typ, domain)
     offsets = np.array([[a, b, c] for a in range(reps[0]) for b in range(reps[1]) for c in range(reps[2])])
-    xs = (x[None, :, :] + (offsets * state.box)[:, None, :]).reshape(-1, 3)
-    m = len(offsets)
-    return State.from_arrays(xs, np.tile(typ, m), state.box * reps, v=np.tile(v, (m, 1)),
-                             seed=state.seed, replica=state.replica, step=state.step)
+    n, box = len(x), state.box * reps
+    parts = []
+    for c, offset in enumerate(offsets):
+        xc = x + offset * state.box
+        rows = np.arange(n) if keep is None else np.flatnonzero(keep(_wrapped(xc, box)))
+        parts.append((xc[rows], rows, c * n + rows))
+    xs, rows, tags = (np.concatenate(p) for p in zip(*parts))
+    out = State.from_arrays(xs, typ[rows], box, v=v[rows], tag=tags, seed=state.seed, replica=state.replica,
+                            step=state.step)
+    out.n_global = n * len(offsets)
+    return out
+
+
+def _wrapped(x, box):
+    """A copy of ``x`` wrapped into [0, L) by :func:`pel_hpc.md.box.wrap` (the domains' own arithmetic)."""
+    out = x.copy()
+    wrap(out, np.zeros(x.shape, np.int32), box, len(out))
+    return out
 
 
 def _by_tag(state, array, domain):

@@ -133,10 +133,7 @@ def replica_states(cfg, replicas, table, comm=None, stream=None) -> list:
     A random start is pushed apart on the ranks of ``comm`` (the replica group; the same start on
     any rank count); the first start's report goes to ``stream``.
     """
-    from pel_hpc.build import initial_state
-    from pel_hpc.md.domain import SerialDomain
-    from pel_hpc.md.velocities import maxwell_boltzmann
-    from pel_hpc.parallel.comm import SerialComm
+    from pel_hpc.build import initial_state, start_velocities
 
     if cfg.ensemble.mode != "iso_configurational":
         return [initial_state(cfg, comm, table, k, stream if i == 0 else None) for i, k in enumerate(replicas)]
@@ -145,6 +142,6 @@ def replica_states(cfg, replicas, table, comm=None, stream=None) -> list:
     for k in replicas:
         s = base.copy()
         s.replica = k
-        maxwell_boltzmann(s, SerialDomain(table.rc_max, cfg.system.skin, SerialComm()), cfg.integrator.temperature)
+        start_velocities(s, comm if s.n_local < s.n_global else None, cfg.integrator.temperature)
         states.append(s)
     return states

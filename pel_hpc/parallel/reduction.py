@@ -74,3 +74,16 @@ def exact_sum(values: np.ndarray, comm) -> np.ndarray:
     accumulate_limbs(v, v.shape[0], limbs)
     total = limbs_to_float(comm.allreduce_sum(limbs))
     return total[0] if scalar else total
+
+
+class ExactSums:
+    """A domain's ``sum_per_particle`` alone, exact (:func:`exact_sum`) over ``comm``: global sums
+    before any domain is set up (the start's velocities), with the same bits whether one process
+    holds every particle (a one-rank ``comm``) or each rank of ``comm`` its share."""
+
+    def __init__(self, comm):
+        self.comm = comm
+
+    def sum_per_particle(self, values: np.ndarray):
+        """Exact global sum of per-particle ``values`` (n_local, ...) -> scalar or (k,)."""
+        return exact_sum(values, self.comm)

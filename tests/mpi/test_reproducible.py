@@ -3,8 +3,11 @@
 The Nosé–Hoover chain, momentum zeroing, E_pot/virial and the minimisers' force norms are
 global sums; in reproducible mode the domain sums them exactly, so a one-rank run and the
 world's run (2 or 4 ranks) must agree bit for bit — the chaotic dynamics and a quench from
-far off a minimum would amplify any round-off difference to a visible one.
+far off a minimum would amplify any round-off difference to a visible one.  The starts a deck makes
+(random, replicated) are the same on any rank count too.
 """
+import os
+
 import numpy as np
 import pytest
 from _decomp_systems import SKIN, TABLE, lattice_state, unwrapped_by_tag
@@ -95,3 +98,30 @@ def test_pel_hpc_run_pushes_its_random_start_on_its_ranks(world, tmp_path_factor
         assert fr.step == 0
         np.testing.assert_allclose(fr.x + fr.image * fr.box, ref.x + ref.image * ref.box, rtol=0, atol=1e-13)
     world.Barrier()
+
+
+def test_replicated_start_is_built_owned_by_each_rank_and_equals_the_one_rank_start(world, tmp_path_factory):
+    """``system.init: {kind: replicate}`` on several ranks: each rank builds only the copies' particles
+    it owns on the run's grid (none holds the 2×1×2 system, so 10⁷ particles need not fit on one rank),
+    and the start, velocities included, equals the one-rank start bit for bit by tag."""
+    from pel_hpc.build import initial_state
+    from pel_hpc.deck.validate import validate_deck
+    from pel_hpc.io.session import run_deck
+
+    folder = world.bcast(tmp_path_factory.mktemp("replicate") if world.rank == 0 else None)
+    base = {"run": {"seed": 4}, "integrator": {"temperature": 0.6}, "stages": [{"name": "s", "steps": 0}],
+            "quench": {"every": 0}}
+    seed_cfg = validate_deck({**base, "system": {"n": 1000}, "output": {"thermo": 1, "positions": 1,
+                                                                        "file": "seed.h5"}}, folder)
+    run_deck(seed_cfg, MPIComm(world), stream=open(os.devnull, "w"))
+    cfg = validate_deck({**base, "system": {"init": {"kind": "replicate", "file": "seed.h5", "replicate": [2, 1, 2]}},
+                         "output": {"thermo": 1, "file": "big.h5"}}, folder)
+    mine = initial_state(cfg, MPIComm(world), TABLE)
+    ref = initial_state(cfg, SerialComm(), TABLE)
+    n = mine.n_local
+    assert mine.n_global == ref.n_global == ref.n_local == 4000
+    assert world.allreduce(n) == 4000 and (world.size == 1 or n < 4000)
+    order = np.argsort(mine.tag[:n])
+    tags = mine.tag[:n][order]
+    for name in ("x", "v", "typ", "image"):
+        assert np.array_equal(getattr(mine, name)[:n][order], getattr(ref, name)[tags]), name
