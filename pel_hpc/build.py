@@ -13,7 +13,7 @@ from pel_hpc.md.init import pushed_random_state, replicate
 from pel_hpc.md.velocities import maxwell_boltzmann
 from pel_hpc.operations import QuenchOp, ThermoOp
 from pel_hpc.parallel.comm import SerialComm
-from pel_hpc.parallel.grid import make_grid, owner_ranks
+from pel_hpc.parallel.grid import owned_by
 from pel_hpc.parallel.reduction import ExactSums
 from pel_hpc.physics.kob_andersen import pair_table
 from pel_hpc.simulation import Integrator, Simulation
@@ -54,9 +54,9 @@ def initial_state(cfg, comm, table, replica: int = 0, stream=None) -> State:
     In an iso-configurational ensemble (``ensemble.mode``) every replica starts from
     replica 0's positions with its own fresh velocities (never the file's), exactly as
     :func:`pel_hpc.parallel.ensemble.replica_states` makes them for batched replicas.
-    Every rank ends with the full configuration, except a replicated frame on several ranks: each rank
-    keeps the copies' particles it owns on the run's grid, so none holds the whole large system;
-    ``domain.setup`` then distributes (or keeps) them.  ``stream`` receives the random start's one-line
+    On several ranks a random start (outside tiny boxes) and a replicated frame are made owned: each rank
+    keeps the particles it owns on the run's grid, so none holds a whole large system; other starts put
+    every particle on every rank.  ``domain.setup`` then distributes (or keeps) them.  ``stream`` receives the random start's one-line
     report.
     """
     sysc, init, seed = cfg.system, cfg.system.init, cfg.run.seed
@@ -73,7 +73,7 @@ def initial_state(cfg, comm, table, replica: int = 0, stream=None) -> State:
                                   seed=seed, replica=replica)
         if init.replicate != (1, 1, 1):
             keep = None if comm is None or comm.size == 1 else \
-                _owned_by(comm, fr.box * init.replicate, table.rc_max + sysc.skin, cfg.decomposition.grid)
+                owned_by(comm, fr.box * init.replicate, table.rc_max + sysc.skin, cfg.decomposition.grid)
             state = replicate(state, init.replicate, keep=keep)
     state.seed, state.replica, state.step = seed, replica, 0
     if not keep_v:
@@ -86,13 +86,6 @@ def start_velocities(state, comm, temperature: float) -> None:
     with exact global sums: the same bits whether this process holds every particle (``comm`` None)
     or each rank of ``comm`` its share."""
     maxwell_boltzmann(state, ExactSums(SerialComm() if comm is None else comm), temperature)
-
-
-def _owned_by(comm, box, r_halo: float, grid):
-    """``keep(x)`` of :func:`~pel_hpc.md.init.replicate`: the wrapped positions this rank of ``comm`` owns
-    on the run's grid (refused here, before any copy, if the grid cannot hold the box)."""
-    cuts = make_grid(comm.rank, comm.size, box, r_halo, grid).cuts
-    return lambda x: owner_ranks(x, cuts) == comm.rank
 
 
 def _start_frame(init):

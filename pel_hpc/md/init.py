@@ -29,12 +29,15 @@ from pel_hpc.state import State
 PUSH_MAX_FORCE = 3.0  # [epsilon/sigma], max_i |F_i| ≤ this ends the push
 
 
+_CHUNK = 1 << 20  # tags drawn at a time when only the owned positions are kept
+
+
 @njit(cache=True)
-def uniform_positions(seed, replica, n, box, x):
-    """x[i] uniform in the box as a function of (seed, replica, i) only."""
-    for i in range(n):
+def uniform_positions(seed, replica, tags, box, x):
+    """x[k] uniform in the box as a function of (seed, replica, tags[k]) only."""
+    for k in range(tags.size):
         for d in range(3):
-            x[i, d] = uniform(seed, STREAM_POSITION, replica, i, d) * box[d]
+            x[k, d] = uniform(seed, STREAM_POSITION, replica, tags[k], d) * box[d]
 
 
 def box_edge(n: int, density: float) -> float:
@@ -43,12 +46,29 @@ def box_edge(n: int, density: float) -> float:
 
 
 def random_state(n: int, density: float = 1.2, fraction_a: float = 0.8, seed: int = 12345,
-                 replica: int = 0) -> State:
-    """Uniformly random KA configuration (overlapping: follow with :func:`soft_push`)."""
+                 replica: int = 0, keep=None) -> State:
+    """Uniformly random KA configuration (overlapping: follow with :func:`soft_push`).
+
+    ``keep(x) -> mask`` (e.g. "owned by this rank") selects the particles this process holds; the
+    positions are drawn a chunk of tags at a time, so no process holds all N of them.
+    """
     box = np.full(3, box_edge(n, density))
-    x = np.empty((n, 3))
-    uniform_positions(seed, replica, n, box, x)
-    return State.from_arrays(x, types_for(n, fraction_a), box, seed=seed, replica=replica)
+    typ = types_for(n, fraction_a)
+    if keep is None:
+        x = np.empty((n, 3))
+        uniform_positions(seed, replica, np.arange(n), box, x)
+        return State.from_arrays(x, typ, box, seed=seed, replica=replica)
+    parts = []
+    for first in range(0, n, _CHUNK):
+        tags = np.arange(first, min(n, first + _CHUNK))
+        x = np.empty((tags.size, 3))
+        uniform_positions(seed, replica, tags, box, x)
+        mine = keep(x)
+        parts.append((x[mine], tags[mine]))
+    x, tags = (np.concatenate(p) for p in zip(*parts))
+    state = State.from_arrays(x, typ[tags], box, tag=tags, seed=seed, replica=replica)
+    state.n_global = n
+    return state
 
 
 def soft_push(state, domain, table, max_iter: int = 20000):
@@ -62,24 +82,29 @@ def soft_push(state, domain, table, max_iter: int = 20000):
 
 def pushed_random_state(n: int, density: float, fraction_a: float, seed: int, replica: int, table, skin: float,
                         comm=None, grid="auto", stream=None) -> State:
-    """:func:`random_state` pushed apart on the ranks of ``comm`` (default: this process alone), with
-    every particle, ordered by tag, on every rank; one line on ``stream`` (if given) says how the push went.
+    """:func:`random_state` pushed apart on the ranks of ``comm`` (default: this process alone); one line
+    on ``stream`` (if given) says how the push went.
 
-    A tiny box (:func:`pel_hpc.md.neighbors.fits_min_image`: N ≲ 400 at r_c = 2.5) is pushed by the list-free
-    serial path on every rank alike; any other on the decomposed domain of ``grid`` in reproducible
-    mode.  Either way the result is bitwise the same for any rank count.
+    A tiny box (:func:`pel_hpc.md.neighbors.fits_min_image`: N ≲ 400 at r_c = 2.5) is pushed by the
+    list-free serial path on every rank alike, and every rank returns all particles.  Any other is
+    drawn and pushed owned, on the decomposed domain of ``grid`` in reproducible mode: each rank
+    returns the particles it owns on that grid (all of them on one rank), in tag order, and no rank
+    ever holds all N.  Either way the positions by tag are bitwise the same for any rank count.
     """
     from pel_hpc.md.domain import SerialDomain
     from pel_hpc.md.neighbors import fits_min_image
     from pel_hpc.parallel.comm import SerialComm
     from pel_hpc.parallel.domain import DecomposedDomain
+    from pel_hpc.parallel.grid import owned_by
 
     comm = SerialComm() if comm is None else comm
-    state = random_state(n, density, fraction_a, seed, replica)
-    tiny = fits_min_image(state.box, table.rc_max + skin)
+    box = np.full(3, box_edge(n, density))
+    tiny = fits_min_image(box, table.rc_max + skin)
     if tiny:
-        domain = SerialDomain(table.rc_max, skin)
+        state, domain = random_state(n, density, fraction_a, seed, replica), SerialDomain(table.rc_max, skin)
     else:
+        keep = None if comm.size == 1 else owned_by(comm, box, table.rc_max + skin, grid)
+        state = random_state(n, density, fraction_a, seed, replica, keep)
         domain = DecomposedDomain(table.rc_max, skin, comm, grid, reproducible=True)
     t0 = perf_counter()
     epot, iterations, fmax, converged = soft_push(state, domain, table)
@@ -89,8 +114,14 @@ def pushed_random_state(n: int, density: float, fraction_a: float, seed: int, re
               f"{perf_counter() - t0:.1f} s: E_pot/N = {epot / n:.4f}, max |F_i| = {fmax:.3g} eps/sigma"
               + ("" if converged else f" (above {PUSH_MAX_FORCE}: the push stopped at its iteration limit)"),
               file=stream, flush=True)
-    x, image = domain.gather_by_tag(state, state.x), domain.gather_by_tag(state, state.image)
-    return State.from_arrays(x, types_for(n, fraction_a), state.box, image=image, seed=seed, replica=replica)
+    if tiny or comm.size == 1:
+        x, image = domain.gather_by_tag(state, state.x), domain.gather_by_tag(state, state.image)
+        return State.from_arrays(x, types_for(n, fraction_a), state.box, image=image, seed=seed, replica=replica)
+    order = np.argsort(state.tag[:state.n_local])
+    out = State.from_arrays(state.x[order], state.typ[order], state.box, tag=state.tag[order],
+                            image=state.image[order], seed=seed, replica=replica)
+    out.n_global = n
+    return out
 
 
 def replicate(state: State, reps, domain=None, keep=None) -> State:

@@ -209,6 +209,14 @@ def owner_ranks(x: np.ndarray, cuts) -> np.ndarray:
     return np.ravel_multi_index(c.T, tuple(len(k) - 1 for k in cuts)).astype(np.int64)
 
 
+def owned_by(comm, box, r_halo: float, requested="auto"):
+    """``keep(x) -> mask`` of the wrapped positions ``x`` that this rank of ``comm`` owns on the grid
+    :func:`make_grid` makes for ``box`` (which refuses an impossible grid here, before anything is
+    built): how a start is made owned, so that no rank holds a whole large system."""
+    cuts = make_grid(comm.rank, comm.size, box, r_halo, requested).cuts
+    return lambda x: owner_ranks(x, cuts) == comm.rank
+
+
 def balanced_cuts(cuts, slab_time, min_width: float, damping: float = 0.5):
     """Shift one dimension's cut planes so that every slab would take the same time.
 

@@ -61,16 +61,21 @@ def test_quench_is_bitwise_identical_across_rank_counts(world, method):
 @pytest.mark.parametrize("n", [300, 1000])
 def test_random_start_is_pushed_decomposed_and_bitwise_the_one_rank_push(world, n):
     """The deck's random start (``system.init: random``) is pushed apart on the run's ranks, in
-    reproducible mode: pushed on the world's ranks it equals the one-rank push bit for bit, on
-    every rank, so a start never depends on the rank count that made it.  N = 300 is a box that
-    one rank pushes list-free (minimum image) and two ranks could cut into halo-wide slabs."""
+    reproducible mode: pushed on the world's ranks it equals the one-rank push bit for bit, by tag,
+    so a start never depends on the rank count that made it; N = 1000 is drawn and pushed owned
+    (each rank its particles, in tag order).  N = 300 is a box that one rank pushes list-free
+    (minimum image, every rank all particles) and two ranks could cut into halo-wide slabs."""
     from pel_hpc.md.init import pushed_random_state
 
     mine = pushed_random_state(n, 1.2, 0.8, 5, 3, TABLE, SKIN, MPIComm(world))
     ref = pushed_random_state(n, 1.2, 0.8, 5, 3, TABLE, SKIN, SerialComm())
-    assert mine.n_local == mine.n_global == n
-    assert np.array_equal(mine.x, ref.x) and np.array_equal(mine.image, ref.image)
-    assert np.array_equal(mine.typ, ref.typ) and np.array_equal(mine.tag, ref.tag)
+    k, tags = mine.n_local, mine.tag[:mine.n_local]
+    assert mine.n_global == ref.n_local == n and np.array_equal(ref.tag, np.arange(n))
+    assert np.all(np.diff(tags) > 0) and world.allreduce(k) == (n if n == 1000 else n * world.size)
+    if n == 1000 and world.size > 1:
+        assert k < n  # drawn and pushed owned: no rank holds them all
+    for name in ("x", "image", "typ"):
+        assert np.array_equal(getattr(mine, name)[:k], getattr(ref, name)[tags]), name
 
 
 def test_pel_hpc_run_pushes_its_random_start_on_its_ranks(world, tmp_path_factory):
