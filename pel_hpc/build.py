@@ -54,10 +54,10 @@ def initial_state(cfg, comm, table, replica: int = 0, stream=None) -> State:
     In an iso-configurational ensemble (``ensemble.mode``) every replica starts from
     replica 0's positions with its own fresh velocities (never the file's), exactly as
     :func:`pel_hpc.parallel.ensemble.replica_states` makes them for batched replicas.
-    On several ranks a random start (outside tiny boxes) and a replicated frame are made owned: each rank
-    keeps the particles it owns on the run's grid, so none holds a whole large system; other starts put
-    every particle on every rank.  ``domain.setup`` then distributes (or keeps) them.  ``stream`` receives the random start's one-line
-    report.
+    On several ranks every start (but a random one in a tiny box) is made owned: each rank draws, reads or
+    replicates only the particles it owns on the run's grid, so none holds a whole large system;
+    ``domain.setup`` then keeps them (or distributes a state held whole).  ``stream`` receives the
+    random start's one-line report.
     """
     sysc, init, seed = cfg.system, cfg.system.init, cfg.run.seed
     iso = cfg.ensemble.mode == "iso_configurational"
@@ -66,11 +66,15 @@ def initial_state(cfg, comm, table, replica: int = 0, stream=None) -> State:
                                     sysc.skin, comm, cfg.decomposition.grid, stream)
         keep_v = False
     else:
-        fr = _start_frame(init)
+        owned = comm is not None and comm.size > 1 and init.replicate == (1, 1, 1)
+        fr = _start_frame(init, (lambda box: owned_by(comm, box, table.rc_max + sysc.skin, cfg.decomposition.grid))
+                          if owned else None)
         keep_v = fr.v is not None and init.kind != "lowest_inherent_structure" and init.source == "position" \
             and not iso
         state = State.from_arrays(fr.x, fr.species, fr.box, v=fr.v if keep_v else None, image=fr.image,
-                                  seed=seed, replica=replica)
+                                  tag=fr.tag, seed=seed, replica=replica)
+        if owned:
+            state.n_global = int(comm.allreduce_sum(state.n_local))
         if init.replicate != (1, 1, 1):
             keep = None if comm is None or comm.size == 1 else \
                 owned_by(comm, fr.box * init.replicate, table.rc_max + sysc.skin, cfg.decomposition.grid)
@@ -88,16 +92,17 @@ def start_velocities(state, comm, temperature: float) -> None:
     maxwell_boltzmann(state, ExactSums(SerialComm() if comm is None else comm), temperature)
 
 
-def _start_frame(init):
-    """The start frame of a file start: the deck's frame, or the file's lowest inherent structure."""
+def _start_frame(init, keep=None):
+    """The start frame of a file start: the deck's frame, or the file's lowest inherent structure
+    (``keep``: :func:`pel_hpc.io.reader.read_frame`'s, to read only some particles)."""
     from pel_hpc.io.reader import read_frame
 
     if init.kind == "lowest_inherent_structure":
         from pel_hpc.preparation import lowest_inherent_structure
 
         best = lowest_inherent_structure(init.file)
-        return read_frame(init.file, best.frame, "inherent_structure", best.replica)
-    return read_frame(init.file, init.frame, init.source, init.replica)
+        return read_frame(init.file, best.frame, "inherent_structure", best.replica, keep)
+    return read_frame(init.file, init.frame, init.source, init.replica, keep)
 
 
 def build_simulation(cfg, comm=None, replica: int = 0, stream=None, extra_operations=None,

@@ -31,6 +31,8 @@ class Frame:
     box : (3,) float64 edges [sigma]
     step : int MD step of the frame
     v : (N, 3) float64 velocities [sigma/tau] if stored at the same step, else None
+    tag : the particles' tags (rows of the frame) if only some were read (``read_frame(keep=...)``),
+        else None (all N, tags 0 … N−1)
     """
 
     x: np.ndarray
@@ -39,6 +41,7 @@ class Frame:
     box: np.ndarray
     step: int
     v: np.ndarray | None
+    tag: np.ndarray | None = None
 
 
 def _get(f: h5py.File, path: str):
@@ -102,8 +105,15 @@ def frame_info(path, source: str = "position", replica: int = 0) -> tuple[int, i
     return int(n), int(n_frames), np.asarray(box, dtype=np.float64)
 
 
-def read_frame(path, frame: int = -1, source: str = "position", replica: int = 0) -> Frame:
-    """One frame (negative indices count from the end) of a replica, in tag order."""
+READ_CHUNK = 1 << 20  # rows read at a time when only some particles are kept
+
+
+def read_frame(path, frame: int = -1, source: str = "position", replica: int = 0, keep=None) -> Frame:
+    """One frame (negative indices count from the end) of a replica, in tag order.
+
+    ``keep(box) -> (keep(x) -> mask)`` (e.g. "owned by this rank", :func:`pel_hpc.parallel.grid.owned_by`)
+    reads the frame a chunk of rows at a time and keeps the particles selected (``Frame.tag`` says
+    which), so that no process holds a whole large frame."""
     with open_h5(path, "r") as f:
         group = _element(f, source, replica)
         n_frames = written_frames(group)
@@ -111,22 +121,41 @@ def read_frame(path, frame: int = -1, source: str = "position", replica: int = 0
             raise CorruptFileError(f"'{path}' has {n_frames} frames of {source}, no frame {frame}")
         frame %= n_frames
         step = int(group[L.STEP][frame])
-        x = group[L.VALUE][frame]
-        n = x.shape[0]
-        image = np.zeros((n, 3), np.int32)
-        if source == "position" and L.IMAGE in f[L.particles_path(replica)]:
-            image = f[L.element_path(replica, L.IMAGE)][L.VALUE][frame]
-        species = _get(f, f"{L.particles_path(replica)}/{L.SPECIES}")[...]
         box = _get(f, f"{L.box_path(replica)}/{L.EDGES}")[...]
-        return Frame(x, image, species, box, step, _velocity_at(f, replica, step))
+        species = _get(f, f"{L.particles_path(replica)}/{L.SPECIES}")
+        series = {"x": (group[L.VALUE], frame)}  # time series: (dataset, row of this frame)
+        if source == "position" and L.IMAGE in f[L.particles_path(replica)]:
+            series["image"] = (f[L.element_path(replica, L.IMAGE)][L.VALUE], frame)
+        v_row = _velocity_row(f, replica, step)
+        if v_row is not None:
+            series["v"] = (f[L.element_path(replica, L.VELOCITY)][L.VALUE], v_row)
+        n = series["x"][0].shape[1]
+
+        def rows(lo, hi):
+            return {"species": species[lo:hi], **{k: d[t, lo:hi] for k, (d, t) in series.items()}}
+
+        tag = None
+        if keep is None:
+            got = rows(0, n)
+        else:
+            mine, parts = keep(box), []
+            for lo in range(0, n, READ_CHUNK):
+                chunk = rows(lo, min(n, lo + READ_CHUNK))
+                kept = np.flatnonzero(mine(chunk["x"]))
+                parts.append({"tag": lo + kept, **{k: a[kept] for k, a in chunk.items()}})
+            got = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+            tag = got["tag"]
+        image = got["image"] if "image" in got else np.zeros((len(got["x"]), 3), np.int32)
+        return Frame(got["x"], image, got["species"], box, step, got.get("v"), tag)
 
 
-def _velocity_at(f, replica: int, step: int):
+def _velocity_row(f, replica: int, step: int):
+    """Row of the replica's velocity time series at ``step``, or None (none stored then)."""
     path = L.element_path(replica, L.VELOCITY)
     if path not in f:
         return None
     hits = np.flatnonzero(f[path][L.STEP][...] == step)
-    return f[path][L.VALUE][int(hits[0])] if len(hits) else None
+    return int(hits[0]) if len(hits) else None
 
 
 def describe(path) -> str:

@@ -20,7 +20,6 @@ from time import perf_counter
 import numpy as np
 from numba import njit
 
-from pel_hpc.md.box import wrap
 from pel_hpc.md.minimize import minimize
 from pel_hpc.md.velocities import STREAM_POSITION, uniform
 from pel_hpc.physics.kob_andersen import types_for
@@ -128,7 +127,7 @@ def replicate(state: State, reps, domain=None, keep=None) -> State:
     """Copy a serial configuration n_x×n_y×n_z times: N·n_x n_y n_z particles, box scaled.
 
     Tags of copy c are ``c·N + tag``; velocities and species are copied along.  ``keep(x) -> mask``
-    (e.g. "owned by this rank", of positions wrapped into the new box) selects the particles this
+    (e.g. "owned by this rank", :func:`pel_hpc.parallel.grid.owned_by`) selects the particles this
     process holds, copy by copy, so that no rank ever holds all N·n_x n_y n_z of a large system;
     ``n_global`` counts them all.  Without it every particle is kept.
     """
@@ -140,19 +139,12 @@ def replicate(state: State, reps, domain=None, keep=None) -> State:
     parts = []
     for c, offset in enumerate(offsets):
         xc = x + offset * state.box
-        rows = np.arange(n) if keep is None else np.flatnonzero(keep(_wrapped(xc, box)))
+        rows = np.arange(n) if keep is None else np.flatnonzero(keep(xc))
         parts.append((xc[rows], rows, c * n + rows))
     xs, rows, tags = (np.concatenate(p) for p in zip(*parts))
     out = State.from_arrays(xs, typ[rows], box, v=v[rows], tag=tags, seed=state.seed, replica=state.replica,
                             step=state.step)
     out.n_global = n * len(offsets)
-    return out
-
-
-def _wrapped(x, box):
-    """A copy of ``x`` wrapped into [0, L) by :func:`pel_hpc.md.box.wrap` (the domains' own arithmetic)."""
-    out = x.copy()
-    wrap(out, np.zeros(x.shape, np.int32), box, len(out))
     return out
 
 

@@ -210,11 +210,13 @@ def owner_ranks(x: np.ndarray, cuts) -> np.ndarray:
 
 
 def owned_by(comm, box, r_halo: float, requested="auto"):
-    """``keep(x) -> mask`` of the wrapped positions ``x`` that this rank of ``comm`` owns on the grid
-    :func:`make_grid` makes for ``box`` (which refuses an impossible grid here, before anything is
-    built): how a start is made owned, so that no rank holds a whole large system."""
+    """``keep(x) -> mask`` of the positions ``x`` (wrapped into the box here) that this rank of ``comm``
+    owns on the grid :func:`make_grid` makes for ``box`` (which refuses an impossible grid here, before
+    anything is built): how a start is made owned, so that no rank holds a whole large system.  Every
+    position is kept by exactly one rank."""
     cuts = make_grid(comm.rank, comm.size, box, r_halo, requested).cuts
-    return lambda x: owner_ranks(x, cuts) == comm.rank
+    edges = np.asarray(box, dtype=float)
+    return lambda x: owner_ranks(np.mod(x, edges), cuts) == comm.rank
 
 
 def balanced_cuts(cuts, slab_time, min_width: float, damping: float = 0.5):

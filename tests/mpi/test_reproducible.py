@@ -105,10 +105,15 @@ def test_pel_hpc_run_pushes_its_random_start_on_its_ranks(world, tmp_path_factor
     world.Barrier()
 
 
-def test_replicated_start_is_built_owned_by_each_rank_and_equals_the_one_rank_start(world, tmp_path_factory):
-    """``system.init: {kind: replicate}`` on several ranks: each rank builds only the copies' particles
-    it owns on the run's grid (none holds the 2×1×2 system, so 10⁷ particles need not fit on one rank),
-    and the start, velocities included, equals the one-rank start bit for bit by tag."""
+@pytest.mark.parametrize("init", [{"kind": "replicate", "file": "seed.h5", "replicate": [2, 1, 2]},
+                                  {"kind": "file", "file": "seed.h5"},
+                                  {"kind": "file", "file": "seed.h5", "source": "inherent_structure"}],
+                         ids=["replicate", "file", "file IS"])
+def test_file_starts_are_read_owned_by_each_rank_and_equal_the_one_rank_start(world, tmp_path_factory, init):
+    """File starts on several ranks: each rank reads (and replicates) only the particles it owns on the
+    run's grid (none holds the whole system, so 10⁷ particles need not fit on one rank), and the start,
+    velocities included (the file's, or fresh ones with exact sums), equals the one-rank start bit for
+    bit by tag."""
     from pel_hpc.build import initial_state
     from pel_hpc.deck.validate import validate_deck
     from pel_hpc.io.session import run_deck
@@ -116,16 +121,17 @@ def test_replicated_start_is_built_owned_by_each_rank_and_equals_the_one_rank_st
     folder = world.bcast(tmp_path_factory.mktemp("replicate") if world.rank == 0 else None)
     base = {"run": {"seed": 4}, "integrator": {"temperature": 0.6}, "stages": [{"name": "s", "steps": 0}],
             "quench": {"every": 0}}
-    seed_cfg = validate_deck({**base, "system": {"n": 1000}, "output": {"thermo": 1, "positions": 1,
-                                                                        "file": "seed.h5"}}, folder)
-    run_deck(seed_cfg, MPIComm(world), stream=open(os.devnull, "w"))
-    cfg = validate_deck({**base, "system": {"init": {"kind": "replicate", "file": "seed.h5", "replicate": [2, 1, 2]}},
-                         "output": {"thermo": 1, "file": "big.h5"}}, folder)
+    seed_cfg = validate_deck({**base, "run": {"seed": 4, "name": "seed"}, "system": {"n": 1000},
+                              "quench": {"every": 1, "tolerance": 1e-6},
+                              "output": {"thermo": 1, "positions": 1, "velocities": 1, "is_positions": 1,
+                                         "file": "seed.h5"}}, folder)
+    run_deck(seed_cfg, MPIComm(world), stream=open(os.devnull, "w"), overwrite=True)
+    cfg = validate_deck({**base, "system": {"init": init}, "output": {"thermo": 1, "file": "big.h5"}}, folder)
     mine = initial_state(cfg, MPIComm(world), TABLE)
     ref = initial_state(cfg, SerialComm(), TABLE)
-    n = mine.n_local
-    assert mine.n_global == ref.n_global == ref.n_local == 4000
-    assert world.allreduce(n) == 4000 and (world.size == 1 or n < 4000)
+    n, total = mine.n_local, 4000 if init["kind"] == "replicate" else 1000
+    assert mine.n_global == ref.n_global == ref.n_local == total
+    assert world.allreduce(n) == total and (world.size == 1 or n < total)
     order = np.argsort(mine.tag[:n])
     tags = mine.tag[:n][order]
     for name in ("x", "v", "typ", "image"):

@@ -87,6 +87,21 @@ def test_cadences_and_hard_links(run_file):
         assert np.allclose(p[L.POSITION][L.TIME][()], p[L.POSITION][L.STEP][()] * 0.005)
 
 
+def test_a_frame_read_in_chunks_keeps_the_selected_rows_with_their_tags(run_file, monkeypatch):
+    """``read_frame(keep=...)`` (how each rank reads only its own particles of a large start) over
+    chunks of 7 rows: every selected particle, with its tag, and nothing else."""
+    from pel_hpc.io import reader
+
+    whole = read_frame(run_file.output.file, -1)
+    monkeypatch.setattr(reader, "READ_CHUNK", 7)
+    part = read_frame(run_file.output.file, -1, keep=lambda box: (lambda x: x[:, 0] < 0.5 * box[0]))
+    rows = np.flatnonzero(whole.x[:, 0] < 0.5 * whole.box[0])
+    assert whole.tag is None and np.array_equal(part.tag, rows) and 0 < rows.size < len(whole.x)
+    for name in ("x", "image", "species", "v"):
+        assert np.array_equal(getattr(part, name), getattr(whole, name)[rows]), name
+    assert part.step == whole.step and np.array_equal(part.box, whole.box)
+
+
 def test_last_frame_is_the_final_state_in_tag_order(run_file):
     state, _ = read_checkpoint(run_file.checkpoint.file, SerialComm())
     order = np.argsort(state.tag)
