@@ -95,7 +95,7 @@ def main(argv=None) -> None:
           f"seed {SEED}; compile excluded (one warm-up push of N = 1000 per rank count)", flush=True)
     for ranks in args.ranks:
         run(1000, ranks, "push")
-    print(f"| N | rule | ranks | push [s] | FIRE iterations | E_pot/N [ε] | max F_i [ε/σ] | positions sha256 |")
+    print("| N | rule | ranks | push [s] | FIRE iterations | E_pot/N [ε] | max F_i [ε/σ] | positions sha256 |")
     print("|---|---|---|---|---|---|---|---|")
     for n in args.sizes:
         digests = set()

@@ -45,9 +45,9 @@ def initial_state(cfg, comm, table, replica: int = 0, stream=None) -> State:
     """Start configuration per ``system.init`` with Maxwell–Boltzmann velocities at T.
 
     Random starts are pushed apart (capped FIRE) on the ranks of ``comm`` (None: this process alone;
-    bitwise the same start on any rank count, :func:`pel_hpc.md.init.pushed_random_state`); file starts
-    read the frame with
-    :func:`pel_hpc.io.reader.read_frame` and keep its velocities if stored with it;
+    bitwise the same start on any rank count, :func:`pel_hpc.md.init.pushed_random_state`); file
+    starts read the frame with :func:`pel_hpc.io.reader.read_frame` and keep its velocities if stored
+    with it;
     ``lowest_inherent_structure`` reads the IS of lowest energy of the file
     (:func:`pel_hpc.preparation.lowest_inherent_structure`) with fresh velocities.  Kinds
     ``replicate`` and ``lowest_inherent_structure`` copy the frame ``system.init.replicate`` times.

@@ -79,8 +79,8 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
     ),
     "system.init": (
         Key("kind", "choice", "random", choices=("random", "file", "replicate", "lowest_inherent_structure"),
-            doc="random placement pushed apart until no force exceeds 3 eps/sigma (the same start on any rank count), a "
-                "frame of an H5MD file, that frame replicated nx*ny*nz times, or the "
+            doc="random placement pushed apart until no force exceeds 3 eps/sigma (the same start on any "
+                "rank count), a frame of an H5MD file, that frame replicated nx*ny*nz times, or the "
                 "inherent structure of lowest energy in the file (all its replicas) or of the preparation run, replicated"),
         Key("file", "path", None, nullable=True,
             doc="H5MD file of the start frame (kinds file, replicate, lowest_inherent_structure without "

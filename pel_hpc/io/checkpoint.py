@@ -102,8 +102,10 @@ def _agreed(comm, stage, everywhere: bool, path: str) -> None:
             if isinstance(exc, OSError) and exc.filename is None:  # h5py's: the message alone
                 failure = OSError(exc.errno, exc.strerror or str(exc), path)
                 failure.__cause__ = exc
-    reported = comm.allgather(None if failure is None else (isinstance(failure, OSError), getattr(
-        failure, "errno", None), getattr(failure, "strerror", None) or str(failure), getattr(failure, "filename", None)))
+    mine = None if failure is None else (isinstance(failure, OSError), getattr(failure, "errno", None),
+                                         getattr(failure, "strerror", None) or str(failure),
+                                         getattr(failure, "filename", None))
+    reported = comm.allgather(mine)
     first = next((r for r in reported if r is not None), None)
     if first is None:
         return

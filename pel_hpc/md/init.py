@@ -26,8 +26,6 @@ from pel_hpc.physics.kob_andersen import types_for
 from pel_hpc.state import State
 
 PUSH_MAX_FORCE = 3.0  # [epsilon/sigma], max_i |F_i| ≤ this ends the push
-
-
 _CHUNK = 1 << 20  # tags drawn at a time when only the owned positions are kept
 
 

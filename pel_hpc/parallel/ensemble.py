@@ -125,7 +125,8 @@ def stack_replicas(values: dict) -> np.ndarray:
 
 
 def replica_states(cfg, replicas, table, comm=None, stream=None) -> list:
-    """Start states of ``replicas`` (all particles on every rank) per ``ensemble.mode``.
+    """Start states of ``replicas`` per ``ensemble.mode`` (:func:`pel_hpc.build.initial_state`: every
+    particle on one rank, each rank's own share on a group of several).
 
     ``independent``: each replica its own start (random placement seeded by the replica);
     ``iso_configurational``: replica 0's positions for all, fresh Maxwell–Boltzmann
