@@ -124,9 +124,12 @@ def test_ctrl_c_stops_the_runs_and_says_how_to_resume(tmp_path, kill):
     decks = tmp_path / "decks"
     decks.mkdir()
     (decks / "ka65_T0.80.yaml").write_text(DECK.format(T="0.80", seed=6).replace("20000}", "20000000}"))
+    # a terminal's Ctrl-C reaches a driver whose SIGINT is at its default: a suite started in the
+    # background of a non-interactive shell (`( make test & )`) hands SIG_IGN down, which Python keeps
     proc = subprocess.Popen([sys.executable, str(ROOT / "jobs" / "study_laptop.py"), "--root", str(tmp_path),
                              "--decks", str(decks), "--np", "1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
+                            text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines = []
     try:
         for line in proc.stdout:  # wait until the run is under way
