@@ -8,8 +8,9 @@ no random-generator state exists beyond the seed.  Restoring on the same rank co
 replica grouping gives every rank exactly its arrays back, so a restarted run continues
 bitwise (:func:`read_checkpoint_states`).  The rows of all slots together are the global
 arrays of every replica, so a checkpoint also restarts on any other rank count or grouping
-(:func:`read_restart_states`): each replica is rebuilt in tag order on every rank of its
-group and the domain set-up distributes it, as at a fresh start.  That continuation equals
+(:func:`read_restart_states`): each replica is rebuilt in tag order, whole on a group of one
+rank, and on a group of several each rank reads only the particles it owns on the run's grid; the
+domain set-up distributes them, as at a fresh start.  That continuation equals
 the uninterrupted run within the engine's decomposition tolerance, and bitwise in
 ``decomposition.reproducible`` mode (tag-ordered sums on any rank count).
 
@@ -159,12 +160,14 @@ def read_checkpoint_states(path, comm) -> tuple[list, dict]:
     return states, extra
 
 
-def read_restart_states(path, comm, replicas) -> list:
+def read_restart_states(path, comm, replicas, group=None, keep=None) -> list:
     """Start states of ``replicas`` on this rank for ``--restart``, whatever the writing rank count.
 
     The exact per-rank states when the checkpoint was written by ``comm.size`` ranks holding
-    ``replicas`` here (bitwise continuation); otherwise each replica's full state in tag order
-    (:func:`replica_state`), which the domain set-up distributes.
+    ``replicas`` here (bitwise continuation); otherwise each replica's state in tag order
+    (:func:`replica_state`), which the domain set-up distributes: whole, or with ``keep(box) ->
+    (keep(x) -> mask)`` only the particles this rank of the replica ``group`` communicator owns
+    (:func:`pel_hpc.parallel.grid.owned_by`), so that no rank holds a whole large system.
 
     Raises
     ------
@@ -180,26 +183,63 @@ def read_restart_states(path, comm, replicas) -> list:
         exact = same and _slot_replicas(f)[list(mine)].tolist() == list(replicas)
         if comm.allreduce_min(int(exact)):  # every rank holds its replicas' exact arrays
             return [_read_slot(f, int(k)) for k in mine]
-        return [replica_state(f, int(k), path) for k in replicas]
+        return [replica_state(f, int(k), path, group, keep) for k in replicas]
 
 
-def replica_state(f, replica: int, path="checkpoint") -> State:
-    """The full state of ``replica`` (all its slots' rows, sorted by tag) from an open checkpoint."""
+READ_CHUNK = 1 << 20  # rows read at a time when only some particles are kept
+
+
+def replica_state(f, replica: int, path="checkpoint", group=None, keep=None) -> State:
+    """The state of ``replica`` (all its slots' rows, sorted by tag) from an open checkpoint; with
+    ``keep`` (see :func:`read_restart_states`) only the rows it selects, read a chunk at a time, and
+    the tags checked over the ``group`` communicator instead of on this rank."""
     which = np.flatnonzero(_slot_replicas(f) == replica)
     if not len(which):
         raise InputFileError(f"checkpoint '{path}' holds no replica {replica} "
                              f"(it has {sorted(set(_slot_replicas(f).tolist()))})")
-    parts = [_read_slot(f, int(k)) for k in which]
-    tag = np.concatenate([p.tag[: p.n_local] for p in parts])
-    order = np.argsort(tag, kind="stable")
-    if not np.array_equal(tag[order], np.arange(parts[0].n_global)):
-        raise CorruptFileError(f"'{path}': replica {replica} does not hold tags 0..{parts[0].n_global - 1} once each")
-    rows = {name: np.concatenate([getattr(p, name)[: p.n_local] for p in parts])[order]
-            for name in ("x", "v", "typ", "tag", "image")}
-    first = parts[0]
-    return State.from_arrays(rows["x"], rows["typ"], first.box, v=rows["v"], tag=rows["tag"], image=rows["image"],
-                             step=first.step, nhc_eta=first.nhc_eta.copy(), nhc_veta=first.nhc_veta.copy(), nhc_ke2=first.nhc_ke2,
-                             seed=first.seed, replica=replica)
+    first = _read_slot_scalars(f, int(which[0]))
+    names = ("x", "v", "typ", "tag", "image")
+    mine = None if keep is None else keep(first["box"])
+    parts = []
+    for k in which:
+        lo, hi = (int(v) for v in f[f"{RANKS}/offset"][k: k + 2])
+        for a in range(lo, hi, READ_CHUNK if mine is not None else max(hi - lo, 1)):
+            chunk = {name: f[f"{PARTICLES}/{name}"][a:min(hi, a + READ_CHUNK) if mine is not None else hi]
+                     for name in names}
+            rows = slice(None) if mine is None else np.flatnonzero(mine(chunk["x"]))
+            parts.append({name: c[rows] for name, c in chunk.items()})
+    empty = {name: np.zeros((0,) + f[f"{PARTICLES}/{name}"].shape[1:], f[f"{PARTICLES}/{name}"].dtype)
+             for name in names}  # a rank that owns nothing
+    rows = {name: np.concatenate([empty[name]] + [p[name] for p in parts]) for name in names}
+    order = np.argsort(rows["tag"], kind="stable")
+    rows = {name: r[order] for name, r in rows.items()}
+    n_global = int(first["n_global"])
+    if not _tags_once_each(rows["tag"], n_global, None if keep is None else group):
+        raise CorruptFileError(f"'{path}': replica {replica} does not hold tags 0..{n_global - 1} once each")
+    state = State.from_arrays(rows["x"], rows["typ"], first["box"], v=rows["v"], tag=rows["tag"], image=rows["image"],
+                              step=int(first["step"]), nhc_eta=np.array(first["nhc_eta"]),
+                              nhc_veta=np.array(first["nhc_veta"]), nhc_ke2=float(first["nhc_ke2"]),
+                              seed=int(first["seed"]), replica=replica)
+    state.n_global = n_global
+    return state
+
+
+def _tags_once_each(tags, n: int, group) -> bool:
+    """Do the sorted ``tags`` (of this rank, or of all ranks of ``group``) hold 0 … n−1 once each?  Over a
+    group: no repeat on a rank, and the count, sum and sum of squares of all ranks' tags (exact Python
+    integers) are those of 0 … n−1."""
+    if group is None:
+        return np.array_equal(tags, np.arange(n))
+    local = bool(np.all(np.diff(tags) > 0)) and (tags.size == 0 or (tags[0] >= 0 and tags[-1] < n))
+    t = [int(v) for v in tags]
+    sums = group.allgather((local, len(t), sum(t), sum(v * v for v in t)))
+    totals = tuple(sum(s[k] for s in sums) for k in (1, 2, 3))
+    return all(s[0] for s in sums) and totals == (n, n * (n - 1) // 2, (n - 1) * n * (2 * n - 1) // 6)
+
+
+def _read_slot_scalars(f, slot: int) -> dict:
+    """The rank fields of one slot (box, step, chain, seed, n_global, ...), without its particle rows."""
+    return {name: f[f"{RANKS}/{name}"][slot] for name in f[RANKS] if name not in ("offset", "slots")}
 
 
 def is_checkpoint(f) -> bool:

@@ -58,7 +58,8 @@ def replica_layout(cfg, world):
 
 def start_states(cfg, layout, world, restart: bool, comm=None, stream=None) -> list:
     """Start states of this group's replicas: the deck's (per ``ensemble.mode``; a random start pushed
-    on the group communicator ``comm``, its report on ``stream``) or the checkpoint's."""
+    on the group communicator ``comm``, its report on ``stream``) or the checkpoint's (on a group of
+    several ranks, each its own particles when the checkpoint must be redistributed)."""
     if not restart:
         from pel_hpc.parallel.ensemble import replica_states
         from pel_hpc.physics.kob_andersen import pair_table
@@ -70,7 +71,14 @@ def start_states(cfg, layout, world, restart: bool, comm=None, stream=None) -> l
     if cfg.checkpoint.file is None:
         raise InputFileError(f"--restart: the deck writes no checkpoint (checkpoint.file: null), so "
                              f"'{cfg.output.file}' cannot be continued: start afresh with --overwrite")
-    return read_restart_states(cfg.checkpoint.file, world, layout.replicas)
+    keep = None
+    if comm is not None and comm.size > 1:  # a replica on several ranks: each reads the particles it owns
+        from pel_hpc.parallel.grid import owned_by
+        from pel_hpc.physics.kob_andersen import pair_table
+
+        r_halo = pair_table(cfg.system.cutoff, cfg.system.truncation).rc_max + cfg.system.skin
+        keep = lambda box: owned_by(comm, box, r_halo, cfg.decomposition.grid)  # noqa: E731
+    return read_restart_states(cfg.checkpoint.file, world, layout.replicas, comm, keep)
 
 
 def check_restart(cfg) -> None:

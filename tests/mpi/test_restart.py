@@ -138,3 +138,45 @@ def test_a_checkpoint_write_failing_on_one_rank_fails_on_all_and_keeps_the_last(
     assert not os.path.exists(path + ".tmp")
     back, _ = read_checkpoint(path, comm)
     assert back.step == 7
+
+
+def test_a_checkpoint_redistributed_on_several_ranks_is_read_owned(world, tmp_path_factory):
+    """``--restart`` of a one-rank checkpoint on a group of several ranks: each rank reads only the
+    particles it owns on the run's grid (a chunk of rows at a time), every tag once over the group, with
+    the written rows; a checkpoint holding a tag twice is refused on every rank."""
+    import h5py
+
+    from pel_hpc.errors import CorruptFileError
+    from pel_hpc.io import checkpoint as C
+    from pel_hpc.parallel.comm import SerialComm
+    from pel_hpc.parallel.grid import owned_by
+
+    folder = world.bcast(tmp_path_factory.mktemp("chk_owned") if world.rank == 0 else None)
+    path = str(folder / "one.chk.h5")
+    state = lattice_state(10, temperature=0.5)
+    state.step = 40
+    if world.rank == 0:
+        C.write_checkpoint(path, state, SerialComm())
+    world.Barrier()
+    comm = MPIComm(world)
+    keep = lambda box: owned_by(comm, box, 2.8)  # noqa: E731
+    C.READ_CHUNK, chunk = 97, C.READ_CHUNK
+    try:
+        (mine,) = C.read_restart_states(path, comm, [0], comm, keep)
+    finally:
+        C.READ_CHUNK = chunk
+    n = mine.n_local
+    assert mine.step == 40 and mine.n_global == 1000 and world.allreduce(n) == 1000
+    assert world.size == 1 or n < 1000
+    tags = mine.tag[:n]
+    for name in ("x", "v", "typ", "image"):
+        assert np.array_equal(getattr(mine, name)[:n], getattr(state, name)[tags]), name
+    if world.size > 1:
+        world.Barrier()
+        if world.rank == 0:
+            with h5py.File(path, "r+") as f:
+                f["particles/tag"][5] = 6  # tag 6 twice, tag 5 never
+        world.Barrier()
+        with pytest.raises(CorruptFileError, match="does not hold tags 0..999 once each"):
+            C.read_restart_states(path, comm, [0], comm, keep)
+    world.Barrier()
