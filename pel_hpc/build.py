@@ -81,15 +81,16 @@ def initial_state(cfg, comm, table, replica: int = 0, stream=None) -> State:
             state = replicate(state, init.replicate, keep=keep)
     state.seed, state.replica, state.step = seed, replica, 0
     if not keep_v:
-        start_velocities(state, comm if state.n_local < state.n_global else None, cfg.integrator.temperature)
+        start_velocities(state, comm, cfg.integrator.temperature)
     return state
 
 
 def start_velocities(state, comm, temperature: float) -> None:
     """Maxwell–Boltzmann velocities at ``temperature`` (:func:`pel_hpc.md.velocities.maxwell_boltzmann`)
-    with exact global sums: the same bits whether this process holds every particle (``comm`` None)
-    or each rank of ``comm`` its share."""
-    maxwell_boltzmann(state, ExactSums(SerialComm() if comm is None else comm), temperature)
+    with exact global sums: the same bits whether this process holds every particle, or each rank of
+    ``comm`` its share (``n_local < n_global``), over which the sums then run."""
+    shared = comm is not None and state.n_local < state.n_global
+    maxwell_boltzmann(state, ExactSums(comm if shared else SerialComm()), temperature)
 
 
 def _start_frame(init, keep=None):

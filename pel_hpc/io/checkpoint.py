@@ -29,6 +29,7 @@ import numpy as np
 
 from pel_hpc.errors import CorruptFileError, InputFileError
 from pel_hpc.io.h5md import allocated_early, open_h5, transfer_plist, write_rows
+from pel_hpc.parallel.grid import kept_rows
 from pel_hpc.state import PER_PARTICLE, State
 
 PARTICLES = "particles"
@@ -186,9 +187,6 @@ def read_restart_states(path, comm, replicas, group=None, keep=None) -> list:
         return [replica_state(f, int(k), path, group, keep) for k in replicas]
 
 
-READ_CHUNK = 1 << 20  # rows read at a time when only some particles are kept
-
-
 def replica_state(f, replica: int, path="checkpoint", group=None, keep=None) -> State:
     """The state of ``replica`` (all its slots' rows, sorted by tag) from an open checkpoint; with
     ``keep`` (see :func:`read_restart_states`) only the rows it selects, read a chunk at a time, and
@@ -198,19 +196,14 @@ def replica_state(f, replica: int, path="checkpoint", group=None, keep=None) -> 
         raise InputFileError(f"checkpoint '{path}' holds no replica {replica} "
                              f"(it has {sorted(set(_slot_replicas(f).tolist()))})")
     first = _read_slot_scalars(f, int(which[0]))
-    names = ("x", "v", "typ", "tag", "image")
     mine = None if keep is None else keep(first["box"])
     parts = []
     for k in which:
         lo, hi = (int(v) for v in f[f"{RANKS}/offset"][k: k + 2])
-        for a in range(lo, hi, READ_CHUNK if mine is not None else max(hi - lo, 1)):
-            chunk = {name: f[f"{PARTICLES}/{name}"][a:min(hi, a + READ_CHUNK) if mine is not None else hi]
-                     for name in names}
-            rows = slice(None) if mine is None else np.flatnonzero(mine(chunk["x"]))
-            parts.append({name: c[rows] for name, c in chunk.items()})
-    empty = {name: np.zeros((0,) + f[f"{PARTICLES}/{name}"].shape[1:], f[f"{PARTICLES}/{name}"].dtype)
-             for name in names}  # a rank that owns nothing
-    rows = {name: np.concatenate([empty[name]] + [p[name] for p in parts]) for name in names}
+        parts.append(kept_rows(hi - lo, lambda a, b, lo=lo: {name: f[f"{PARTICLES}/{name}"][lo + a: lo + b]
+                                                             for name in ("x", "v", "typ", "tag", "image")},
+                               mine)[1])
+    rows = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
     order = np.argsort(rows["tag"], kind="stable")
     rows = {name: r[order] for name, r in rows.items()}
     n_global = int(first["n_global"])
@@ -294,10 +287,7 @@ def _slot_replicas(f) -> np.ndarray:
 def _read_slot(f, slot: int) -> State:
     lo, hi = f[f"{RANKS}/offset"][slot: slot + 2]
     kw = {name: f[f"{PARTICLES}/{name}"][lo:hi] for name in PER_PARTICLE}
-    for name in f[RANKS]:
-        if name not in ("offset", "slots"):
-            value = f[f"{RANKS}/{name}"][slot]
-            kw[name] = value if np.ndim(value) else value.item()
+    kw.update({k: v if np.ndim(v) else v.item() for k, v in _read_slot_scalars(f, slot).items()})
     known = {field.name for field in fields(State)}
     return State(**{k: v for k, v in kw.items() if k in known})
 

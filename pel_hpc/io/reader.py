@@ -15,6 +15,7 @@ import numpy as np
 from pel_hpc.errors import CorruptFileError, DeckError
 from pel_hpc.io import checkpoint, layout as L
 from pel_hpc.io.h5md import open_h5
+from pel_hpc.parallel.grid import kept_rows
 
 SOURCES = {"position": L.POSITION, "inherent_structure": L.INHERENT_STRUCTURE}
 
@@ -105,9 +106,6 @@ def frame_info(path, source: str = "position", replica: int = 0) -> tuple[int, i
     return int(n), int(n_frames), np.asarray(box, dtype=np.float64)
 
 
-READ_CHUNK = 1 << 20  # rows read at a time when only some particles are kept
-
-
 def read_frame(path, frame: int = -1, source: str = "position", replica: int = 0, keep=None) -> Frame:
     """One frame (negative indices count from the end) of a replica, in tag order.
 
@@ -134,17 +132,8 @@ def read_frame(path, frame: int = -1, source: str = "position", replica: int = 0
         def rows(lo, hi):
             return {"species": species[lo:hi], **{k: d[t, lo:hi] for k, (d, t) in series.items()}}
 
-        tag = None
-        if keep is None:
-            got = rows(0, n)
-        else:
-            mine, parts = keep(box), []
-            for lo in range(0, n, READ_CHUNK):
-                chunk = rows(lo, min(n, lo + READ_CHUNK))
-                kept = np.flatnonzero(mine(chunk["x"]))
-                parts.append({"tag": lo + kept, **{k: a[kept] for k, a in chunk.items()}})
-            got = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-            tag = got["tag"]
+        tag, got = kept_rows(n, rows, None if keep is None else keep(box))
+        tag = None if keep is None else tag
         image = got["image"] if "image" in got else np.zeros((len(got["x"]), 3), np.int32)
         return Frame(got["x"], image, got["species"], box, step, got.get("v"), tag)
 

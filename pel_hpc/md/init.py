@@ -26,7 +26,6 @@ from pel_hpc.physics.kob_andersen import types_for
 from pel_hpc.state import State
 
 PUSH_MAX_FORCE = 3.0  # [epsilon/sigma], max_i |F_i| ≤ this ends the push
-_CHUNK = 1 << 20  # tags drawn at a time when only the owned positions are kept
 
 
 @njit(cache=True)
@@ -49,21 +48,17 @@ def random_state(n: int, density: float = 1.2, fraction_a: float = 0.8, seed: in
     ``keep(x) -> mask`` (e.g. "owned by this rank") selects the particles this process holds; the
     positions are drawn a chunk of tags at a time, so no process holds all N of them.
     """
+    from pel_hpc.parallel.grid import kept_rows
+
     box = np.full(3, box_edge(n, density))
-    typ = types_for(n, fraction_a)
-    if keep is None:
-        x = np.empty((n, 3))
-        uniform_positions(seed, replica, np.arange(n), box, x)
-        return State.from_arrays(x, typ, box, seed=seed, replica=replica)
-    parts = []
-    for first in range(0, n, _CHUNK):
-        tags = np.arange(first, min(n, first + _CHUNK))
-        x = np.empty((tags.size, 3))
-        uniform_positions(seed, replica, tags, box, x)
-        mine = keep(x)
-        parts.append((x[mine], tags[mine]))
-    x, tags = (np.concatenate(p) for p in zip(*parts))
-    state = State.from_arrays(x, typ[tags], box, tag=tags, seed=seed, replica=replica)
+
+    def draw(lo, hi):
+        x = np.empty((hi - lo, 3))
+        uniform_positions(seed, replica, np.arange(lo, hi), box, x)
+        return {"x": x}
+
+    tags, rows = kept_rows(n, draw, keep)
+    state = State.from_arrays(rows["x"], types_for(n, fraction_a)[tags], box, tag=tags, seed=seed, replica=replica)
     state.n_global = n
     return state
 
@@ -111,10 +106,7 @@ def pushed_random_state(n: int, density: float, fraction_a: float, seed: int, re
               f"{perf_counter() - t0:.1f} s: E_pot/N = {epot / n:.4f}, max |F_i| = {fmax:.3g} eps/sigma"
               + ("" if converged else f" (above {PUSH_MAX_FORCE}: the push stopped at its iteration limit)"),
               file=stream, flush=True)
-    if tiny or comm.size == 1:
-        x, image = domain.gather_by_tag(state, state.x), domain.gather_by_tag(state, state.image)
-        return State.from_arrays(x, types_for(n, fraction_a), state.box, image=image, seed=seed, replica=replica)
-    order = np.argsort(state.tag[:state.n_local])
+    order = np.argsort(state.tag[:state.n_local])  # this rank's particles (all of them on one), by tag
     out = State.from_arrays(state.x[order], state.typ[order], state.box, tag=state.tag[order],
                             image=state.image[order], seed=seed, replica=replica)
     out.n_global = n

@@ -143,6 +143,6 @@ def replica_states(cfg, replicas, table, comm=None, stream=None) -> list:
     for k in replicas:
         s = base.copy()
         s.replica = k
-        start_velocities(s, comm if s.n_local < s.n_global else None, cfg.integrator.temperature)
+        start_velocities(s, comm, cfg.integrator.temperature)
         states.append(s)
     return states

@@ -209,6 +209,25 @@ def owner_ranks(x: np.ndarray, cuts) -> np.ndarray:
     return np.ravel_multi_index(c.T, tuple(len(k) - 1 for k in cuts)).astype(np.int64)
 
 
+ROWS_PER_CHUNK = 1 << 20  # rows read or drawn at a time by kept_rows
+
+
+def kept_rows(n: int, read, keep=None):
+    """Rows 0 … n−1 of per-particle arrays, ``read(lo, hi) -> {name: rows lo … hi−1}`` (one name "x"),
+    filtered by ``keep(x) -> mask`` (e.g. :func:`owned_by`) a chunk of :data:`ROWS_PER_CHUNK` rows at a
+    time, so that no process holds all n at once; without ``keep``, all rows in one read.  Returns
+    (the kept row numbers, {name: kept rows})."""
+    if keep is None:
+        return np.arange(n), read(0, n)
+    index, parts = [], []
+    for lo in range(0, n, ROWS_PER_CHUNK) or [0]:  # n = 0: one empty read gives the arrays' shapes
+        got = read(lo, min(n, lo + ROWS_PER_CHUNK))
+        rows = np.flatnonzero(keep(got["x"]))
+        index.append(lo + rows)
+        parts.append({name: a[rows] for name, a in got.items()})
+    return np.concatenate(index), {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+
+
 def owned_by(comm, box, r_halo: float, requested="auto"):
     """``keep(x) -> mask`` of the positions ``x`` (wrapped into the box here) that this rank of ``comm``
     owns on the grid :func:`make_grid` makes for ``box`` (which refuses an impossible grid here, before

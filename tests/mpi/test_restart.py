@@ -140,7 +140,7 @@ def test_a_checkpoint_write_failing_on_one_rank_fails_on_all_and_keeps_the_last(
     assert back.step == 7
 
 
-def test_a_checkpoint_redistributed_on_several_ranks_is_read_owned(world, tmp_path_factory):
+def test_a_checkpoint_redistributed_on_several_ranks_is_read_owned(world, tmp_path_factory, monkeypatch):
     """``--restart`` of a one-rank checkpoint on a group of several ranks: each rank reads only the
     particles it owns on the run's grid (a chunk of rows at a time), every tag once over the group, with
     the written rows; a checkpoint holding a tag twice is refused on every rank."""
@@ -148,6 +148,7 @@ def test_a_checkpoint_redistributed_on_several_ranks_is_read_owned(world, tmp_pa
 
     from pel_hpc.errors import CorruptFileError
     from pel_hpc.io import checkpoint as C
+    from pel_hpc.parallel import grid
     from pel_hpc.parallel.comm import SerialComm
     from pel_hpc.parallel.grid import owned_by
 
@@ -160,11 +161,8 @@ def test_a_checkpoint_redistributed_on_several_ranks_is_read_owned(world, tmp_pa
     world.Barrier()
     comm = MPIComm(world)
     keep = lambda box: owned_by(comm, box, 2.8)  # noqa: E731
-    C.READ_CHUNK, chunk = 97, C.READ_CHUNK
-    try:
-        (mine,) = C.read_restart_states(path, comm, [0], comm, keep)
-    finally:
-        C.READ_CHUNK = chunk
+    monkeypatch.setattr(grid, "ROWS_PER_CHUNK", 97)
+    (mine,) = C.read_restart_states(path, comm, [0], comm, keep)
     n = mine.n_local
     assert mine.step == 40 and mine.n_global == 1000 and world.allreduce(n) == 1000
     assert world.size == 1 or n < 1000

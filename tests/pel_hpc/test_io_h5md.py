@@ -90,10 +90,10 @@ def test_cadences_and_hard_links(run_file):
 def test_a_frame_read_in_chunks_keeps_the_selected_rows_with_their_tags(run_file, monkeypatch):
     """``read_frame(keep=...)`` (how each rank reads only its own particles of a large start) over
     chunks of 7 rows: every selected particle, with its tag, and nothing else."""
-    from pel_hpc.io import reader
+    from pel_hpc.parallel import grid
 
     whole = read_frame(run_file.output.file, -1)
-    monkeypatch.setattr(reader, "READ_CHUNK", 7)
+    monkeypatch.setattr(grid, "ROWS_PER_CHUNK", 7)
     part = read_frame(run_file.output.file, -1, keep=lambda box: (lambda x: x[:, 0] < 0.5 * box[0]))
     rows = np.flatnonzero(whole.x[:, 0] < 0.5 * whole.box[0])
     assert whole.tag is None and np.array_equal(part.tag, rows) and 0 < rows.size < len(whole.x)
